@@ -1,0 +1,105 @@
+package registry
+
+import (
+	"context"
+	"sync"
+)
+
+// Change is one entry of the change feed: a container's set written
+// (Set != nil) or removed (Set == nil), or, with NodeChanged, a change to a
+// node as a whole (lease, staleness, departure).
+type Change struct {
+	Node        string
+	Generation  uint64
+	Version     uint64
+	ContainerID string
+	Set         *RecordSet // shared; do not modify
+	NodeChanged bool
+}
+
+func (c Change) key() string { return c.Node + "/" + c.ContainerID }
+
+// Subscription follows the change feed. Changes are coalesced per container
+// (only the latest change of each is kept until Next takes them), so a slow
+// subscriber never blocks a writer and never loses the latest state.
+type Subscription struct {
+	r      *Registry
+	notify chan struct{}
+
+	mu      sync.Mutex
+	pending []Change
+	index   map[string]int // key -> position in pending
+	closed  bool
+}
+
+// Subscribe returns the current snapshot and a subscription to every change
+// after it, taken atomically. The subscription ends when ctx ends (or on
+// Close).
+func (r *Registry) Subscribe(ctx context.Context) (*Snapshot, *Subscription) {
+	s := &Subscription{r: r, notify: make(chan struct{}, 1), index: make(map[string]int)}
+	r.mu.Lock()
+	r.subs[s] = struct{}{}
+	snap := r.snap.Load()
+	r.mu.Unlock()
+	context.AfterFunc(ctx, s.Close)
+	return snap, s
+}
+
+// Ready returns a channel that receives a value when changes are pending.
+func (s *Subscription) Ready() <-chan struct{} { return s.notify }
+
+// Next takes the pending changes, oldest first.
+func (s *Subscription) Next() []Change {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.pending
+	s.pending = nil
+	clear(s.index)
+	return out
+}
+
+// Close ends the subscription. It is idempotent.
+func (s *Subscription) Close() {
+	s.r.mu.Lock()
+	delete(s.r.subs, s)
+	s.r.mu.Unlock()
+	s.mu.Lock()
+	s.closed = true
+	s.pending = nil
+	s.mu.Unlock()
+}
+
+func (s *Subscription) push(changes []Change) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	for _, c := range changes {
+		k := c.key()
+		if i, ok := s.index[k]; ok {
+			s.pending[i] = c
+			continue
+		}
+		s.index[k] = len(s.pending)
+		s.pending = append(s.pending, c)
+	}
+	s.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// commitLocked publishes a new snapshot and feeds the changes to the
+// subscribers. It does nothing when there are no changes.
+func (r *Registry) commitLocked(changes []Change) {
+	if len(changes) == 0 {
+		return
+	}
+	r.serial++
+	r.snap.Store(r.build())
+	for s := range r.subs {
+		s.push(changes)
+	}
+}

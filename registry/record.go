@@ -1,0 +1,183 @@
+package registry
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Health is a container's Docker healthcheck state.
+type Health uint8
+
+// Health states, in the order Docker reports them.
+const (
+	// HealthNone means the container has no healthcheck.
+	HealthNone Health = iota
+	// HealthStarting means the healthcheck has not passed yet.
+	HealthStarting
+	// HealthHealthy means the last healthcheck passed.
+	HealthHealthy
+	// HealthUnhealthy means the healthcheck failed.
+	HealthUnhealthy
+)
+
+// String returns Docker's word for the state ("none" for no healthcheck).
+func (h Health) String() string {
+	switch h {
+	case HealthStarting:
+		return "starting"
+	case HealthHealthy:
+		return "healthy"
+	case HealthUnhealthy:
+		return "unhealthy"
+	default:
+		return "none"
+	}
+}
+
+// ParseHealth maps Docker's health status words to a Health.
+func ParseHealth(s string) Health {
+	switch strings.ToLower(s) {
+	case "starting":
+		return HealthStarting
+	case "healthy":
+		return HealthHealthy
+	case "unhealthy":
+		return HealthUnhealthy
+	default:
+		return HealthNone
+	}
+}
+
+// Serving reports whether a container in this state should be given out in
+// answers (no healthcheck, or a passing one).
+func (h Health) Serving() bool { return h == HealthNone || h == HealthHealthy }
+
+// Addr is one address of a container on one network.
+type Addr struct {
+	// IP is the container's address on the network (IPv4 or IPv6, unmapped).
+	IP netip.Addr
+	// Network is the Docker network's name.
+	Network string
+	// Subnet is the network's subnet that holds IP, when known; DNS uses it to
+	// answer a client with the address on the network they share.
+	Subnet netip.Prefix
+}
+
+// Port is a service port of a container, the source of SRV records.
+type Port struct {
+	// Service is the SRV service label without its underscore ("http");
+	// empty for a port taken from the container's exposed or published ports,
+	// whose SRV name then uses the number itself.
+	Service string
+	// Proto is "tcp" or "udp".
+	Proto string
+	// Port is the port number.
+	Port uint16
+}
+
+// Alias is a CNAME record: Name points to Target (both FQDNs).
+type Alias struct {
+	Name   string
+	Target string
+}
+
+// RecordSet is everything one container publishes: the names it answers to
+// and its addresses. It belongs to one node and one container.
+//
+// A RecordSet held by a Snapshot or handed out by the registry is shared and
+// must not be modified; Clone it first.
+type RecordSet struct {
+	// Node is the name of the swarmdns node that owns the set (set by the
+	// registry on write).
+	Node string
+	// ContainerID is the Docker container ID.
+	ContainerID string
+	// Name is the container's primary FQDN: the target of its SRV records and
+	// the answer to PTR queries for its addresses. It is also in Names.
+	Name string
+	// Names are every FQDN the container answers to, lower-case with a
+	// trailing dot, sorted and without duplicates.
+	Names []string
+	// Addrs are the container's addresses, one per network and family.
+	Addrs []Addr
+	// Health is the container's healthcheck state.
+	Health Health
+	// Ports are the container's service ports (for SRV).
+	Ports []Port
+	// Aliases are CNAME records the container asks for.
+	Aliases []Alias
+	// Image is the container's image reference (for TXT).
+	Image string
+	// Version is the owner node's change counter at the set's last change
+	// (set by the registry for local sets; carried by gossip for remote ones).
+	Version uint64
+}
+
+// Clone returns a deep copy of s.
+func (s RecordSet) Clone() RecordSet {
+	s.Names = slices.Clone(s.Names)
+	s.Addrs = slices.Clone(s.Addrs)
+	s.Ports = slices.Clone(s.Ports)
+	s.Aliases = slices.Clone(s.Aliases)
+	return s
+}
+
+// sameContent reports whether a and b publish the same records, ignoring the
+// owner and version bookkeeping.
+func sameContent(a, b RecordSet) bool {
+	return a.ContainerID == b.ContainerID && a.Name == b.Name && a.Health == b.Health && a.Image == b.Image &&
+		slices.Equal(a.Names, b.Names) && slices.Equal(a.Addrs, b.Addrs) &&
+		slices.Equal(a.Ports, b.Ports) && slices.Equal(a.Aliases, b.Aliases)
+}
+
+// normalize puts s in canonical form: names lower-case FQDNs, sorted and
+// unique, the primary name among them, addresses unmapped.
+func (s *RecordSet) normalize() {
+	s.Name = CanonicalName(s.Name)
+	names := make([]string, 0, len(s.Names)+1)
+	for _, n := range s.Names {
+		names = append(names, CanonicalName(n))
+	}
+	if s.Name != "" {
+		names = append(names, s.Name)
+	}
+	slices.Sort(names)
+	s.Names = slices.Compact(names)
+	for i := range s.Addrs {
+		s.Addrs[i].IP = s.Addrs[i].IP.Unmap()
+	}
+	for i := range s.Aliases {
+		s.Aliases[i].Name = CanonicalName(s.Aliases[i].Name)
+		s.Aliases[i].Target = CanonicalName(s.Aliases[i].Target)
+	}
+}
+
+// CanonicalName returns name lower-cased (ASCII only, as DNS compares names)
+// with exactly one trailing dot. The empty name stays empty.
+func CanonicalName(name string) string {
+	if name == "" {
+		return ""
+	}
+	name = asciiLower(name)
+	if !strings.HasSuffix(name, ".") {
+		name += "."
+	}
+	return name
+}
+
+// asciiLower lower-cases ASCII letters only, allocating only when it must.
+func asciiLower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}

@@ -1,0 +1,230 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrOwnNode is returned when a remote update claims the local node as its
+// owner: only the local node writes its own records.
+var ErrOwnNode = errors.New("update claims the local node as owner")
+
+// Config configures a Registry.
+type Config struct {
+	// Node is the local node's name (required).
+	Node string
+	// Generation identifies this run of the local node; it must grow across
+	// restarts (swarmdns uses the start time in nanoseconds), so that peers
+	// drop everything an earlier run published.
+	Generation uint64
+	// Now returns the current time; nil means time.Now. Leases use it.
+	Now func() time.Time
+}
+
+// Registry holds the record sets of every node. It is safe for concurrent use.
+type Registry struct {
+	local string
+	now   func() time.Time
+
+	mu     sync.Mutex // serialises writers; readers use snap
+	nodes  map[string]*nodeState
+	subs   map[*Subscription]struct{}
+	serial uint32
+
+	snap atomic.Pointer[Snapshot]
+}
+
+// nodeState is one node's record sets as this registry knows them.
+type nodeState struct {
+	name       string
+	generation uint64
+	version    uint64                // highest version applied
+	sets       map[string]*RecordSet // by container ID; the pointees are immutable
+	tombs      map[string]uint64     // removed container ID -> version of the removal
+	expires    time.Time             // lease end; zero while the node is alive
+	stale      bool                  // the owner cannot reach its engine
+	gone       bool                  // left or expired: only a newer generation brings it back
+}
+
+// maxTombs bounds the removals remembered per node; the oldest go first.
+const maxTombs = 4096
+
+// New returns an empty registry for the local node cfg.Node.
+func New(cfg Config) (*Registry, error) {
+	if cfg.Node == "" {
+		return nil, errors.New("registry: node name is empty")
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	r := &Registry{
+		local:  cfg.Node,
+		now:    now,
+		nodes:  make(map[string]*nodeState),
+		subs:   make(map[*Subscription]struct{}),
+		serial: uint32(now().Unix()),
+	}
+	r.nodes[cfg.Node] = newNodeState(cfg.Node, cfg.Generation)
+	r.snap.Store(r.build())
+	return r, nil
+}
+
+func newNodeState(name string, generation uint64) *nodeState {
+	return &nodeState{name: name, generation: generation, sets: make(map[string]*RecordSet), tombs: make(map[string]uint64)}
+}
+
+// LocalNode returns the local node's name.
+func (r *Registry) LocalNode() string { return r.local }
+
+// Snapshot returns the current immutable view. It never blocks.
+func (r *Registry) Snapshot() *Snapshot { return r.snap.Load() }
+
+// SetLocal adds or replaces the local node's record set for one container
+// (set.ContainerID). It reports whether anything changed: writing the same
+// content again is a no-op and does not bump the version.
+func (r *Registry) SetLocal(set RecordSet) (bool, error) {
+	if set.ContainerID == "" {
+		return false, errors.New("registry: record set without container ID")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var changes []Change
+	if c, ok := r.setLocalLocked(set); ok {
+		changes = append(changes, c)
+	}
+	r.commitLocked(changes)
+	return len(changes) > 0, nil
+}
+
+// RemoveLocal removes the local node's record set for a container. It
+// reports whether there was one.
+func (r *Registry) RemoveLocal(containerID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var changes []Change
+	if c, ok := r.removeLocalLocked(containerID); ok {
+		changes = append(changes, c)
+	}
+	r.commitLocked(changes)
+	return len(changes) > 0
+}
+
+// ReplaceLocal makes sets the whole of the local node's records: sets that
+// differ are written, containers that are not in sets are removed, unchanged
+// ones are left alone. It returns the changes made.
+func (r *Registry) ReplaceLocal(sets []RecordSet) ([]Change, error) {
+	seen := make(map[string]bool, len(sets))
+	for _, s := range sets {
+		if s.ContainerID == "" {
+			return nil, errors.New("registry: record set without container ID")
+		}
+		if seen[s.ContainerID] {
+			return nil, fmt.Errorf("registry: container %s given twice", s.ContainerID)
+		}
+		seen[s.ContainerID] = true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var changes []Change
+	for _, s := range sets {
+		if c, ok := r.setLocalLocked(s); ok {
+			changes = append(changes, c)
+		}
+	}
+	for id := range r.nodes[r.local].sets {
+		if !seen[id] {
+			if c, ok := r.removeLocalLocked(id); ok {
+				changes = append(changes, c)
+			}
+		}
+	}
+	r.commitLocked(changes)
+	return changes, nil
+}
+
+// SetLocalStale marks the local records as stale (the engine cannot be
+// reached) or fresh again. DNS serves stale records with a lower TTL.
+func (r *Registry) SetLocalStale(stale bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.nodes[r.local]
+	if n.stale == stale {
+		return
+	}
+	n.stale = stale
+	r.commitLocked([]Change{{Node: r.local, Generation: n.generation, Version: n.version, NodeChanged: true}})
+}
+
+func (r *Registry) setLocalLocked(set RecordSet) (Change, bool) {
+	n := r.nodes[r.local]
+	set = set.Clone()
+	set.normalize()
+	set.Node = r.local
+	if old, ok := n.sets[set.ContainerID]; ok {
+		set.Version = old.Version
+		if sameContent(*old, set) {
+			return Change{}, false
+		}
+	}
+	n.version++
+	set.Version = n.version
+	n.sets[set.ContainerID] = &set
+	delete(n.tombs, set.ContainerID)
+	return Change{Node: r.local, Generation: n.generation, Version: set.Version, ContainerID: set.ContainerID, Set: &set}, true
+}
+
+func (r *Registry) removeLocalLocked(containerID string) (Change, bool) {
+	n := r.nodes[r.local]
+	if _, ok := n.sets[containerID]; !ok {
+		return Change{}, false
+	}
+	n.version++
+	delete(n.sets, containerID)
+	return Change{Node: r.local, Generation: n.generation, Version: n.version, ContainerID: containerID}, true
+}
+
+// LocalState returns the local node's full state, for anti-entropy.
+func (r *Registry) LocalState() NodeState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.nodes[r.local].export()
+}
+
+// NodeStates returns the full state of every node that is not gone, the
+// local one included.
+func (r *Registry) NodeStates() []NodeState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]NodeState, 0, len(r.nodes))
+	for _, n := range r.nodes {
+		if !n.gone {
+			out = append(out, n.export())
+		}
+	}
+	return out
+}
+
+// Generation returns the generation the registry knows for node, and
+// whether it knows the node at all (gone nodes included).
+func (r *Registry) Generation(node string) (uint64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, ok := r.nodes[node]
+	if !ok {
+		return 0, false
+	}
+	return n.generation, true
+}
+
+func (n *nodeState) export() NodeState {
+	st := NodeState{Node: n.name, Generation: n.generation, Version: n.version, Sets: make([]RecordSet, 0, len(n.sets))}
+	for _, s := range n.sets {
+		st.Sets = append(st.Sets, *s)
+	}
+	sortSets(st.Sets)
+	return st
+}
