@@ -154,16 +154,17 @@ func (s *RecordSet) normalize() {
 }
 
 // CanonicalName returns name lower-cased (ASCII only, as DNS compares names)
-// with exactly one trailing dot. The empty name stays empty.
+// with exactly one trailing dot: a run of trailing dots becomes one. The
+// empty name stays empty. It allocates only when name is not canonical.
 func CanonicalName(name string) string {
 	if name == "" {
 		return ""
 	}
-	name = asciiLower(name)
-	if !strings.HasSuffix(name, ".") {
-		name += "."
+	trimmed := strings.TrimRight(name, ".")
+	if len(trimmed) == len(name)-1 {
+		return asciiLower(name)
 	}
-	return name
+	return asciiLower(trimmed) + "."
 }
 
 // asciiLower lower-cases ASCII letters only, allocating only when it must.
