@@ -229,3 +229,55 @@ func TestLocalStateAndVersions(t *testing.T) {
 		t.Errorf("LocalNode: got %q / %q; want a", r.LocalNode(), r.Snapshot().LocalNode())
 	}
 }
+
+func TestSetLocalNormalizes(t *testing.T) {
+	r, _ := newTestRegistry(t, "a", 1)
+	a1 := Addr{IP: netip.MustParseAddr("10.0.1.5"), Network: "front", Subnet: netip.MustParsePrefix("10.0.1.5/24")}
+	a2 := Addr{IP: netip.MustParseAddr("fd00::5"), Network: "front"}
+	a3 := Addr{IP: netip.MustParseAddr("10.0.2.5"), Network: "back"}
+	p1, p2 := Port{Service: "http", Proto: "tcp", Port: 80}, Port{Proto: "udp", Port: 53}
+	al1 := Alias{Name: "x.swarm.internal.", Target: "web.swarm.internal."}
+	al2 := Alias{Name: "y.swarm.internal.", Target: "web.swarm.internal."}
+	s := rs("c1", "web")
+	s.Names = []string{"", "B.swarm.internal", "a.swarm.internal.", "b.swarm.internal.."}
+	s.Addrs = []Addr{a2, a1, {}, a3, a1}
+	s.Ports = []Port{p2, p1, p2}
+	s.Aliases = []Alias{al2, {Name: "", Target: "web"}, al1, {Name: "z", Target: ""}, al2}
+	mustSetLocal(t, r, s)
+	snap := r.Snapshot()
+	set := snap.Lookup("web.swarm.internal.")[0]
+	if want := []string{"a.swarm.internal.", "b.swarm.internal.", "web.swarm.internal."}; !slices.Equal(set.Names, want) {
+		t.Errorf("Names: got %q; want %q", set.Names, want)
+	}
+	if snap.Exists("") || len(snap.Lookup("")) != 0 {
+		t.Error("an empty name got into the index")
+	}
+	if len(set.Addrs) != 3 {
+		t.Errorf("Addrs: got %v; want 3 (no invalid, no duplicate)", set.Addrs)
+	}
+	if got := snap.LookupAddr(netip.Addr{}); len(got) != 0 {
+		t.Errorf("LookupAddr(invalid): got %v; want nothing", ids(got))
+	}
+	for _, a := range set.Addrs {
+		if a.IP == a1.IP && a.Subnet != netip.MustParsePrefix("10.0.1.0/24") {
+			t.Errorf("subnet: got %v; want 10.0.1.0/24 (masked)", a.Subnet)
+		}
+	}
+	if len(set.Ports) != 2 || len(set.Aliases) != 2 {
+		t.Errorf("Ports %v, Aliases %v: want 2 each (no duplicate, no empty alias)", set.Ports, set.Aliases)
+	}
+	if _, ok := snap.Alias(""); ok {
+		t.Error("an alias with an empty name got into the index")
+	}
+
+	// The same content in another order (Docker's networks come from a map)
+	// is no change, so a resync does not bump versions and gossip.
+	s2 := rs("c1", "web")
+	s2.Names = []string{"b.swarm.internal.", "A.swarm.internal"}
+	s2.Addrs = []Addr{a3, a2, a1}
+	s2.Ports = []Port{p1, p2}
+	s2.Aliases = []Alias{al1, al2}
+	if mustSetLocal(t, r, s2) {
+		t.Error("SetLocal with the same content in another order: got changed=true; want false")
+	}
+}

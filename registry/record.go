@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"strings"
@@ -131,26 +132,56 @@ func sameContent(a, b RecordSet) bool {
 		slices.Equal(a.Ports, b.Ports) && slices.Equal(a.Aliases, b.Aliases)
 }
 
-// normalize puts s in canonical form: names lower-case FQDNs, sorted and
-// unique, the primary name among them, addresses unmapped.
+// normalize puts s in canonical form, so that the same content always
+// compares equal whatever order the caller built it in: names lower-case
+// FQDNs, sorted and unique, the primary name among them; addresses valid,
+// unmapped, without zone, subnets masked, sorted and unique; ports and
+// aliases sorted and unique, aliases with both ends set. s must own its
+// slices (Clone first).
 func (s *RecordSet) normalize() {
 	s.Name = CanonicalName(s.Name)
 	names := make([]string, 0, len(s.Names)+1)
 	for _, n := range s.Names {
-		names = append(names, CanonicalName(n))
+		if n = CanonicalName(n); n != "" {
+			names = append(names, n)
+		}
 	}
 	if s.Name != "" {
 		names = append(names, s.Name)
 	}
 	slices.Sort(names)
 	s.Names = slices.Compact(names)
-	for i := range s.Addrs {
-		s.Addrs[i].IP = s.Addrs[i].IP.Unmap()
+
+	addrs := s.Addrs[:0]
+	for _, a := range s.Addrs {
+		if !a.IP.IsValid() {
+			continue
+		}
+		a.IP = a.IP.Unmap().WithZone("")
+		a.Subnet = a.Subnet.Masked()
+		addrs = append(addrs, a)
 	}
-	for i := range s.Aliases {
-		s.Aliases[i].Name = CanonicalName(s.Aliases[i].Name)
-		s.Aliases[i].Target = CanonicalName(s.Aliases[i].Target)
+	slices.SortFunc(addrs, func(a, b Addr) int {
+		return cmp.Or(a.IP.Compare(b.IP), strings.Compare(a.Network, b.Network), a.Subnet.Compare(b.Subnet))
+	})
+	s.Addrs = slices.Compact(addrs)
+
+	slices.SortFunc(s.Ports, func(a, b Port) int {
+		return cmp.Or(cmp.Compare(a.Port, b.Port), strings.Compare(a.Proto, b.Proto), strings.Compare(a.Service, b.Service))
+	})
+	s.Ports = slices.Compact(s.Ports)
+
+	aliases := s.Aliases[:0]
+	for _, a := range s.Aliases {
+		a.Name, a.Target = CanonicalName(a.Name), CanonicalName(a.Target)
+		if a.Name != "" && a.Target != "" {
+			aliases = append(aliases, a)
+		}
 	}
+	slices.SortFunc(aliases, func(a, b Alias) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Target, b.Target))
+	})
+	s.Aliases = slices.Compact(aliases)
 }
 
 // CanonicalName returns name lower-cased (ASCII only, as DNS compares names)

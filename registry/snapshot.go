@@ -135,8 +135,9 @@ func (s *Snapshot) Exists(name string) bool {
 	return ok
 }
 
-// LookupAddr returns the record sets that hold ip, for PTR answers.
-func (s *Snapshot) LookupAddr(ip netip.Addr) []*RecordSet { return s.addrs[ip.Unmap()] }
+// LookupAddr returns the record sets that hold ip, for PTR answers. An
+// IPv4-mapped IPv6 address finds the IPv4 one; a zone is ignored.
+func (s *Snapshot) LookupAddr(ip netip.Addr) []*RecordSet { return s.addrs[ip.Unmap().WithZone("")] }
 
 // Sets returns every record set, ordered by node and container.
 func (s *Snapshot) Sets() []*RecordSet { return s.sets }

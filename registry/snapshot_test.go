@@ -92,7 +92,7 @@ func TestSnapshotLookupAddrMapped(t *testing.T) {
 	if ip := set.Addrs[0].IP; !ip.Is4() {
 		t.Errorf("stored address: got %v; want the unmapped IPv4", ip)
 	}
-	for _, q := range []string{"10.0.0.7", "::ffff:10.0.0.7", "fd00::7"} {
+	for _, q := range []string{"10.0.0.7", "::ffff:10.0.0.7", "fd00::7", "fd00::7%eth0"} {
 		if got := snap.LookupAddr(netip.MustParseAddr(q)); len(got) != 1 {
 			t.Errorf("LookupAddr(%s): got %d sets; want 1", q, len(got))
 		}
