@@ -225,7 +225,7 @@ func TestRecordsFilters(t *testing.T) {
 		{"?name=WEB.swarm.internal.", "aaaa1111 bbbb2222"},
 		{"?name=www", "aaaa1111"},
 		{"?name=home.swarm.internal", "aaaa1111"}, // an alias
-		{"?name=swarm.internal.", ""},            // anchored: no set is named the apex
+		{"?name=swarm.internal.", ""},             // anchored: no set is named the apex
 		{"?name=swarm", ""},
 		{"?container=CCCC", "cccc3333"},
 		{"?node=n2&name=web", "bbbb2222"},
