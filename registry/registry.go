@@ -187,7 +187,8 @@ func (r *Registry) removeLocalLocked(containerID string) (Change, bool) {
 	return Change{Node: r.local, Generation: n.generation, Version: n.version, ContainerID: containerID}, true
 }
 
-// LocalState returns the local node's full state, for anti-entropy.
+// LocalState returns the local node's full state, for anti-entropy. It is a
+// deep copy: the caller owns it.
 func (r *Registry) LocalState() NodeState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -195,7 +196,7 @@ func (r *Registry) LocalState() NodeState {
 }
 
 // NodeStates returns the full state of every node that is not gone, the
-// local one included.
+// local one included. It is a deep copy: the caller owns it.
 func (r *Registry) NodeStates() []NodeState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -223,7 +224,7 @@ func (r *Registry) Generation(node string) (uint64, bool) {
 func (n *nodeState) export() NodeState {
 	st := NodeState{Node: n.name, Generation: n.generation, Version: n.version, Sets: make([]RecordSet, 0, len(n.sets))}
 	for _, s := range n.sets {
-		st.Sets = append(st.Sets, *s)
+		st.Sets = append(st.Sets, s.Clone())
 	}
 	sortSets(st.Sets)
 	return st

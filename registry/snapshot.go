@@ -25,9 +25,10 @@ type NodeInfo struct {
 }
 
 // Snapshot is an immutable view of the whole zone at one serial. All its
-// methods are safe for concurrent use and never block; what they return is
-// shared and must not be modified. Names passed to lookups must be
-// canonical (CanonicalName).
+// methods are safe for concurrent use and never block. The slices they
+// return belong to the caller (a DNS answer may shuffle them); the record
+// sets those point to are shared and must not be modified (Clone them).
+// Names passed to lookups must be canonical (CanonicalName).
 type Snapshot struct {
 	serial  uint32
 	local   string
@@ -109,8 +110,8 @@ func (s *Snapshot) Serial() uint32 { return s.serial }
 func (s *Snapshot) LocalNode() string { return s.local }
 
 // Lookup returns the record sets that answer to name, ordered by node and
-// container.
-func (s *Snapshot) Lookup(name string) []*RecordSet { return s.names[name] }
+// container; nil, without allocating, when there are none.
+func (s *Snapshot) Lookup(name string) []*RecordSet { return slices.Clone(s.names[name]) }
 
 // Alias returns the CNAME record at name, if any.
 func (s *Snapshot) Alias(name string) (Alias, bool) {
@@ -137,13 +138,15 @@ func (s *Snapshot) Exists(name string) bool {
 
 // LookupAddr returns the record sets that hold ip, for PTR answers. An
 // IPv4-mapped IPv6 address finds the IPv4 one; a zone is ignored.
-func (s *Snapshot) LookupAddr(ip netip.Addr) []*RecordSet { return s.addrs[ip.Unmap().WithZone("")] }
+func (s *Snapshot) LookupAddr(ip netip.Addr) []*RecordSet {
+	return slices.Clone(s.addrs[ip.Unmap().WithZone("")])
+}
 
 // Sets returns every record set, ordered by node and container.
-func (s *Snapshot) Sets() []*RecordSet { return s.sets }
+func (s *Snapshot) Sets() []*RecordSet { return slices.Clone(s.sets) }
 
 // Nodes returns every known node, ordered by name.
-func (s *Snapshot) Nodes() []NodeInfo { return s.nodes }
+func (s *Snapshot) Nodes() []NodeInfo { return slices.Clone(s.nodes) }
 
 // Node returns one node's info.
 func (s *Snapshot) Node(name string) (NodeInfo, bool) {
