@@ -3,6 +3,8 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -196,7 +198,8 @@ func (r *Registry) LocalState() NodeState {
 }
 
 // NodeStates returns the full state of every node that is not gone, the
-// local one included. It is a deep copy: the caller owns it.
+// local one included, ordered by node. It is a deep copy: the caller owns
+// it.
 func (r *Registry) NodeStates() []NodeState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -206,6 +209,7 @@ func (r *Registry) NodeStates() []NodeState {
 			out = append(out, n.export())
 		}
 	}
+	slices.SortFunc(out, func(a, b NodeState) int { return strings.Compare(a.Node, b.Node) })
 	return out
 }
 
