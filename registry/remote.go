@@ -126,7 +126,10 @@ func (r *Registry) RemoveNode(node string) bool {
 
 // SetLease starts (or, with a zero time, cancels) a node's lease: when it
 // ends, ExpireLeases drops the node's records. Gossip starts the lease when a
-// node stops being seen alive and cancels it when the node is back.
+// node stops being seen alive and cancels it when the node is back. Only
+// SetLease starts or cancels a lease: updates about the node, which peers
+// may relay long after it died, leave a running lease as it is, even when
+// they bring a new generation.
 func (r *Registry) SetLease(node string, expires time.Time) {
 	if node == r.local {
 		return
@@ -182,15 +185,12 @@ func (r *Registry) remoteNodeLocked(node string, gen uint64) (n *nodeState, chan
 	case gen < n.generation, gen == n.generation && n.gone:
 		return nil, nil, false
 	case gen > n.generation:
+		// A new run: everything the old one published goes. A running
+		// lease stays (see SetLease).
+		expires := n.expires
 		changes = r.dropLocked(n)
-		n.generation, n.version, n.gone = gen, 0, false
+		n.generation, n.version, n.gone, n.expires = gen, 0, false, expires
 		n.tombs = make(map[string]uint64)
-	}
-	if !n.expires.IsZero() {
-		// News from the owner itself keeps its records alive; gossip
-		// restarts the lease if the node is still not seen.
-		n.expires = time.Time{}
-		changes = append(changes, Change{Node: node, Generation: n.generation, Version: n.version, NodeChanged: true})
 	}
 	return n, changes, true
 }

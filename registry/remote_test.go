@@ -326,3 +326,38 @@ func TestExpiredNodeNewGeneration(t *testing.T) {
 		t.Errorf("b's sets: got %v; want y@1", got)
 	}
 }
+
+// TestLeaseSurvivesUpdates: updates about a node may be relayed by third
+// parties (push/pull carries every node's state) long after the node died,
+// so none of them, not even a newer one or a new generation, ends its
+// lease; only SetLease does.
+func TestLeaseSurvivesUpdates(t *testing.T) {
+	r, clk := newTestRegistry(t, "a", 1)
+	mustApply(t, r, setDelta(1, 1, "x"))
+	end := clk.Now().Add(time.Minute)
+	r.SetLease("b", end)
+	leaseOf := func(what string) {
+		t.Helper()
+		if info, ok := r.Snapshot().Node("b"); !ok || !info.Stale || !info.Expires.Equal(end) {
+			t.Errorf("after %s: b's lease got stale=%v expires=%v; want it running until %v", what, info.Stale, info.Expires, end)
+		}
+	}
+	mustApply(t, r, setDelta(1, 1, "x"))
+	leaseOf("a replayed delta")
+	mustMerge(t, r, stateOf(1, 1, map[string]uint64{"x": 1}))
+	leaseOf("a full state it already had")
+	mustApply(t, r, setDelta(1, 2, "y"))
+	leaseOf("a newer delta")
+	mustMerge(t, r, stateOf(1, 3, map[string]uint64{"y": 2, "z": 3}))
+	leaseOf("a newer full state")
+	mustApply(t, r, setDelta(2, 1, "w"))
+	leaseOf("a new generation")
+
+	clk.Advance(time.Minute)
+	if got := r.ExpireLeases(); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("ExpireLeases: got %q; want [b]", got)
+	}
+	if got := versions(r); len(got) != 0 {
+		t.Errorf("b's sets after its lease: got %v; want none", got)
+	}
+}
