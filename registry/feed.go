@@ -30,6 +30,7 @@ type Subscription struct {
 	pending []Change
 	index   map[string]int // key -> position in pending
 	closed  bool
+	stop    func() bool // unregisters the ctx watch
 }
 
 // Subscribe returns the current snapshot and a subscription to every change
@@ -41,7 +42,15 @@ func (r *Registry) Subscribe(ctx context.Context) (*Snapshot, *Subscription) {
 	r.subs[s] = struct{}{}
 	snap := r.snap.Load()
 	r.mu.Unlock()
-	context.AfterFunc(ctx, s.Close)
+	stop := context.AfterFunc(ctx, s.Close)
+	s.mu.Lock()
+	if s.closed { // ctx had ended already
+		s.mu.Unlock()
+		stop()
+		return snap, s
+	}
+	s.stop = stop
+	s.mu.Unlock()
 	return snap, s
 }
 
@@ -58,7 +67,7 @@ func (s *Subscription) Next() []Change {
 	return out
 }
 
-// Close ends the subscription. It is idempotent.
+// Close ends the subscription and lets go of its context. It is idempotent.
 func (s *Subscription) Close() {
 	s.r.mu.Lock()
 	delete(s.r.subs, s)
@@ -66,7 +75,12 @@ func (s *Subscription) Close() {
 	s.mu.Lock()
 	s.closed = true
 	s.pending = nil
+	stop := s.stop
+	s.stop = nil
 	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 func (s *Subscription) push(changes []Change) {

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -198,4 +199,25 @@ func TestSubscribeAtomic(t *testing.T) {
 			}
 		}
 	}
+}
+
+// opaqueCtx hides its parent's internals from package context, as some
+// foreign Context implementations do; context.AfterFunc then watches it
+// with a goroutine of its own.
+type opaqueCtx struct{ context.Context }
+
+func (opaqueCtx) Value(any) any { return nil }
+
+// TestSubscriptionCloseReleasesContext: Close lets go of the context, so
+// subscriptions opened and closed under one long-lived context do not pile
+// up (here, one goroutine each).
+func TestSubscriptionCloseReleasesContext(t *testing.T) {
+	r, _ := newTestRegistry(t, "a", 1)
+	ctx := opaqueCtx{t.Context()}
+	before := runtime.NumGoroutine()
+	for range 50 {
+		_, sub := r.Subscribe(ctx)
+		sub.Close()
+	}
+	waitFor(t, "the closed subscriptions' goroutines to end", func() bool { return runtime.NumGoroutine() < before+10 })
 }
