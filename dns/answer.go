@@ -1,0 +1,560 @@
+package dns
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/swarmdns/swarmdns/registry"
+)
+
+// This file is the pure core: from a question, the asking client's address
+// and a registry snapshot to the reply, with no I/O and no clock. Only the
+// order of records (shuffled) is random.
+
+// SOA timers. Refresh, retry and expire only matter to secondaries that
+// transfer the zone; the minimum is the negative TTL and comes from Config.
+const (
+	soaRefresh = 30
+	soaRetry   = 10
+	soaExpire  = 600
+)
+
+// maxChase bounds the CNAME chain followed inside the zone.
+const maxChase = 8
+
+// zoneConfig is what the core knows besides the snapshot.
+type zoneConfig struct {
+	origin   string // canonical apex: "swarm.internal."
+	ttl      uint32 // TTL of cluster records
+	staleTTL uint32 // TTL when the owning node is stale
+	negTTL   uint32 // SOA minimum: the negative TTL (RFC 2308)
+	nsName   string // canonical NS target: "ns.<origin>"
+	nsAddrs  []netip.Addr
+	mbox     string // SOA RNAME: "hostmaster.<origin>"
+}
+
+// explain collects, for Lookup, why each candidate record was given or left
+// out. The core takes a nil *explain on the query path and skips all of it.
+type explain struct {
+	candidates []Candidate
+}
+
+func (ex *explain) add(c Candidate) {
+	if ex != nil {
+		ex.candidates = append(ex.candidates, c)
+	}
+}
+
+// answer returns the reply for req if its question belongs to the zone
+// (the zone itself, a single-label name that exists in it, or the PTR of a
+// registered address), and false otherwise: the name must then be forwarded.
+// req must hold exactly one question. The reply carries no OPT and is not
+// truncated; the transport does that.
+func (z *zoneConfig) answer(snap *registry.Snapshot, req *mdns.Msg, client netip.Addr, ex *explain) (*mdns.Msg, bool) {
+	q := req.Question[0]
+	lname := registry.CanonicalName(q.Name)
+	owner := q.Name // records at the queried name keep the client's case (0x20)
+	if len(owner) != len(lname) {
+		owner = lname
+	}
+	var target, apex string // the zone name looked up; the SOA owner
+	switch {
+	case inZone(lname, z.origin):
+		target, apex = lname, owner[len(owner)-len(z.origin):]
+	case singleLabel(lname) && snap.Exists(lname+z.origin):
+		// A container that set dns: but no search domain asks for "web.";
+		// Docker's own DNS answers such names too.
+		target, apex = lname+z.origin, z.origin
+	case q.Qtype == mdns.TypePTR && isReverse(lname):
+		ip, ok := parseReverse(lname)
+		if !ok {
+			return nil, false
+		}
+		rrs := z.ptrRecords(snap, ip, owner, ex)
+		if len(rrs) == 0 {
+			// Not a container address: the reverse tree is not ours.
+			return nil, false
+		}
+		m := z.reply(req)
+		m.Answer = rrs
+		return m, true
+	default:
+		return nil, false
+	}
+
+	m := z.reply(req)
+	for hops := 0; ; hops++ {
+		rrs, exists, alias := z.records(snap, target, owner, q.Qtype, client, ex)
+		if len(rrs) > 0 {
+			m.Answer = append(m.Answer, rrs...)
+			if target == z.origin && q.Qtype == mdns.TypeNS {
+				m.Extra = append(m.Extra, z.glue()...)
+			}
+			return m, true
+		}
+		if alias != "" && q.Qtype != mdns.TypeCNAME {
+			m.Answer = append(m.Answer, &mdns.CNAME{Hdr: z.hdr(owner, mdns.TypeCNAME, z.ttl), Target: alias})
+			if !inZone(alias, z.origin) || hops >= maxChase {
+				return m, true // the client's resolver follows it
+			}
+			target, owner = alias, alias
+			continue
+		}
+		if !exists {
+			m.Rcode = mdns.RcodeNameError
+		}
+		m.Ns = []mdns.RR{z.soa(apex, snap.Serial(), min(z.ttl, z.negTTL))}
+		return m, true
+	}
+}
+
+// reply starts an authoritative reply to req.
+func (z *zoneConfig) reply(req *mdns.Msg) *mdns.Msg {
+	m := new(mdns.Msg)
+	m.SetReply(req)
+	m.Authoritative = true
+	return m
+}
+
+// records returns the records of type qtype at the canonical zone name
+// (owned by owner, the name as the client wrote it), whether the name exists
+// at all, and the target of a CNAME at the name, if that is all it holds.
+func (z *zoneConfig) records(snap *registry.Snapshot, name, owner string, qtype uint16, client netip.Addr, ex *explain) (rrs []mdns.RR, exists bool, alias string) {
+	if name == z.origin {
+		switch qtype {
+		case mdns.TypeSOA, mdns.TypeANY:
+			rrs = []mdns.RR{z.soa(owner, snap.Serial(), z.ttl)}
+		case mdns.TypeNS:
+			rrs = []mdns.RR{&mdns.NS{Hdr: z.hdr(owner, mdns.TypeNS, z.ttl), Ns: z.nsName}}
+		}
+		return rrs, true, ""
+	}
+	if name == z.nsName && len(z.nsAddrs) > 0 {
+		for _, ip := range z.nsAddrs {
+			if rr := addrRR(owner, qtype, ip, z.ttl); rr != nil {
+				rrs = append(rrs, rr)
+			}
+		}
+		return rrs, true, ""
+	}
+	if name[0] == '_' {
+		if rrs, exists := z.srvRecords(snap, name, owner, qtype, ex); exists {
+			return rrs, true, ""
+		}
+	}
+	sets := snap.Lookup(name)
+	if len(sets) == 0 {
+		if a, ok := snap.Alias(name); ok {
+			if qtype == mdns.TypeCNAME || qtype == mdns.TypeANY {
+				return []mdns.RR{&mdns.CNAME{Hdr: z.hdr(owner, mdns.TypeCNAME, z.ttl), Target: a.Target}}, true, ""
+			}
+			return nil, true, a.Target
+		}
+		return nil, snap.Exists(name), ""
+	}
+	switch qtype {
+	case mdns.TypeA, mdns.TypeAAAA:
+		rrs = z.addrRecords(snap, sets, owner, qtype, client, ex)
+	case mdns.TypeTXT:
+		rrs = z.txtRecords(snap, sets, owner)
+	case mdns.TypeANY:
+		// RFC 8482: a minimal answer. The addresses are what clients want.
+		rrs = z.addrRecords(snap, sets, owner, mdns.TypeA, client, ex)
+		rrs = append(rrs, z.addrRecords(snap, sets, owner, mdns.TypeAAAA, client, ex)...)
+		if len(rrs) == 0 {
+			rrs = []mdns.RR{&mdns.HINFO{Hdr: z.hdr(owner, mdns.TypeHINFO, z.ttl), Cpu: "RFC8482"}}
+		}
+	}
+	return rrs, true, ""
+}
+
+// addrRecords returns the A or AAAA records of sets for client:
+//   - health: sets whose healthcheck is not passing are left out, unless no
+//     set with an address of the family passes (then all are given);
+//   - network: when the client's address lies in the subnet of one of a
+//     set's networks, only that set's addresses on such networks are given;
+//   - order: the local node's records first, then the others, each group
+//     shuffled; a TTL lowered to staleTTL when any owning node is stale;
+//   - an address held by several sets is given once.
+func (z *zoneConfig) addrRecords(snap *registry.Snapshot, sets []*registry.RecordSet, owner string, qtype uint16, client netip.Addr, ex *explain) []mdns.RR {
+	is4 := qtype == mdns.TypeA
+	anyServing := false
+	for _, s := range sets {
+		if s.Health.Serving() && hasFamily(s, is4) {
+			anyServing = true
+			break
+		}
+	}
+	local := snap.LocalNode()
+	var rrs []mdns.RR
+	nLocal := 0
+	ttl := z.ttl
+	for _, s := range sets {
+		if !hasFamily(s, is4) {
+			continue
+		}
+		reason := ReasonServed
+		if !s.Health.Serving() {
+			if anyServing {
+				explainSet(ex, s, is4, false, "left out: healthcheck "+s.Health.String())
+				continue
+			}
+			reason = "served although healthcheck " + s.Health.String() + ": every container behind the name is unhealthy"
+		}
+		stale := false
+		if n, ok := snap.Node(s.Node); ok && n.Stale {
+			stale = true
+			reason += "; TTL lowered: node " + s.Node + " is stale"
+		}
+		shared := sharedNetworks(s, client)
+		given := false
+		for _, a := range s.Addrs {
+			if a.IP.Is4() != is4 {
+				continue
+			}
+			if shared != nil && !containsString(shared, a.Network) {
+				ex.add(candidate(s, a, false, "left out: the client is on network "+strings.Join(shared, ",")+", this address is on "+a.Network))
+				continue
+			}
+			if hasAddr(rrs, a.IP) {
+				ex.add(candidate(s, a, false, "left out: the same address is already given"))
+				continue
+			}
+			ex.add(candidate(s, a, true, reason))
+			rr := addrRR(owner, qtype, a.IP, ttl)
+			if s.Node == local {
+				rrs = append(rrs, rr)
+				rrs[nLocal], rrs[len(rrs)-1] = rrs[len(rrs)-1], rrs[nLocal]
+				nLocal++
+			} else {
+				rrs = append(rrs, rr)
+			}
+			given = true
+		}
+		if given && stale {
+			ttl = z.staleTTL
+		}
+	}
+	shuffle(rrs[:nLocal])
+	shuffle(rrs[nLocal:])
+	if ttl != z.ttl {
+		for _, rr := range rrs {
+			rr.Header().Ttl = ttl // all records of an RRset share a TTL (RFC 2181 §5.2)
+		}
+	}
+	return rrs
+}
+
+// ReasonServed is the Candidate.Reason of a record given without remark.
+const ReasonServed = "served"
+
+func explainSet(ex *explain, s *registry.RecordSet, is4 bool, included bool, reason string) {
+	if ex == nil {
+		return
+	}
+	for _, a := range s.Addrs {
+		if a.IP.Is4() == is4 {
+			ex.add(candidate(s, a, included, reason))
+		}
+	}
+}
+
+func candidate(s *registry.RecordSet, a registry.Addr, included bool, reason string) Candidate {
+	return Candidate{
+		Node: s.Node, ContainerID: s.ContainerID, Name: s.Name, Health: s.Health.String(),
+		Addr: a.IP, Network: a.Network, Included: included, Reason: reason,
+	}
+}
+
+// sharedNetworks returns the networks of s whose subnet holds client, or nil.
+func sharedNetworks(s *registry.RecordSet, client netip.Addr) []string {
+	if !client.IsValid() {
+		return nil
+	}
+	var nets []string
+	for _, a := range s.Addrs {
+		if a.Subnet.IsValid() && a.Subnet.Contains(client) && !containsString(nets, a.Network) {
+			nets = append(nets, a.Network)
+		}
+	}
+	return nets
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func hasFamily(s *registry.RecordSet, is4 bool) bool {
+	for _, a := range s.Addrs {
+		if a.IP.Is4() == is4 {
+			return true
+		}
+	}
+	return false
+}
+
+func hasAddr(rrs []mdns.RR, ip netip.Addr) bool {
+	for _, rr := range rrs {
+		var have []byte
+		switch rr := rr.(type) {
+		case *mdns.A:
+			have = rr.A
+		case *mdns.AAAA:
+			have = rr.AAAA
+		}
+		if a, ok := netip.AddrFromSlice(have); ok && a.Unmap() == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// addrRR returns an A or AAAA record for ip, or nil when ip is not of the
+// family qtype asks for.
+func addrRR(owner string, qtype uint16, ip netip.Addr, ttl uint32) mdns.RR {
+	switch {
+	case qtype == mdns.TypeA && ip.Is4():
+		b := ip.As4()
+		return &mdns.A{Hdr: mdns.RR_Header{Name: owner, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: ttl}, A: b[:]}
+	case qtype == mdns.TypeAAAA && ip.Is6():
+		b := ip.As16()
+		return &mdns.AAAA{Hdr: mdns.RR_Header{Name: owner, Rrtype: mdns.TypeAAAA, Class: mdns.ClassINET, Ttl: ttl}, AAAA: b[:]}
+	}
+	return nil
+}
+
+// shuffle permutes rrs in place; callers own the slice.
+func shuffle(rrs []mdns.RR) {
+	if len(rrs) < 2 {
+		return
+	}
+	rand.Shuffle(len(rrs), func(i, j int) { rrs[i], rrs[j] = rrs[j], rrs[i] })
+}
+
+// ptrRecords answers the reverse name of ip from the sets that hold it. When
+// sets of the local node hold it, only they answer: bridge networks on
+// different hosts often reuse the same subnet, and the local container is
+// the one a local client can reach.
+func (z *zoneConfig) ptrRecords(snap *registry.Snapshot, ip netip.Addr, owner string, ex *explain) []mdns.RR {
+	sets := snap.LookupAddr(ip)
+	if len(sets) == 0 {
+		return nil
+	}
+	local := snap.LocalNode()
+	hasLocal := false
+	for _, s := range sets {
+		if s.Node == local {
+			hasLocal = true
+			break
+		}
+	}
+	var rrs []mdns.RR
+	var names []string
+	ttl := z.ttl
+	for _, s := range sets {
+		a := addrOf(s, ip)
+		if hasLocal && s.Node != local {
+			ex.add(candidate(s, a, false, "left out: a container of the local node holds the address"))
+			continue
+		}
+		name := primaryName(s)
+		if name == "" || containsString(names, name) {
+			continue
+		}
+		if n, ok := snap.Node(s.Node); ok && n.Stale {
+			ttl = z.staleTTL
+		}
+		ex.add(candidate(s, a, true, ReasonServed))
+		names = append(names, name)
+		rrs = append(rrs, &mdns.PTR{Hdr: z.hdr(owner, mdns.TypePTR, 0), Ptr: name})
+	}
+	for _, rr := range rrs {
+		rr.Header().Ttl = ttl
+	}
+	return rrs
+}
+
+func addrOf(s *registry.RecordSet, ip netip.Addr) registry.Addr {
+	for _, a := range s.Addrs {
+		if a.IP == ip {
+			return a
+		}
+	}
+	return registry.Addr{IP: ip}
+}
+
+func primaryName(s *registry.RecordSet) string {
+	if s.Name != "" {
+		return s.Name
+	}
+	if len(s.Names) > 0 {
+		return s.Names[0]
+	}
+	return ""
+}
+
+// txtRecords gives one TXT record per container: its ID, image and node.
+func (z *zoneConfig) txtRecords(snap *registry.Snapshot, sets []*registry.RecordSet, owner string) []mdns.RR {
+	rrs := make([]mdns.RR, 0, len(sets))
+	ttl := z.ttl
+	for _, s := range sets {
+		if n, ok := snap.Node(s.Node); ok && n.Stale {
+			ttl = z.staleTTL
+		}
+		txt := []string{txtString("container=" + s.ContainerID), txtString("node=" + s.Node)}
+		if s.Image != "" {
+			txt = append(txt, txtString("image="+s.Image))
+		}
+		rrs = append(rrs, &mdns.TXT{Hdr: z.hdr(owner, mdns.TypeTXT, 0), Txt: txt})
+	}
+	for _, rr := range rrs {
+		rr.Header().Ttl = ttl
+	}
+	return rrs
+}
+
+// txtString escapes s for miekg's TXT presentation form and cuts it to the
+// 255 octets a character-string holds.
+func txtString(s string) string {
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	if strings.ContainsAny(s, `"\`) {
+		s = strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s)
+	}
+	return s
+}
+
+// srvRecords answers names of the form _<service>._<proto>.<name>: one SRV
+// record per matching port of each container behind <name>, the local
+// node's with priority 0 and the others with priority 1. A port without a
+// service label is found by its number (_8080._tcp.<name>). exists reports
+// whether the name (or the empty non-terminal _<proto>.<name>) exists.
+func (z *zoneConfig) srvRecords(snap *registry.Snapshot, name, owner string, qtype uint16, ex *explain) (rrs []mdns.RR, exists bool) {
+	l1, rest, ok := firstLabel(name)
+	if !ok {
+		return nil, false
+	}
+	if proto, ok := srvProto(l1); ok {
+		// _tcp.<name>: an empty non-terminal when <name> has such ports.
+		for _, s := range snap.Lookup(rest) {
+			for _, p := range s.Ports {
+				if p.Proto == proto {
+					return nil, true
+				}
+			}
+		}
+		return nil, false
+	}
+	l2, parent, ok := firstLabel(rest)
+	if !ok || len(l1) < 2 || l1[0] != '_' {
+		return nil, false
+	}
+	proto, ok := srvProto(l2)
+	if !ok {
+		return nil, false
+	}
+	service := l1[1:]
+	sets := snap.Lookup(parent)
+	anyServing := false
+	for _, s := range sets {
+		if s.Health.Serving() && matchPort(s, service, proto) {
+			anyServing = true
+		}
+	}
+	local := snap.LocalNode()
+	ttl := z.ttl
+	for _, s := range sets {
+		for _, p := range s.Ports {
+			if p.Proto != proto || !portMatches(p, service) {
+				continue
+			}
+			exists = true
+			if qtype != mdns.TypeSRV && qtype != mdns.TypeANY {
+				continue
+			}
+			target := primaryName(s)
+			c := Candidate{Node: s.Node, ContainerID: s.ContainerID, Name: target, Health: s.Health.String(), Port: p.Port}
+			if !s.Health.Serving() && anyServing {
+				c.Reason = "left out: healthcheck " + s.Health.String()
+				ex.add(c)
+				continue
+			}
+			if n, ok := snap.Node(s.Node); ok && n.Stale {
+				ttl = z.staleTTL
+			}
+			prio := uint16(1)
+			if s.Node == local {
+				prio = 0
+			}
+			c.Included, c.Reason = true, ReasonServed
+			ex.add(c)
+			rrs = append(rrs, &mdns.SRV{Hdr: z.hdr(owner, mdns.TypeSRV, 0), Priority: prio, Weight: 1, Port: p.Port, Target: target})
+		}
+	}
+	for _, rr := range rrs {
+		rr.Header().Ttl = ttl
+	}
+	shuffle(rrs)
+	return rrs, exists
+}
+
+func srvProto(label string) (string, bool) {
+	switch label {
+	case "_tcp":
+		return "tcp", true
+	case "_udp":
+		return "udp", true
+	}
+	return "", false
+}
+
+func matchPort(s *registry.RecordSet, service, proto string) bool {
+	for _, p := range s.Ports {
+		if p.Proto == proto && portMatches(p, service) {
+			return true
+		}
+	}
+	return false
+}
+
+func portMatches(p registry.Port, service string) bool {
+	if p.Service != "" {
+		return strings.EqualFold(p.Service, service)
+	}
+	return service == strconv.Itoa(int(p.Port))
+}
+
+func (z *zoneConfig) hdr(owner string, rrtype uint16, ttl uint32) mdns.RR_Header {
+	return mdns.RR_Header{Name: owner, Rrtype: rrtype, Class: mdns.ClassINET, Ttl: ttl}
+}
+
+// soa returns the zone's SOA record owned by owner.
+func (z *zoneConfig) soa(owner string, serial uint32, ttl uint32) *mdns.SOA {
+	return &mdns.SOA{
+		Hdr: z.hdr(owner, mdns.TypeSOA, ttl), Ns: z.nsName, Mbox: z.mbox, Serial: serial,
+		Refresh: soaRefresh, Retry: soaRetry, Expire: soaExpire, Minttl: z.negTTL,
+	}
+}
+
+// glue returns the addresses of the NS target, for the additional section.
+func (z *zoneConfig) glue() []mdns.RR {
+	var rrs []mdns.RR
+	for _, ip := range z.nsAddrs {
+		qtype := mdns.TypeAAAA
+		if ip.Is4() {
+			qtype = mdns.TypeA
+		}
+		rrs = append(rrs, addrRR(z.nsName, qtype, ip, z.ttl))
+	}
+	return rrs
+}
