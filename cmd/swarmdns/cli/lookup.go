@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+)
+
+func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, d := newDebugFlags("lookup", "lookup NAME [TYPE] [--client IP] [flags]", debugGetenv)
+	client := fs.String("client", "", "answer as this node would answer a client at this `IP` (it picks the address on the network they share)")
+	pos, code, ok := parseDebugArgs(fs, d, args, debugGetenv, stderr)
+	if !ok {
+		return code
+	}
+	switch {
+	case len(pos) == 0:
+		return debugUsageError(stderr, fs, "missing NAME")
+	case len(pos) > 2:
+		return debugUsageError(stderr, fs, "unexpected argument %q", pos[2])
+	}
+	if *client != "" {
+		if _, err := netip.ParseAddr(*client); err != nil {
+			return debugUsageError(stderr, fs, "--client %q is not an IP address", *client)
+		}
+	}
+	qtype := "A"
+	if len(pos) == 2 {
+		qtype = pos[1]
+	}
+	c, err := d.client()
+	if err != nil {
+		return debugUsageError(stderr, fs, "%v", err)
+	}
+	ex, err := c.Lookup(ctx, pos[0], qtype, *client)
+	if err != nil {
+		return reportAPIError(stderr, "lookup", err)
+	}
+	if d.json {
+		return printJSON(stdout, stderr, "lookup", ex)
+	}
+
+	fmt.Fprintf(stdout, "%s %s", ex.Name, ex.Type)
+	if ex.Client != "" {
+		fmt.Fprintf(stdout, " for client %s", ex.Client)
+	}
+	fmt.Fprintf(stdout, ": %s", ex.Rcode)
+	if ex.Forwarded {
+		fmt.Fprint(stdout, " (outside the zone: forwarded upstream)")
+	}
+	fmt.Fprintln(stdout)
+	if ex.Note != "" {
+		fmt.Fprintln(stdout, ex.Note)
+	}
+	if len(ex.Answer) > 0 {
+		fmt.Fprintln(stdout, "\nANSWER")
+		t := newTable(stdout)
+		for _, rr := range ex.Answer {
+			t.tw.Write([]byte(rr + "\n")) // presentation format is tab-separated already
+		}
+		if code := flushTable(t, stderr, "lookup"); code != exitOK {
+			return code
+		}
+	}
+	if len(ex.Authority) > 0 {
+		fmt.Fprintln(stdout, "\nAUTHORITY")
+		t := newTable(stdout)
+		for _, rr := range ex.Authority {
+			t.tw.Write([]byte(rr + "\n"))
+		}
+		if code := flushTable(t, stderr, "lookup"); code != exitOK {
+			return code
+		}
+	}
+	if len(ex.Candidates) == 0 {
+		if !ex.Forwarded {
+			fmt.Fprintln(stdout, "\nNo record in the zone has this name.")
+		}
+		return exitOK
+	}
+	fmt.Fprintln(stdout, "\nRECORDS IN THE ZONE")
+	t := newTable(stdout, "NAME", "ADDRESS", "NETWORK", "NODE", "CONTAINER", "HEALTH", "ANSWERED", "WHY")
+	for _, cd := range ex.Candidates {
+		answered := "no"
+		if cd.Included {
+			answered = "yes"
+		}
+		t.row(cd.Name, cd.Address, cd.Network, cd.Node, shortID(cd.ContainerID), cd.Health, answered, cd.Reason)
+	}
+	return flushTable(t, stderr, "lookup")
+}

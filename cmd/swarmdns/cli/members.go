@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func runMembers(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, d := newDebugFlags("members", "members [flags]", debugGetenv)
+	pos, code, ok := parseDebugArgs(fs, d, args, debugGetenv, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return debugUsageError(stderr, fs, "unexpected argument %q", pos[0])
+	}
+	c, err := d.client()
+	if err != nil {
+		return debugUsageError(stderr, fs, "%v", err)
+	}
+	resp, err := c.Members(ctx)
+	if err != nil {
+		return reportAPIError(stderr, "members", err)
+	}
+	if d.json {
+		return printJSON(stdout, stderr, "members", resp)
+	}
+	now := time.Now()
+	t := newTable(stdout, "NAME", "ADDRESS", "STATE", "RECORDS", "GENERATION", "LAST SEEN", "NOTES")
+	for _, m := range resp.Members {
+		var notes []string
+		if m.Local {
+			notes = append(notes, "this node")
+		}
+		if m.Stale {
+			notes = append(notes, "stale")
+		}
+		if !m.LeaseExpires.IsZero() {
+			notes = append(notes, "records dropped "+fmtUntil(m.LeaseExpires, now))
+		}
+		t.row(m.Name, m.Addr, m.State, strconv.Itoa(m.Records), strconv.FormatUint(m.Generation, 10),
+			fmtAgo(m.LastSeen, now), strings.Join(notes, ", "))
+	}
+	return flushTable(t, stderr, "members")
+}
