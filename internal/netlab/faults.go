@@ -34,10 +34,10 @@ const inChain = "NETLAB-IN"
 type faultKind int
 
 const (
-	faultPartition faultKind = iota // a | b
-	faultBlock                      // from -> to, one way
-	faultLoss                       // host, percent
-	faultDisconnect                 // host, at the bridge
+	faultPartition  faultKind = iota // a | b
+	faultBlock                       // from -> to, one way
+	faultLoss                        // host, percent
+	faultDisconnect                  // host, at the bridge
 )
 
 // fault is one fault the lab holds, by host index (1-based).
