@@ -1,0 +1,262 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"github.com/rs/zerolog"
+)
+
+// Errors of the forwarder. The server maps errBusy and errNotCached to
+// REFUSED and every other error to SERVFAIL.
+var (
+	// errBusy: the bound on forwarded queries in flight is reached.
+	errBusy = errors.New("too many forwarded queries in flight")
+	// errNotCached: the client did not ask for recursion and the cache has
+	// no answer.
+	errNotCached = errors.New("not cached and recursion not desired")
+	// errNoUpstreams: no upstream is configured.
+	errNoUpstreams = errors.New("no upstream configured")
+	// errMismatch: a reply's ID or question differs from the query's.
+	errMismatch = errors.New("reply does not match the query")
+)
+
+// forwarder sends questions outside the zone to the upstreams, following
+// RFC 5452: each query has a crypto-random ID (mdns.Id) and its own socket,
+// so its own random source port; a reply counts only when it comes from the
+// upstream's address and port (the socket is connected, so the kernel
+// checks that), and carries the query's ID and question. Other packets are
+// ignored and the wait goes on, so a spoofed reply can neither poison the
+// cache nor cut the wait short.
+//
+// Identical questions in flight are coalesced into one upstream query, and
+// the client queries waiting on upstreams are bounded (errBusy beyond).
+type forwarder struct {
+	upstreams   []string
+	timeout     time.Duration
+	maxInflight int64
+	udpSize     uint16
+	cache       *cache
+	metrics     *metrics
+	log         zerolog.Logger // sampled
+
+	inflight atomic.Int64
+
+	mu      sync.Mutex
+	flights map[cacheKey]*flight
+}
+
+// flight is one upstream query that several clients may wait on.
+type flight struct {
+	done chan struct{}
+	msg  *mdns.Msg // set before done closes; shared, read-only
+	err  error
+}
+
+// resolve returns the reply to k, which the caller owns: from the cache, or
+// from the upstreams (joining an identical query in flight if there is one).
+// With cacheOnly it never queries an upstream. ctx bounds the wait; base is
+// the context the upstream query itself runs under (the server's), so that
+// one client giving up does not fail the others waiting on the same query.
+func (f *forwarder) resolve(ctx, base context.Context, k cacheKey, cacheOnly bool) (*mdns.Msg, error) {
+	if m := f.cache.get(k); m != nil {
+		f.metrics.cacheHit()
+		return m, nil
+	}
+	f.metrics.cacheMiss()
+	if cacheOnly {
+		return nil, errNotCached
+	}
+	if f.inflight.Add(1) > f.maxInflight {
+		f.inflight.Add(-1)
+		return nil, errBusy
+	}
+	defer f.inflight.Add(-1)
+
+	f.mu.Lock()
+	c, joined := f.flights[k]
+	if !joined {
+		c = &flight{done: make(chan struct{})}
+		f.flights[k] = c
+	}
+	f.mu.Unlock()
+
+	if !joined {
+		c.msg, c.err = f.exchange(base, k)
+		if c.err == nil {
+			f.cache.put(k, c.msg.Copy())
+		}
+		f.mu.Lock()
+		delete(f.flights, k)
+		f.mu.Unlock()
+		close(c.done)
+	} else {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("forward %s: %w", k.name, ctx.Err())
+		}
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	return c.msg.Copy(), nil
+}
+
+// exchange asks the upstreams in order until one gives a usable reply
+// (NOERROR or NXDOMAIN), all within f.timeout. Each upstream gets an equal
+// share of the time that is left, so a fast failure (a closed port) leaves
+// more time to the next.
+func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error) {
+	if len(f.upstreams) == 0 {
+		return nil, fmt.Errorf("forward %s: %w", k.name, errNoUpstreams)
+	}
+	ctx, cancel := context.WithTimeout(base, f.timeout)
+	defer cancel()
+	var errs []error
+	for i, up := range f.upstreams {
+		deadline, _ := ctx.Deadline()
+		share := time.Until(deadline) / time.Duration(len(f.upstreams)-i)
+		actx, acancel := context.WithTimeout(ctx, share)
+		start := time.Now()
+		m, err := f.query(actx, up, k)
+		acancel()
+		f.metrics.forwardDone(time.Since(start))
+		if err == nil {
+			if m.Rcode == mdns.RcodeSuccess || m.Rcode == mdns.RcodeNameError {
+				return m, nil
+			}
+			err = fmt.Errorf("%s answered %s", up, mdns.RcodeToString[m.Rcode])
+		}
+		f.metrics.forwardError()
+		f.log.Debug().Err(err).Str("upstream", up).Str("name", k.name).Msg("upstream query failed")
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("forward %s: %w", k.name, errors.Join(errs...))
+}
+
+// query asks one upstream over UDP, and again over TCP when the UDP reply
+// is truncated.
+func (f *forwarder) query(ctx context.Context, upstream string, k cacheKey) (*mdns.Msg, error) {
+	req := new(mdns.Msg)
+	req.Id = mdns.Id()
+	req.RecursionDesired = true
+	req.CheckingDisabled = k.cd
+	req.Question = []mdns.Question{{Name: k.name, Qtype: k.qtype, Qclass: k.qclass}}
+	req.SetEdns0(f.udpSize, k.do)
+	m, err := exchangeUDP(ctx, upstream, req)
+	if err != nil {
+		return nil, err
+	}
+	if !m.Truncated {
+		return m, nil
+	}
+	req.Id = mdns.Id()
+	return exchangeTCP(ctx, upstream, req)
+}
+
+// bufPool holds read buffers big enough for any UDP reply.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, mdns.MaxMsgSize); return &b }}
+
+// exchangeUDP sends req from a fresh socket and waits for the matching reply.
+func exchangeUDP(ctx context.Context, upstream string, req *mdns.Msg) (*mdns.Msg, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "udp", upstream)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", upstream, err)
+	}
+	defer conn.Close()
+	stop := watchContext(ctx, conn)
+	defer stop()
+	wire, err := req.Pack()
+	if err != nil {
+		return nil, fmt.Errorf("pack query: %w", err)
+	}
+	if _, err := conn.Write(wire); err != nil {
+		return nil, fmt.Errorf("send to %s: %w", upstream, err)
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			return nil, fmt.Errorf("read from %s: %w", upstream, ctxErr(ctx, err))
+		}
+		m := new(mdns.Msg)
+		if m.Unpack(buf[:n]) != nil || matchReply(req, m) != nil {
+			continue // not our reply (RFC 5452 §9.1): keep waiting
+		}
+		return m, nil
+	}
+}
+
+// exchangeTCP sends req over a new TCP connection and reads the reply.
+func exchangeTCP(ctx context.Context, upstream string, req *mdns.Msg) (*mdns.Msg, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", upstream)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", upstream, err)
+	}
+	defer conn.Close()
+	stop := watchContext(ctx, conn)
+	defer stop()
+	co := &mdns.Conn{Conn: conn}
+	if err := co.WriteMsg(req); err != nil {
+		return nil, fmt.Errorf("send to %s over tcp: %w", upstream, ctxErr(ctx, err))
+	}
+	for {
+		m, err := co.ReadMsg()
+		if err != nil {
+			if errors.Is(err, mdns.ErrId) {
+				continue
+			}
+			return nil, fmt.Errorf("read from %s over tcp: %w", upstream, ctxErr(ctx, err))
+		}
+		if matchReply(req, m) != nil {
+			continue
+		}
+		return m, nil
+	}
+}
+
+// watchContext makes blocked reads and writes on conn return when ctx ends
+// (at its deadline or when it is canceled). Call stop when done.
+func watchContext(ctx context.Context, conn net.Conn) (stop func() bool) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	return context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+}
+
+// ctxErr prefers the context's error (a timeout, a cancel) to the I/O error
+// it caused.
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// matchReply checks that m answers req: a response with req's ID and
+// question (name compared without case, type, class).
+func matchReply(req, m *mdns.Msg) error {
+	if !m.Response || m.Id != req.Id || len(m.Question) != 1 {
+		return errMismatch
+	}
+	q, rq := req.Question[0], m.Question[0]
+	if q.Qtype != rq.Qtype || q.Qclass != rq.Qclass || !strings.EqualFold(q.Name, rq.Name) {
+		return errMismatch
+	}
+	return nil
+}

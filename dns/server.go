@@ -1,0 +1,742 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/swarmdns/swarmdns/registry"
+)
+
+// Defaults of Config.
+const (
+	DefaultZone           = "swarm.internal."
+	DefaultListen         = ":53"
+	DefaultTTL            = 5 * time.Second
+	DefaultStaleTTL       = 1 * time.Second
+	DefaultNegativeTTL    = 5 * time.Second
+	DefaultForwardTimeout = 2 * time.Second
+	DefaultMaxInflight    = 1024
+	DefaultCacheSize      = 10000
+	DefaultCacheMaxTTL    = time.Hour
+	DefaultMaxUDPSize     = 1232
+	DefaultMaxConcurrent  = 4096
+	DefaultMaxTCPConns    = 256
+	DefaultTCPIdleTimeout = 8 * time.Second
+	DefaultReadTimeout    = 2 * time.Second
+)
+
+// DefaultAllowRecursion are the clients that may use the server as a
+// resolver when Config.AllowRecursion is nil: loopback, the private and
+// shared ranges (RFC 1918, RFC 6598), link-local, and IPv6 unique local.
+var DefaultAllowRecursion = []netip.Prefix{
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("::1/128"),
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fe80::/10"),
+}
+
+// Config configures a Server. Zero values take the defaults above.
+type Config struct {
+	// Zone is the cluster zone the server is authoritative for.
+	Zone string
+	// Listen is the host:port to serve on, over both UDP and TCP. Port 0
+	// picks one free port for both.
+	Listen string
+	// TTL is the TTL of cluster records.
+	TTL time.Duration
+	// StaleTTL is the TTL of records whose node is stale (its engine or
+	// the node itself is unreachable); at most TTL.
+	StaleTTL time.Duration
+	// NegativeTTL is the SOA minimum: how long NXDOMAIN and NODATA answers
+	// may be cached (RFC 2308). It must not be zero (consul#4713).
+	NegativeTTL time.Duration
+	// NSAddrs are the addresses of the zone's name server ns.<zone>, given
+	// as glue with the apex NS and as its A/AAAA records. Optional.
+	NSAddrs []netip.Addr
+
+	// Upstreams are the resolvers (host:port; the port defaults to 53)
+	// that names outside the zone are forwarded to, tried in order.
+	Upstreams []string
+	// ForwardTimeout bounds the whole forwarding of one question, all
+	// upstreams included; SERVFAIL when it runs out.
+	ForwardTimeout time.Duration
+	// MaxInflight bounds the client queries waiting on upstreams; REFUSED
+	// beyond it.
+	MaxInflight int
+	// CacheSize bounds the cached forwarded answers.
+	CacheSize int
+	// CacheMaxTTL caps how long a forwarded answer is cached.
+	CacheMaxTTL time.Duration
+	// AllowRecursion lists the clients whose questions outside the zone
+	// are forwarded; others get REFUSED. Nil means DefaultAllowRecursion;
+	// an empty non-nil slice allows no one.
+	AllowRecursion []netip.Prefix
+
+	// MaxUDPSize caps the UDP reply size a client may ask for with EDNS0
+	// (RFC 6891); also the size the server advertises.
+	MaxUDPSize int
+	// MaxConcurrent bounds the UDP queries handled at once; beyond it the
+	// server stops reading and the socket buffer absorbs the burst.
+	MaxConcurrent int
+	// MaxTCPConns bounds the open TCP connections; new ones beyond it are
+	// closed at once.
+	MaxTCPConns int
+	// TCPIdleTimeout closes a TCP connection idle between queries (RFC 7766).
+	TCPIdleTimeout time.Duration
+
+	// Store is the registry the zone is answered from (required).
+	Store Zone
+	// Logger receives the server's logs; queries are logged at debug
+	// level only, sampled.
+	Logger zerolog.Logger
+	// Metrics, if not nil, gets the server's Prometheus collectors.
+	Metrics prometheus.Registerer
+	// Now returns the current time for the cache; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is a DNS server for the cluster zone that forwards everything else.
+type Server struct {
+	cfg            Config
+	zone           zoneConfig
+	store          Zone
+	fwd            *forwarder
+	metrics        *metrics
+	log            zerolog.Logger
+	qlog           zerolog.Logger // sampled, for per-query debug lines
+	allowRecursion []netip.Prefix
+
+	udp *net.UDPConn
+	tcp net.Listener
+
+	udpSlots chan struct{} // UDP queries being handled
+	tcpSlots chan struct{} // open TCP connections
+
+	base     context.Context // upstream queries run under it; Run cancels it
+	stopBase context.CancelFunc
+	running  atomic.Bool
+	closed   sync.Once
+}
+
+// New checks cfg, fills in the defaults and binds the UDP and TCP sockets,
+// so that errors such as an address in use surface here. Serve with Run.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("dns: config has no store")
+	}
+	if cfg.Zone == "" {
+		cfg.Zone = DefaultZone
+	}
+	origin := registry.CanonicalName(cfg.Zone)
+	if _, ok := mdns.IsDomainName(origin); !ok || origin == "." {
+		return nil, fmt.Errorf("dns: invalid zone %q", cfg.Zone)
+	}
+	cfg.Zone = origin
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	durations := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"ttl", &cfg.TTL, DefaultTTL},
+		{"stale ttl", &cfg.StaleTTL, DefaultStaleTTL},
+		{"negative ttl", &cfg.NegativeTTL, DefaultNegativeTTL},
+		{"forward timeout", &cfg.ForwardTimeout, DefaultForwardTimeout},
+		{"cache max ttl", &cfg.CacheMaxTTL, DefaultCacheMaxTTL},
+		{"tcp idle timeout", &cfg.TCPIdleTimeout, DefaultTCPIdleTimeout},
+	}
+	for _, d := range durations {
+		if *d.v < 0 {
+			return nil, fmt.Errorf("dns: negative %s %v", d.name, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if cfg.TTL < time.Second || cfg.NegativeTTL < time.Second {
+		return nil, fmt.Errorf("dns: ttl %v and negative ttl %v must be at least 1s", cfg.TTL, cfg.NegativeTTL)
+	}
+	cfg.StaleTTL = min(cfg.StaleTTL, cfg.TTL)
+	ints := []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"max inflight", &cfg.MaxInflight, DefaultMaxInflight},
+		{"cache size", &cfg.CacheSize, DefaultCacheSize},
+		{"max udp size", &cfg.MaxUDPSize, DefaultMaxUDPSize},
+		{"max concurrent", &cfg.MaxConcurrent, DefaultMaxConcurrent},
+		{"max tcp conns", &cfg.MaxTCPConns, DefaultMaxTCPConns},
+	}
+	for _, n := range ints {
+		if *n.v < 0 {
+			return nil, fmt.Errorf("dns: negative %s %d", n.name, *n.v)
+		}
+		if *n.v == 0 {
+			*n.v = n.def
+		}
+	}
+	cfg.MaxUDPSize = min(max(cfg.MaxUDPSize, mdns.MinMsgSize), mdns.MaxMsgSize)
+	ups := make([]string, 0, len(cfg.Upstreams))
+	for _, u := range cfg.Upstreams {
+		hp, err := normalizeUpstream(u)
+		if err != nil {
+			return nil, fmt.Errorf("dns: %w", err)
+		}
+		ups = append(ups, hp)
+	}
+	cfg.Upstreams = ups
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	allow := cfg.AllowRecursion
+	if allow == nil {
+		allow = DefaultAllowRecursion
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+
+	s := &Server{
+		cfg: cfg,
+		zone: zoneConfig{
+			origin:   origin,
+			ttl:      seconds(cfg.TTL),
+			staleTTL: seconds(cfg.StaleTTL),
+			negTTL:   seconds(cfg.NegativeTTL),
+			nsName:   "ns." + origin,
+			nsAddrs:  cfg.NSAddrs,
+			mbox:     "hostmaster." + origin,
+		},
+		store:          cfg.Store,
+		metrics:        m,
+		log:            cfg.Logger,
+		qlog:           cfg.Logger.Sample(&zerolog.BasicSampler{N: 100}),
+		allowRecursion: allow,
+		udpSlots:       make(chan struct{}, cfg.MaxConcurrent),
+		tcpSlots:       make(chan struct{}, cfg.MaxTCPConns),
+	}
+	s.fwd = &forwarder{
+		upstreams:   cfg.Upstreams,
+		timeout:     cfg.ForwardTimeout,
+		maxInflight: int64(cfg.MaxInflight),
+		udpSize:     uint16(cfg.MaxUDPSize),
+		cache:       newCache(cfg.CacheSize, cfg.CacheMaxTTL, cfg.Now),
+		metrics:     m,
+		log:         s.qlog,
+		flights:     make(map[cacheKey]*flight),
+	}
+	s.base, s.stopBase = context.WithCancel(context.Background())
+	s.udp, s.tcp, err = listen(cfg.Listen)
+	if err != nil {
+		s.stopBase()
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	return s, nil
+}
+
+func seconds(d time.Duration) uint32 { return uint32(d / time.Second) }
+
+// normalizeUpstream checks an upstream address and adds the default port.
+func normalizeUpstream(u string) (string, error) {
+	if ip, err := netip.ParseAddr(u); err == nil {
+		return netip.AddrPortFrom(ip, 53).String(), nil
+	}
+	host, port, err := net.SplitHostPort(u)
+	if err != nil {
+		return "", fmt.Errorf("upstream %q: %w", u, err)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
+		return "", fmt.Errorf("upstream %q: bad port", u)
+	}
+	if host == "" {
+		return "", fmt.Errorf("upstream %q: no host", u)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// listen binds UDP and TCP on addr. With port 0 both get the same port.
+func listen(addr string) (*net.UDPConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	for attempt := 0; ; attempt++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		udp := pc.(*net.UDPConn)
+		tcpAddr := addr
+		if port == "0" {
+			tcpAddr = net.JoinHostPort(host, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port))
+		}
+		tcp, err := net.Listen("tcp", tcpAddr)
+		if err != nil {
+			udp.Close()
+			if port == "0" && attempt < 10 {
+				continue // the TCP side of that port is taken: pick another
+			}
+			return nil, nil, fmt.Errorf("listen tcp %s: %w", tcpAddr, err)
+		}
+		return udp, tcp, nil
+	}
+}
+
+// UDPAddr returns the address the server receives UDP queries on.
+func (s *Server) UDPAddr() netip.AddrPort { return s.udp.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+// TCPAddr returns the address the server accepts TCP connections on.
+func (s *Server) TCPAddr() netip.AddrPort { return s.tcp.Addr().(*net.TCPAddr).AddrPort() }
+
+// Zone returns the canonical name of the zone the server is authoritative for.
+func (s *Server) Zone() string { return s.zone.origin }
+
+// Close releases the sockets of a server that is not running (Run releases
+// them itself when it returns). It is idempotent.
+func (s *Server) Close() error {
+	if s.running.Load() {
+		return nil
+	}
+	var err error
+	s.closed.Do(func() {
+		s.stopBase()
+		err = errors.Join(s.udp.Close(), s.tcp.Close())
+	})
+	return err
+}
+
+// Run serves DNS until ctx ends, then shuts the server down: it stops
+// reading, cancels forwarded queries, and returns once every query being
+// handled has finished. It returns nil after ctx ends, or the error that
+// stopped a listener. Run may be called only once.
+func (s *Server) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("dns: server already running")
+	}
+	served := false
+	s.closed.Do(func() { served = true })
+	if !served {
+		return errors.New("dns: server closed")
+	}
+	defer s.stopBase()
+
+	handler := mdns.HandlerFunc(s.serveDNS)
+	udpSrv := &mdns.Server{
+		PacketConn:     s.udp,
+		Handler:        handler,
+		UDPSize:        mdns.MaxMsgSize, // full-size EDNS queries
+		ReadTimeout:    DefaultReadTimeout,
+		MsgAcceptFunc:  s.acceptUDP,
+		MsgInvalidFunc: func([]byte, error) { s.releaseUDP() },
+		DecorateReader: func(r mdns.Reader) mdns.Reader { return &boundedReader{Reader: r, slots: s.udpSlots} },
+	}
+	tcpSrv := &mdns.Server{
+		Listener:      &limitListener{Listener: s.tcp, slots: s.tcpSlots, metrics: s.metrics},
+		Handler:       handler,
+		ReadTimeout:   DefaultReadTimeout,
+		WriteTimeout:  DefaultReadTimeout,
+		IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },
+		MaxTCPQueries: -1,
+		MsgAcceptFunc: acceptMsg,
+	}
+	servers := []*runningServer{startServer("udp", udpSrv), startServer("tcp", tcpSrv)}
+
+	var runErr error
+	for _, rs := range servers {
+		select {
+		case <-rs.started:
+		case err := <-rs.done:
+			rs.done <- err
+			runErr = err
+		}
+	}
+	if runErr == nil {
+		s.log.Info().Stringer("udp", s.UDPAddr()).Stringer("tcp", s.TCPAddr()).Str("zone", s.zone.origin).
+			Strs("upstreams", s.cfg.Upstreams).Msg("dns server listening")
+		select {
+		case <-ctx.Done():
+		case err := <-servers[0].done:
+			servers[0].done <- err
+			runErr = err
+		case err := <-servers[1].done:
+			servers[1].done <- err
+			runErr = err
+		}
+	}
+
+	s.stopBase() // cancel forwarded queries so handlers finish
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, rs := range servers {
+		select {
+		case <-rs.started:
+			_ = rs.srv.ShutdownContext(sctx)
+		default: // it never started: it has returned or will with an error
+		}
+	}
+	for _, rs := range servers {
+		if err := <-rs.done; err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	_ = s.udp.Close()
+	_ = s.tcp.Close()
+	if runErr != nil {
+		return fmt.Errorf("dns: %w", runErr)
+	}
+	return nil
+}
+
+// runningServer is one miekg server running in its own goroutine.
+type runningServer struct {
+	srv     *mdns.Server
+	started chan struct{}
+	done    chan error // receives the serve error once; buffered
+}
+
+func startServer(name string, srv *mdns.Server) *runningServer {
+	rs := &runningServer{srv: srv, started: make(chan struct{}), done: make(chan error, 1)}
+	srv.NotifyStartedFunc = func() { close(rs.started) }
+	go func() {
+		err := srv.ActivateAndServe()
+		if err != nil {
+			err = fmt.Errorf("serve %s: %w", name, err)
+		}
+		rs.done <- err
+	}()
+	return rs
+}
+
+// acceptMsg decides from the header alone what to do with a message:
+// responses are ignored (no reflection), opcodes other than QUERY get
+// NOTIMP (UPDATE is let through to be REFUSED), and a query must hold
+// exactly one question (FORMERR otherwise, RFC 8906).
+func acceptMsg(dh mdns.Header) mdns.MsgAcceptAction {
+	const qr = 1 << 15
+	if dh.Bits&qr != 0 {
+		return mdns.MsgIgnore
+	}
+	switch int(dh.Bits>>11) & 0xF {
+	case mdns.OpcodeQuery:
+	case mdns.OpcodeUpdate:
+		if dh.Qdcount != 1 {
+			return mdns.MsgReject
+		}
+		return mdns.MsgAccept
+	default:
+		return mdns.MsgRejectNotImplemented
+	}
+	if dh.Qdcount != 1 || dh.Ancount != 0 || dh.Nscount > 1 || dh.Arcount > 2 {
+		return mdns.MsgReject
+	}
+	return mdns.MsgAccept
+}
+
+// acceptUDP is acceptMsg for the UDP server: a message that will not reach
+// the handler gives its slot back here.
+func (s *Server) acceptUDP(dh mdns.Header) mdns.MsgAcceptAction {
+	a := acceptMsg(dh)
+	if a != mdns.MsgAccept {
+		s.releaseUDP()
+	}
+	return a
+}
+
+// releaseUDP frees the slot a UDP query took when it was read. It never
+// blocks, so a release without an acquire cannot wedge the server.
+func (s *Server) releaseUDP() {
+	select {
+	case <-s.udpSlots:
+	default:
+	}
+}
+
+// boundedReader takes a slot of the UDP semaphore before each read, so at
+// most cap(slots) UDP queries are handled at once (miekg starts a goroutine
+// per packet). The slot is released when the handler returns, or earlier
+// when the message is dropped or rejected (acceptUDP, MsgInvalidFunc).
+type boundedReader struct {
+	mdns.Reader
+	slots chan struct{}
+}
+
+func (r *boundedReader) ReadUDP(conn *net.UDPConn, timeout time.Duration) ([]byte, *mdns.SessionUDP, error) {
+	r.slots <- struct{}{}
+	for {
+		m, sess, err := r.Reader.ReadUDP(conn, timeout)
+		if err != nil {
+			<-r.slots
+			return nil, nil, err
+		}
+		if len(m) < 12 {
+			continue // shorter than a header: miekg would drop it; keep the slot
+		}
+		return m, sess, nil
+	}
+}
+
+// limitListener bounds the open TCP connections: when all slots are taken,
+// a new connection is closed at once rather than queued behind slow ones.
+type limitListener struct {
+	net.Listener
+	slots   chan struct{}
+	metrics *metrics
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &limitConn{Conn: c, slots: l.slots}, nil
+		default:
+			_ = c.Close()
+			l.metrics.drop("tcp_conns")
+		}
+	}
+}
+
+type limitConn struct {
+	net.Conn
+	slots chan struct{}
+	once  sync.Once
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { <-c.slots })
+	return err
+}
+
+// serveDNS is the handler behind both transports.
+func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
+	start := time.Now()
+	tcp := isTCP(w.RemoteAddr())
+	if !tcp {
+		defer s.releaseUDP()
+	}
+	client := remoteIP(w.RemoteAddr())
+	resp, _ := s.respond(s.base, req, client, tcp, nil)
+	size := mdns.MaxMsgSize
+	if !tcp {
+		size = udpSize(req, s.cfg.MaxUDPSize)
+	}
+	resp.Truncate(size)
+	if tcp {
+		resp.Compress = true
+	}
+	if err := w.WriteMsg(resp); err != nil {
+		s.qlog.Debug().Err(err).Stringer("client", client).Msg("write reply")
+	}
+	var qtype uint16
+	if len(req.Question) > 0 {
+		qtype = req.Question[0].Qtype
+	}
+	d := time.Since(start)
+	s.metrics.request(qtype, resp.Rcode, d)
+	if e := s.qlog.Debug(); e.Enabled() {
+		q := ""
+		if len(req.Question) > 0 {
+			q = req.Question[0].Name
+		}
+		e.Str("name", q).Str("type", mdns.Type(qtype).String()).Str("rcode", rcodeLabel(resp.Rcode)).
+			Stringer("client", client).Bool("tcp", tcp).Int("answers", len(resp.Answer)).Bool("tc", resp.Truncated).
+			Dur("took", d).Msg("query")
+	}
+}
+
+// udpSize is the largest UDP reply the client takes: 512 without EDNS0,
+// else its advertised size, at least 512 and at most max.
+func udpSize(req *mdns.Msg, maxSize int) int {
+	opt := req.IsEdns0()
+	if opt == nil {
+		return mdns.MinMsgSize
+	}
+	return min(max(int(opt.UDPSize()), mdns.MinMsgSize), maxSize)
+}
+
+func isTCP(a net.Addr) bool {
+	_, ok := a.(*net.TCPAddr)
+	return ok
+}
+
+func remoteIP(a net.Addr) netip.Addr {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap()
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap()
+	case nil:
+		return netip.Addr{}
+	}
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// Sources of a reply, reported by Lookup.
+const (
+	// SourceZone: answered from the registry.
+	SourceZone = "zone"
+	// SourceForward: answered by an upstream or from the cache.
+	SourceForward = "forward"
+	// SourceServer: answered by the server itself (an error, a refusal).
+	SourceServer = "server"
+)
+
+// respond builds the reply to req for client: the protocol checks, then the
+// zone, then the forwarder. The reply carries an OPT when req did; it is
+// not truncated.
+func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, tcp bool, ex *explain) (*mdns.Msg, string) {
+	if len(req.Question) != 1 {
+		return s.fail(req, mdns.RcodeFormatError, nil), SourceServer
+	}
+	var opt *mdns.OPT
+	for _, rr := range req.Extra {
+		if o, ok := rr.(*mdns.OPT); ok {
+			if opt != nil || o.Hdr.Name != "." {
+				return s.fail(req, mdns.RcodeFormatError, nil), SourceServer // RFC 6891 §6.1.1
+			}
+			opt = o
+		}
+	}
+	if opt != nil && opt.Version() != 0 {
+		return s.fail(req, mdns.RcodeBadVers, opt), SourceServer
+	}
+	switch req.Opcode {
+	case mdns.OpcodeQuery:
+	case mdns.OpcodeUpdate:
+		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
+	default:
+		return s.fail(req, mdns.RcodeNotImplemented, opt), SourceServer
+	}
+	q := req.Question[0]
+	if q.Qclass != mdns.ClassINET {
+		// CHAOS (version.bind), HESIOD, ANY and unknown classes.
+		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
+	}
+	switch q.Qtype {
+	case mdns.TypeOPT:
+		return s.fail(req, mdns.RcodeFormatError, opt), SourceServer
+	case mdns.TypeAXFR, mdns.TypeIXFR:
+		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
+	case mdns.TypeTKEY, mdns.TypeTSIG, mdns.TypeMAILA, mdns.TypeMAILB:
+		return s.fail(req, mdns.RcodeNotImplemented, opt), SourceServer
+	}
+	recursion := s.recursionAllowed(client)
+	if m, ok := s.zone.answer(s.store.Snapshot(), req, client, ex); ok {
+		m.RecursionAvailable = recursion
+		return s.finish(m, opt), SourceZone
+	}
+	if !recursion {
+		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
+	}
+	return s.forward(ctx, req, opt)
+}
+
+// forward answers req from the cache or the upstreams.
+func (s *Server) forward(ctx context.Context, req *mdns.Msg, opt *mdns.OPT) (*mdns.Msg, string) {
+	q := req.Question[0]
+	k := cacheKey{
+		name: registry.CanonicalName(q.Name), qtype: q.Qtype, qclass: q.Qclass,
+		do: opt != nil && opt.Do(), cd: req.CheckingDisabled,
+	}
+	fctx, cancel := context.WithTimeout(ctx, s.cfg.ForwardTimeout)
+	defer cancel()
+	up, err := s.fwd.resolve(fctx, ctx, k, !req.RecursionDesired)
+	if err != nil {
+		rcode := mdns.RcodeServerFailure
+		if errors.Is(err, errBusy) || errors.Is(err, errNotCached) {
+			rcode = mdns.RcodeRefused
+			if errors.Is(err, errBusy) {
+				s.metrics.drop("forward_inflight")
+			}
+		}
+		s.qlog.Debug().Err(err).Str("name", q.Name).Msg("forward failed")
+		m := s.fail(req, rcode, opt)
+		m.RecursionAvailable = true
+		return m, SourceServer
+	}
+	m := new(mdns.Msg)
+	m.SetReply(req)
+	m.Rcode = up.Rcode
+	m.RecursionAvailable = true
+	m.AuthenticatedData = up.AuthenticatedData && (k.do || req.AuthenticatedData)
+	m.Answer, m.Ns = up.Answer, up.Ns
+	for _, rr := range up.Extra {
+		if rr.Header().Rrtype != mdns.TypeOPT {
+			m.Extra = append(m.Extra, rr)
+		}
+	}
+	// Echo the client's case (0x20) in the owner names that are the question.
+	for _, sec := range [][]mdns.RR{m.Answer, m.Ns} {
+		for _, rr := range sec {
+			if h := rr.Header(); h.Name != q.Name && len(h.Name) == len(q.Name) && registry.CanonicalName(h.Name) == k.name {
+				h.Name = q.Name
+			}
+		}
+	}
+	return s.finish(m, opt), SourceForward
+}
+
+// fail returns an empty reply to req with rcode.
+func (s *Server) fail(req *mdns.Msg, rcode int, opt *mdns.OPT) *mdns.Msg {
+	m := new(mdns.Msg)
+	m.SetReply(req)
+	if len(req.Question) > 1 {
+		m.Question = nil
+	}
+	m.Rcode = rcode
+	return s.finish(m, opt)
+}
+
+// finish adds the server's OPT when the client sent one (RFC 6891): version
+// 0, our payload size, the client's DO bit, no options.
+func (s *Server) finish(m *mdns.Msg, opt *mdns.OPT) *mdns.Msg {
+	if opt == nil {
+		return m
+	}
+	o := &mdns.OPT{Hdr: mdns.RR_Header{Name: ".", Rrtype: mdns.TypeOPT}}
+	o.SetUDPSize(uint16(s.cfg.MaxUDPSize))
+	if opt.Do() {
+		o.SetDo()
+	}
+	m.Extra = append(m.Extra, o)
+	return m
+}
+
+func (s *Server) recursionAllowed(client netip.Addr) bool {
+	if !client.IsValid() {
+		return false
+	}
+	for _, p := range s.allowRecursion {
+		if p.Contains(client) {
+			return true
+		}
+	}
+	return false
+}
