@@ -190,7 +190,9 @@ func (l *Lab) addr(i int) netip.Addr {
 }
 
 // build creates the links and namespaces after the hub namespace. Each step
-// is one ip -batch per namespace.
+// is one ip -batch per namespace. The links get no IPv6 addresses (addrgenmode
+// none): the lab is IPv4 only, so nothing can slip past a fault over IPv6
+// link-local, and the bridge carries no router or neighbour solicitations.
 func (l *Lab) build() error {
 	mtu := ""
 	if l.mtu > 0 {
@@ -200,7 +202,8 @@ func (l *Lab) build() error {
 	for _, h := range l.hosts {
 		fmt.Fprintf(&b, "netns add %s\n", h.ns)
 	}
-	fmt.Fprintf(&b, "link add %s%s type veth peer name root%s netns %s\n", l.name, mtu, mtu, l.hub)
+	fmt.Fprintf(&b, "link add name %s%s type veth peer name root%s netns %s\n", l.name, mtu, mtu, l.hub)
+	fmt.Fprintf(&b, "link set dev %s addrgenmode none\n", l.name)
 	fmt.Fprintf(&b, "addr add %s dev %s\n", netip.PrefixFrom(l.TestAddr(), 24), l.name)
 	fmt.Fprintf(&b, "link set dev %s up\n", l.name)
 	if err := batch("", b.String()); err != nil {
@@ -209,11 +212,14 @@ func (l *Lab) build() error {
 
 	b.Reset()
 	b.WriteString("link set dev lo up\n")
-	fmt.Fprintf(&b, "link add br0%s type bridge\n", mtu)
+	fmt.Fprintf(&b, "link add name br0%s type bridge\n", mtu)
+	b.WriteString("link set dev br0 addrgenmode none\n")
 	b.WriteString("link set dev br0 up\n")
+	b.WriteString("link set dev root addrgenmode none\n")
 	b.WriteString("link set dev root master br0 up\n")
 	for _, h := range l.hosts {
-		fmt.Fprintf(&b, "link add h%d%s type veth peer name eth0%s netns %s\n", h.index, mtu, mtu, h.ns)
+		fmt.Fprintf(&b, "link add name h%d%s type veth peer name eth0%s netns %s\n", h.index, mtu, mtu, h.ns)
+		fmt.Fprintf(&b, "link set dev h%d addrgenmode none\n", h.index)
 		fmt.Fprintf(&b, "link set dev h%d master br0 up\n", h.index)
 	}
 	if err := batch(l.hub, b.String()); err != nil {
@@ -221,7 +227,7 @@ func (l *Lab) build() error {
 	}
 
 	for _, h := range l.hosts {
-		cmds := fmt.Sprintf("link set dev lo up\naddr add %s dev eth0\nlink set dev eth0 up\n",
+		cmds := fmt.Sprintf("link set dev lo up\nlink set dev eth0 addrgenmode none\naddr add %s dev eth0\nlink set dev eth0 up\n",
 			netip.PrefixFrom(l.addrs[h.index], 24))
 		if err := batch(h.ns, cmds); err != nil {
 			return err

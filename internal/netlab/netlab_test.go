@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -411,6 +412,10 @@ func TestTeardown(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "mtu 1280") {
 			t.Errorf("host 1's eth0: got %q, %v; want mtu 1280", out, err)
 		}
+		out, err = lab.Host(1).Command(context.Background(), "ip", "-6", "-o", "addr", "show", "dev", "eth0").CombinedOutput()
+		if err != nil || len(out) != 0 {
+			t.Errorf("host 1's IPv6 addresses: got %q, %v; want none", out, err)
+		}
 		proc = lab.Host(1).Start(t, "sleep", "60")
 		// A process the test starts itself, not through Start, is
 		// killed too, so it cannot keep a namespace alive.
@@ -476,10 +481,23 @@ func TestSweep(t *testing.T) {
 		}
 		t.Cleanup(func() { ip("netns", "del", ns) })
 	}
-	if err := ip("link", "add", stale, "type", "veth", "peer", "name", "root", "netns", stale+"-hub"); err != nil {
+	if err := ip("link", "add", "name", stale, "type", "veth", "peer", "name", "root", "netns", stale+"-hub"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ip("link", "del", stale) })
+	// A process the crashed run left running in its namespace.
+	orphan := exec.Command("ip", "netns", "exec", stale+"-h1", "sleep", "60")
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { orphan.Process.Kill() })
+	await.Until(t, settle, func() error {
+		out, err := output(nil, "ip", "netns", "pids", stale+"-h1")
+		if err != nil || !slices.Contains(strings.Fields(string(out)), strconv.Itoa(orphan.Process.Pid)) {
+			return fmt.Errorf("pid %d not in %s yet: %q, %v", orphan.Process.Pid, stale+"-h1", out, err)
+		}
+		return nil
+	})
 
 	removed, err := sweep()
 	if err != nil {
@@ -503,9 +521,59 @@ func TestSweep(t *testing.T) {
 	if linkExists(stale) {
 		t.Errorf("stale link %s left by sweep (removed %v)", stale, removed)
 	}
+	if err := orphan.Wait(); err == nil {
+		t.Error("the process in a stale namespace exited 0; want it killed by sweep")
+	}
 	for _, ns := range []string{live + "-h1", other, lab.Host(1).Name(), lab.Name() + "-hub"} {
 		if !has[ns] {
 			t.Errorf("sweep removed %s, which it must not touch", ns)
+		}
+	}
+}
+
+// TestUnprivileged runs a lab test as an unprivileged user: it must skip,
+// and fail under CI=true.
+func TestUnprivileged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to another user")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv (util-linux)")
+	}
+	// The test binary's own directory is private to root; copy it where
+	// nobody can run it.
+	dir, err := os.MkdirTemp("", "netlab-unpriv-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := dir + "/netlab.test"
+	if err := os.WriteFile(exe, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		ci       string
+		wantFail bool
+		want     string
+	}{
+		{ci: "", wantFail: false, want: "--- SKIP: TestReachAndProcesses"},
+		{ci: "true", wantFail: true, want: "CI=true, so this fails"},
+	} {
+		cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+			exe, "-test.run=^TestReachAndProcesses$", "-test.v")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "CI="+tt.ci, "GORACE=atexit_sleep_ms=0")
+		out, err := cmd.CombinedOutput()
+		if failed := err != nil; failed != tt.wantFail || !strings.Contains(string(out), tt.want) {
+			t.Errorf("CI=%q as nobody: got error %v and output\n%s\nwant failed=%v and %q", tt.ci, err, out, tt.wantFail, tt.want)
 		}
 	}
 }
