@@ -545,7 +545,11 @@ func TestStatsReadFromRegistry(t *testing.T) {
 	reconnects := prometheus.NewCounter(prometheus.CounterOpts{Name: admin.MetricWatcherReconnect, Help: "h"})
 	lastSync := prometheus.NewGauge(prometheus.GaugeOpts{Name: admin.MetricWatcherLastSync, Help: "h"})
 	gossipMsgs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "swarmdns_gossip_messages_total", Help: "h"}, []string{"direction"})
-	pr.MustRegister(requests, hits, misses, forward, reconnects, lastSync, gossipMsgs)
+	fwdErrors := prometheus.NewCounter(prometheus.CounterOpts{Name: admin.MetricDNSForwardErrors, Help: "h"})
+	overload := prometheus.NewCounterVec(prometheus.CounterOpts{Name: admin.MetricDNSOverload, Help: "h"}, []string{"reason"})
+	pr.MustRegister(requests, hits, misses, forward, reconnects, lastSync, gossipMsgs, fwdErrors, overload)
+	fwdErrors.Add(4)
+	overload.WithLabelValues("inflight").Add(6)
 
 	requests.WithLabelValues("A", "NOERROR").Add(5)
 	requests.WithLabelValues("A", "NXDOMAIN").Add(2)
@@ -575,6 +579,9 @@ func TestStatsReadFromRegistry(t *testing.T) {
 	}
 	if d.CacheHits != 7 || d.CacheMisses != 3 {
 		t.Errorf("cache: got %d/%d; want 7/3", d.CacheHits, d.CacheMisses)
+	}
+	if d.ForwardErrors != 4 || d.Overload["inflight"] != 6 {
+		t.Errorf("forward errors/overload: got %d %v; want 4, inflight=6", d.ForwardErrors, d.Overload)
 	}
 	if d.Requests != nil {
 		t.Errorf("request latency: got %+v; want nil (not exported)", d.Requests)

@@ -15,8 +15,10 @@ type Member struct {
 	// "unknown" for a node the registry holds records of that gossip does not
 	// list (any other word the MemberLister uses is passed through).
 	State string `json:"state"`
-	// LastSeen is when the node was last heard from; zero for the local
-	// node and when unknown.
+	// Since is when the node entered State, as seen here; zero when
+	// unknown.
+	Since time.Time `json:"since,omitzero"`
+	// LastSeen is when the node was last seen alive; zero when unknown.
 	LastSeen time.Time `json:"last_seen,omitzero"`
 	// Generation identifies the node's current run (it grows across
 	// restarts).
@@ -170,6 +172,12 @@ type DNSStats struct {
 	// the cache or not.
 	CacheHits   uint64 `json:"cache_hits"`
 	CacheMisses uint64 `json:"cache_misses"`
+	// ForwardErrors counts upstream queries that failed, timed out or were
+	// answered with an error.
+	ForwardErrors uint64 `json:"forward_errors"`
+	// Overload counts requests refused because a bound was reached, by
+	// reason.
+	Overload map[string]uint64 `json:"overload,omitempty"`
 	// Requests is the latency of every request; nil when not exported.
 	Requests *Latency `json:"requests,omitempty"`
 	// Forward is the latency of questions forwarded upstream; nil when not

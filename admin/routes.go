@@ -19,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/miekg/dns"
+	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
@@ -334,7 +334,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrInvalidQuery) {
 			status = http.StatusBadRequest
 		}
-		writeError(w, status, fmt.Sprintf("lookup %s %s: %v", name, dns.TypeToString[qtype], err))
+		writeError(w, status, fmt.Sprintf("lookup %s %s: %v", name, mdns.TypeToString[qtype], err))
 		return
 	}
 	ex.Name, ex.Type = name, typeString(qtype)
@@ -360,7 +360,7 @@ func (s *Server) queryName(name string) (string, error) {
 	if !strings.Contains(name, ".") && s.cfg.ZoneName != "" {
 		name += "." + s.cfg.ZoneName
 	}
-	if _, ok := dns.IsDomainName(name); !ok {
+	if _, ok := mdns.IsDomainName(name); !ok {
 		return "", fmt.Errorf("%q is not a valid domain name", name)
 	}
 	return registry.CanonicalName(name), nil
@@ -370,10 +370,10 @@ func (s *Server) queryName(name string) (string, error) {
 // ("TYPE65"); empty means A.
 func parseType(s string) (uint16, error) {
 	if s == "" {
-		return dns.TypeA, nil
+		return mdns.TypeA, nil
 	}
 	u := strings.ToUpper(s)
-	if t, ok := dns.StringToType[u]; ok && t != dns.TypeNone {
+	if t, ok := mdns.StringToType[u]; ok && t != mdns.TypeNone {
 		return t, nil
 	}
 	if rest, ok := strings.CutPrefix(u, "TYPE"); ok {
@@ -385,7 +385,7 @@ func parseType(s string) (uint16, error) {
 }
 
 func typeString(t uint16) string {
-	if s, ok := dns.TypeToString[t]; ok {
+	if s, ok := mdns.TypeToString[t]; ok {
 		return s
 	}
 	return "TYPE" + strconv.Itoa(int(t))

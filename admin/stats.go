@@ -20,6 +20,8 @@ const (
 	MetricDNSCacheMisses   = "swarmdns_dns_cache_misses_total"       // counter
 	MetricDNSDuration      = "swarmdns_dns_request_duration_seconds" // histogram
 	MetricDNSForward       = "swarmdns_dns_forward_duration_seconds" // histogram
+	MetricDNSForwardErrors = "swarmdns_dns_forward_errors_total"     // counter
+	MetricDNSOverload      = "swarmdns_dns_overload_total"           // counter {reason}
 	MetricWatcherReconnect = "swarmdns_watcher_reconnects_total"     // counter
 	MetricWatcherLastSync  = "swarmdns_watcher_last_sync_timestamp_seconds"
 	MetricGossipPrefix     = "swarmdns_gossip_"
@@ -66,6 +68,15 @@ func (s *Server) readStats() (Stats, error) {
 			st.DNS.CacheHits = uint64(sum(mf))
 		case name == MetricDNSCacheMisses:
 			st.DNS.CacheMisses = uint64(sum(mf))
+		case name == MetricDNSForwardErrors:
+			st.DNS.ForwardErrors = uint64(sum(mf))
+		case name == MetricDNSOverload:
+			for _, m := range mf.GetMetric() {
+				if st.DNS.Overload == nil {
+					st.DNS.Overload = map[string]uint64{}
+				}
+				st.DNS.Overload[cmp.Or(label(m, "reason"), "other")] += uint64(sampleValue(mf.GetType(), m))
+			}
 		case name == MetricDNSDuration:
 			st.DNS.Requests = latency(mf)
 		case name == MetricDNSForward:
