@@ -88,7 +88,7 @@ func debugServer(t *testing.T, token string) (string, *testExplainer, *prometheu
 		Listen: "127.0.0.1:0", Token: token, Zone: zone, ZoneName: "swarm.internal.",
 		Members: testMembers{
 			{Name: "n1", Addr: "127.0.0.1:7947", State: "alive"},
-			{Name: "n2", Addr: "127.0.0.2:7947", State: "alive", LastSeen: time.Now().Add(-2 * time.Second)},
+			{Name: "n2", Addr: "127.0.0.2:7947", State: "alive", Since: time.Now().Add(-time.Minute), LastSeen: time.Now().Add(-2 * time.Second)},
 		},
 		Explainer: ex, Gatherer: pr, Registerer: pr, Version: "test",
 		Logger: zerolog.New(zerolog.NewTestWriter(t)),
@@ -153,15 +153,15 @@ func TestMembersVerb(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d; stderr %s", code, errOut)
 	}
-	checkAligned(t, out, "NAME", "ADDRESS", "STATE", "RECORDS", "GENERATION", "LAST SEEN")
+	checkAligned(t, out, "NAME", "ADDRESS", "STATE", "SINCE", "RECORDS", "GENERATION", "LAST SEEN")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 {
 		t.Fatalf("got %d lines; want header + 2:\n%s", len(lines), out)
 	}
-	if f := strings.Fields(lines[1]); f[0] != "n1" || f[2] != "alive" || f[3] != "1" || f[4] != "11" || !strings.Contains(lines[1], "this node") {
+	if f := strings.Fields(lines[1]); f[0] != "n1" || f[2] != "alive" || f[4] != "1" || f[5] != "11" || !strings.Contains(lines[1], "this node") {
 		t.Errorf("n1 line: got %q", lines[1])
 	}
-	if f := strings.Fields(lines[2]); f[0] != "n2" || f[1] != "127.0.0.2:7947" || f[3] != "2" || f[4] != "22" || !strings.Contains(lines[2], "s ago") {
+	if f := strings.Fields(lines[2]); f[0] != "n2" || f[1] != "127.0.0.2:7947" || f[3] != "1m0s" || f[4] != "ago" || f[5] != "2" || f[6] != "22" || !strings.Contains(lines[2], "s ago") {
 		t.Errorf("n2 line: got %q", lines[2])
 	}
 

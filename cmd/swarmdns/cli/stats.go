@@ -49,6 +49,10 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		cache += fmt.Sprintf(" (%.1f%% hits)", 100*float64(dn.CacheHits)/float64(total))
 	}
 	t.row("  cache", cache)
+	t.row("  forward errors", fmtUint(dn.ForwardErrors))
+	if len(dn.Overload) > 0 {
+		t.row("  refused (overload)", joinCounts(dn.Overload))
+	}
 	t.row("  request latency", latencyLine(dn.Requests))
 	t.row("  forward latency", latencyLine(dn.Forward))
 	t.blank()
