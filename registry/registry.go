@@ -44,6 +44,7 @@ type nodeState struct {
 	name       string
 	generation uint64
 	version    uint64                // highest version applied
+	floor      uint64                // version of the last full state merged: deltas at or below it are stale
 	sets       map[string]*RecordSet // by container ID; the pointees are immutable
 	tombs      map[string]uint64     // removed container ID -> version of the removal
 	expires    time.Time             // lease end; zero while the node is alive
@@ -211,6 +212,31 @@ func (r *Registry) NodeStates() []NodeState {
 	}
 	slices.SortFunc(out, func(a, b NodeState) int { return strings.Compare(a.Node, b.Node) })
 	return out
+}
+
+// RenewGeneration moves the local node to a generation above above (and
+// not below the current time in nanoseconds) unless its generation is
+// already above it. Gossip calls it when the cluster holds the local node's
+// name at a generation at least as new as its own (a restart whose clock
+// went backwards, or a run the peers dropped as gone while it was cut off):
+// peers then drop what they held and take the local records again. Every
+// local set is fed to subscribers again with the new generation. It returns
+// the local generation and whether it changed.
+func (r *Registry) RenewGeneration(above uint64) (uint64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.nodes[r.local]
+	if n.generation > above {
+		return n.generation, false
+	}
+	n.generation = max(above+1, uint64(max(r.now().UnixNano(), 0)))
+	changes := make([]Change, 0, len(n.sets)+1)
+	for id, s := range n.sets {
+		changes = append(changes, Change{Node: r.local, Generation: n.generation, Version: s.Version, ContainerID: id, Set: s})
+	}
+	changes = append(changes, Change{Node: r.local, Generation: n.generation, Version: n.version, NodeChanged: true})
+	r.commitLocked(changes)
+	return n.generation, true
 }
 
 // Generation returns the generation the registry knows for node, and

@@ -45,9 +45,9 @@ func (r *Registry) ApplyDelta(d Delta) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	prev := n.tombs[d.ContainerID]
+	prev := max(n.tombs[d.ContainerID], n.floor)
 	if old, ok := n.sets[d.ContainerID]; ok {
-		prev = old.Version
+		prev = max(old.Version, n.floor)
 	}
 	if d.Version <= prev {
 		r.commitLocked(changes)
@@ -61,8 +61,10 @@ func (r *Registry) ApplyDelta(d Delta) (bool, error) {
 // MergeNode merges a node's full state (anti-entropy). Containers in the
 // state that are newer than what the registry holds are written; containers
 // the registry holds at a version not newer than the state's, but that the
-// state lacks, were removed and are dropped. It reports whether anything
-// changed.
+// state lacks, were removed and are dropped. The state must be complete at
+// its version, as its owner publishes it: afterwards a delta at or below
+// that version is stale and ignored (it can only be a replay). It reports
+// whether anything changed.
 func (r *Registry) MergeNode(st NodeState) (bool, error) {
 	if err := r.checkRemote(st.Node); err != nil {
 		return false, err
@@ -85,9 +87,9 @@ func (r *Registry) MergeNode(st NodeState) (bool, error) {
 		return false, nil
 	}
 	for id, s := range in {
-		prev := n.tombs[id]
+		prev := max(n.tombs[id], n.floor)
 		if old, ok := n.sets[id]; ok {
-			prev = old.Version
+			prev = max(old.Version, n.floor)
 		}
 		if s.Version > prev {
 			changes = append(changes, n.applyLocked(id, s, s.Version))
@@ -104,6 +106,7 @@ func (r *Registry) MergeNode(st NodeState) (bool, error) {
 		}
 	}
 	n.version = max(n.version, st.Version)
+	n.floor = max(n.floor, st.Version)
 	r.commitLocked(changes)
 	return len(changes) > 0, nil
 }
@@ -189,7 +192,7 @@ func (r *Registry) remoteNodeLocked(node string, gen uint64) (n *nodeState, chan
 		// lease stays (see SetLease).
 		expires := n.expires
 		changes = r.dropLocked(n)
-		n.generation, n.version, n.gone, n.expires = gen, 0, false, expires
+		n.generation, n.version, n.floor, n.gone, n.expires = gen, 0, 0, false, expires
 		n.tombs = make(map[string]uint64)
 	}
 	return n, changes, true
