@@ -126,6 +126,8 @@ type Candidate struct {
 	Name string `json:"name"`
 	// Address is the record's address (or target, for CNAME and SRV).
 	Address string `json:"address"`
+	// Port is the port of an SRV record.
+	Port uint16 `json:"port,omitempty"`
 	// Network is the Docker network the address is on, when known.
 	Network string `json:"network,omitempty"`
 	// Node is the node that publishes the record.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
+	"strings"
 )
 
 func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -86,7 +88,11 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if cd.Included {
 			answered = "yes"
 		}
-		t.row(cd.Name, cd.Address, cd.Network, cd.Node, shortID(cd.ContainerID), cd.Health, answered, cd.Reason)
+		addr := cd.Address
+		if cd.Port != 0 {
+			addr = strings.TrimSpace(addr + " port " + strconv.Itoa(int(cd.Port)))
+		}
+		t.row(cd.Name, addr, cd.Network, cd.Node, shortID(cd.ContainerID), cd.Health, answered, cd.Reason)
 	}
 	return flushTable(t, stderr, "lookup")
 }
