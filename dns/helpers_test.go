@@ -257,3 +257,5 @@ func checkGoroutines(t *testing.T) func() {
 		}
 	}
 }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
