@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -457,7 +458,7 @@ func TestSweep(t *testing.T) {
 	// like a lab whose subnet lock is free. A subnet this process has
 	// never used is free unless a parallel run holds it; look for one.
 	octet := -1
-	for o := range 256 {
+	for _, o := range rand.Perm(256) {
 		if lock, ok, err := lockSubnet(o); err == nil && ok {
 			lock.Close()
 			octet = o
@@ -467,12 +468,12 @@ func TestSweep(t *testing.T) {
 	if octet < 0 {
 		t.Fatal("no free subnet lock")
 	}
-	stale := fmt.Sprintf("%s%02xdead", namePrefix, octet)
+	stale := fmt.Sprintf("%s%02x%04x", namePrefix, octet, rand.N(0x10000))
 	// Leftovers of a live lab (same subnet as ours, other suffix) and a
 	// namespace not named like a lab at all must stay.
-	live := lab.Name()[:len(namePrefix)+2] + "beef"
+	live := fmt.Sprintf("%s%04x", lab.Name()[:len(namePrefix)+2], rand.N(0x10000))
 	if live == lab.Name() {
-		live = lab.Name()[:len(namePrefix)+2] + "f00d"
+		t.Skip("drew the live lab's own name; run again")
 	}
 	other := "swdns-test-" + lab.Name()[len(namePrefix):]
 	for _, ns := range []string{stale + "-hub", stale + "-h1", live + "-h1", other} {

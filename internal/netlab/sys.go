@@ -187,7 +187,53 @@ func linkExists(name string) bool {
 // links named like a lab whose subnet lock nobody holds. Anything not named
 // like a lab is never touched. It returns what it removed.
 func sweep() ([]string, error) {
-	byOctet := map[int][]string{} // subnet octet -> netns and link names
+	found, err := leftovers()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for octet := range found {
+		lock, ok, err := lockSubnet(octet)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !ok {
+			continue // a live lab owns these
+		}
+		// List again under the lock: what was listed may have been a
+		// live lab that has since torn itself down.
+		now, err := leftovers()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, name := range now[octet] {
+			if labName.MatchString(name) {
+				if err := ip("link", "del", name); err != nil && linkExists(name) {
+					errs = append(errs, err)
+					continue
+				}
+			} else {
+				if err := killNetns(name); err != nil && netnsExists(name) {
+					errs = append(errs, err)
+				}
+				if err := ip("netns", "del", name); err != nil && netnsExists(name) {
+					errs = append(errs, err)
+					continue
+				}
+			}
+			removed = append(removed, name)
+		}
+		lock.Close()
+	}
+	return removed, errors.Join(errs...)
+}
+
+// leftovers lists the namespaces and root links named like a lab, by the
+// subnet octet in their name.
+func leftovers() (map[int][]string, error) {
+	byOctet := map[int][]string{}
 	nss, err := listNetns()
 	if err != nil {
 		return nil, err
@@ -211,35 +257,11 @@ func sweep() ([]string, error) {
 			byOctet[int(octet)] = append(byOctet[int(octet)], ifc.Name)
 		}
 	}
-	var removed []string
-	var errs []error
-	for octet, names := range byOctet {
-		lock, ok, err := lockSubnet(octet)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if !ok {
-			continue // a live lab owns these
-		}
-		for _, name := range names {
-			if labName.MatchString(name) {
-				if err := ip("link", "del", name); err != nil && linkExists(name) {
-					errs = append(errs, err)
-					continue
-				}
-			} else {
-				if err := killNetns(name); err != nil {
-					errs = append(errs, err)
-				}
-				if err := ip("netns", "del", name); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-			}
-			removed = append(removed, name)
-		}
-		lock.Close()
-	}
-	return removed, errors.Join(errs...)
+	return byOctet, nil
+}
+
+// netnsExists reports whether a named namespace exists.
+func netnsExists(name string) bool {
+	_, err := os.Stat(filepath.Join("/run/netns", name))
+	return err == nil
 }
