@@ -92,11 +92,18 @@ func (h *Host) StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
 	t.Cleanup(func() {
 		p.kill()
 		if t.Failed() {
-			t.Logf("netlab: host %d: %v (pid %d, %v); its output:\n%s", h.index, argv, p.PID(), p.err, p.Logs())
+			logs := p.Logs()
+			if len(logs) > maxLogged {
+				logs = fmt.Sprintf("(%d bytes before this cut)\n%s", len(logs)-maxLogged, logs[len(logs)-maxLogged:])
+			}
+			t.Logf("netlab: host %d: %v (pid %d, %v); its output:\n%s", h.index, argv, p.PID(), p.err, logs)
 		}
 	})
 	return p
 }
+
+// maxLogged is how much of a process's output a failed test prints: the end.
+const maxLogged = 64 << 10
 
 // StopTimeout is how long Stop waits after SIGTERM before it sends SIGKILL.
 const StopTimeout = 10 * time.Second
