@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/swarmdns/swarmdns/admin"
+	"github.com/swarmdns/swarmdns/dns"
+	"github.com/swarmdns/swarmdns/gossip"
+)
+
+// gossipMembers shows gossip's member list to the admin API.
+type gossipMembers struct{ n *gossip.Node }
+
+func (g gossipMembers) Members() []admin.Member {
+	var out []admin.Member
+	for _, m := range g.n.Members() {
+		am := admin.Member{Name: m.Name, State: string(m.State), Since: m.Since, LastSeen: m.LastSeen, Generation: m.Generation, Local: m.Local}
+		if m.Addr.IsValid() {
+			am.Addr = m.Addr.String()
+		}
+		out = append(out, am)
+	}
+	return out
+}
+
+// dnsExplainer shows the DNS server's explained answers to the admin API.
+type dnsExplainer struct{ s *dns.Server }
+
+func (d dnsExplainer) Explain(ctx context.Context, name string, qtype uint16, client netip.Addr) (admin.Explanation, error) {
+	ex, err := d.s.Lookup(ctx, name, qtype, client)
+	if err != nil {
+		// Lookup fails only on a name or type it cannot ask about.
+		return admin.Explanation{}, fmt.Errorf("%w: %v", admin.ErrInvalidQuery, err)
+	}
+	out := admin.ExplanationFromReply(ex.Reply)
+	out.Forwarded, out.Note = ex.Source == dns.SourceForward, "answered by: "+ex.Source
+	for _, c := range ex.Candidates {
+		ac := admin.Candidate{Name: c.Name, Network: c.Network, Port: c.Port, Node: c.Node, ContainerID: c.ContainerID, Health: c.Health, Included: c.Included, Reason: c.Reason}
+		if c.Addr.IsValid() {
+			ac.Address = c.Addr.String()
+		}
+		out.Candidates = append(out.Candidates, ac)
+	}
+	return out, nil
+}

@@ -1,0 +1,104 @@
+// Package cli implements the swarmdns command line: `serve`, which runs a
+// node, and the debug subcommands, which ask a running node's admin API.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command ran and failed
+	exitUsage = 2 // bad flags or arguments
+)
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+// commands lists every subcommand by name.
+var commands = map[string]command{
+	"serve":   {"run a swarmdns node", runServe},
+	"version": {"print the version", runVersion},
+	"members": {"list the cluster's nodes as this node sees them", runMembers},
+	"records": {"list the records this node holds", runRecords},
+	"lookup":  {"show the answer this node gives for a name, and why", runLookup},
+	"stats":   {"show this node's counters", runStats},
+}
+
+// Run runs the command line args (without the program name) and returns the
+// process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(stdout)
+		return exitOK
+	case "-version", "--version":
+		return runVersion(ctx, nil, stdout, stderr)
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "swarmdns: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	return cmd.run(ctx, args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "swarmdns: a DNS sidecar for Docker Swarm.\n\nUsage:\n  swarmdns <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s  %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'swarmdns <command> --help' for a command's flags; every flag can also be set\nthrough the environment variable SWARMDNS_<FLAG> (upper case, '-' as '_').")
+}
+
+// parseFlags parses args into fs, then fills every flag not given on the
+// command line from its SWARMDNS_* environment variable. It returns the exit
+// code to use and false when the command must stop (help asked, or an error,
+// already reported on stderr).
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) (int, bool) {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || envErr != nil {
+			return
+		}
+		name := envName(f.Name)
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("invalid value %q for %s (flag -%s): %w", v, name, f.Name, err)
+			}
+		}
+	})
+	if envErr != nil {
+		fmt.Fprintf(stderr, "swarmdns %s: %v\n", fs.Name(), envErr)
+		return exitUsage, false
+	}
+	return exitOK, true
+}
