@@ -60,7 +60,7 @@ type NameOptions struct {
 // publishes. It is pure: it reads nothing but its arguments.
 //
 // It returns publish false, and no records, for a container that is not
-// running, that is hidden (LabelEnable false, or without the WatchLabel),
+// running (or paused), that is hidden (LabelEnable false, or without the WatchLabel),
 // that shares the host's, another container's or no network, or that has
 // no address. Otherwise the set holds the container's names (see the
 // package documentation) in opts.Zone, its IPv4 and IPv6 addresses on every
@@ -80,6 +80,9 @@ func translate(c container.InspectResponse, opts NameOptions) (registry.RecordSe
 	}
 	if !c.State.Running || c.State.Restarting {
 		return registry.RecordSet{}, nil, "not running"
+	}
+	if c.State.Paused {
+		return registry.RecordSet{}, nil, "paused"
 	}
 	var labels map[string]string
 	if c.Config != nil {

@@ -2,9 +2,11 @@ package dockertest
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -16,7 +18,8 @@ import (
 // RunOptions describes a container for Run. The zero value runs the testbox
 // image's "sleep" on the default bridge under a generated name.
 type RunOptions struct {
-	// Name is the container's name; empty means Name(t, "c").
+	// Name is the container's name; empty means Name(t, "cN") with N
+	// counting the containers of the process.
 	Name string
 	// Image defaults to TestboxImage(t).
 	Image string
@@ -40,6 +43,9 @@ type RunOptions struct {
 	ExposedPorts []string
 	// StopSignal sets the container's stop signal (--stop-signal).
 	StopSignal string
+	// Healthcheck sets the container's healthcheck; use the exec form
+	// (Test: {"CMD", "/testbox", ...}), as the testbox image has no shell.
+	Healthcheck *container.HealthConfig
 	// NoStart creates the container without starting it.
 	NoStart bool
 }
@@ -52,6 +58,8 @@ type Container struct {
 	Name string
 }
 
+var containerSeq atomic.Int64
+
 // Run creates and starts a container and removes it (with its anonymous
 // volumes) at cleanup, whatever state it is in by then. It fails t if the
 // container cannot be created or started.
@@ -62,7 +70,7 @@ func Run(t testing.TB, opts RunOptions) Container {
 		opts.Image = TestboxImage(t)
 	}
 	if opts.Name == "" {
-		opts.Name = Name(t, "c")
+		opts.Name = Name(t, fmt.Sprint("c", containerSeq.Add(1)))
 	}
 	labels := maps.Clone(opts.Labels)
 	if labels == nil {
@@ -70,11 +78,12 @@ func Run(t testing.TB, opts RunOptions) Container {
 	}
 	labels[LabelRun] = RunID()
 	cfg := &container.Config{
-		Image:      opts.Image,
-		Cmd:        opts.Cmd,
-		Hostname:   opts.Hostname,
-		Labels:     labels,
-		StopSignal: opts.StopSignal,
+		Image:       opts.Image,
+		Cmd:         opts.Cmd,
+		Hostname:    opts.Hostname,
+		Labels:      labels,
+		StopSignal:  opts.StopSignal,
+		Healthcheck: opts.Healthcheck,
 	}
 	if len(opts.ExposedPorts) > 0 {
 		cfg.ExposedPorts = nat.PortSet{}

@@ -1,0 +1,622 @@
+package watcher
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/rs/zerolog"
+
+	"github.com/swarmdns/swarmdns/internal/await"
+	"github.com/swarmdns/swarmdns/internal/dockertest"
+	"github.com/swarmdns/swarmdns/registry"
+)
+
+// Generous deadlines: what is asserted is that things happen, not how fast.
+const (
+	soon = 10 * time.Second
+	zone = "swarm.internal."
+	// scopeLabel limits each test's watcher to the containers the test
+	// made, so tests (and other packages' tests) can share the engine.
+	scopeLabel = "swarmdns.test.scope"
+)
+
+// env is a registry fed by a watcher on the real engine, scoped to the
+// containers of one test.
+type env struct {
+	t     *testing.T
+	cli   *client.Client
+	reg   *registry.Registry
+	w     *Watcher
+	scope string
+}
+
+// newEnv starts a watcher for the test (after mod adjusts its config and
+// the watcher itself) and waits for its first sync.
+func newEnv(t *testing.T, mod func(*Config), modW func(*Watcher)) *env {
+	t.Helper()
+	e := &env{t: t, cli: dockertest.Engine(t), scope: dockertest.Name(t, "")}
+	dockertest.TestboxImage(t)
+	reg, err := registry.New(registry.Config{Node: "node-a", Generation: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.reg = reg
+	cfg := Config{
+		Zone:       zone,
+		Node:       "node-a",
+		WatchLabel: scopeLabel + "=" + e.scope,
+		Store:      reg,
+		Logger:     zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if modW != nil {
+		modW(w)
+	}
+	e.w = w
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: got %v; want nil after cancel", err)
+		}
+	})
+	select {
+	case <-w.Synced():
+	case err := <-done:
+		t.Fatalf("Run returned before the first sync: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no first sync within 30s")
+	}
+	return e
+}
+
+// run starts a container in the test's scope.
+func (e *env) run(opts dockertest.RunOptions) dockertest.Container {
+	e.t.Helper()
+	if opts.Labels == nil {
+		opts.Labels = map[string]string{}
+	}
+	opts.Labels[scopeLabel] = e.scope
+	return dockertest.Run(e.t, opts)
+}
+
+// lookup returns the addresses the registry has for name (relative to the
+// zone), sorted.
+func (e *env) lookup(name string) []netip.Addr {
+	var out []netip.Addr
+	for _, set := range e.reg.Snapshot().Lookup(registry.CanonicalName(name + "." + zone)) {
+		for _, a := range set.Addrs {
+			out = append(out, a.IP)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out
+}
+
+// awaitAddrs waits until name has exactly want.
+func (e *env) awaitAddrs(name string, want ...netip.Addr) {
+	e.t.Helper()
+	slices.SortFunc(want, netip.Addr.Compare)
+	await.Until(e.t, soon, func() error {
+		if got := e.lookup(name); !slices.Equal(got, want) {
+			return fmt.Errorf("%s: got %v; want %v", name, got, want)
+		}
+		return nil
+	})
+}
+
+// awaitGone waits until name has no records.
+func (e *env) awaitGone(name string) {
+	e.t.Helper()
+	e.awaitAddrs(name)
+}
+
+// ips returns a container's addresses as the engine reports them.
+func (e *env) ips(id string) []netip.Addr {
+	e.t.Helper()
+	c, err := e.cli.ContainerInspect(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []netip.Addr
+	for _, ep := range c.NetworkSettings.Networks {
+		for _, s := range []string{ep.IPAddress, ep.GlobalIPv6Address} {
+			if ip, err := netip.ParseAddr(s); err == nil {
+				out = append(out, ip)
+			}
+		}
+	}
+	return out
+}
+
+// barrier starts a marker container and waits until it is registered.
+// Events are handled in order, so every event before the marker's start has
+// been handled by then.
+func (e *env) barrier() {
+	e.t.Helper()
+	m := e.run(dockertest.RunOptions{Name: dockertest.Name(e.t, fmt.Sprintf("mark%d", time.Now().UnixNano()%1e6))})
+	e.awaitAddrs(m.Name, e.ips(m.ID)...)
+}
+
+func (e *env) running(id string) bool {
+	e.t.Helper()
+	c, err := e.cli.ContainerInspect(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c.State.Running
+}
+
+func TestStartRenameStop(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	c := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "web-1")})
+	ips := e.ips(c.ID)
+	e.awaitAddrs(c.Name, ips...)
+
+	set := e.reg.Snapshot().Lookup(registry.CanonicalName(c.Name + "." + zone))[0]
+	if set.ContainerID != c.ID || set.Node != "node-a" || set.Image != dockertest.TestboxTag {
+		t.Fatalf("got set %+v; want container %s on node-a with image %s", set, c.ID, dockertest.TestboxTag)
+	}
+	if got := e.reg.Snapshot().LookupAddr(ips[0]); len(got) != 1 || got[0].ContainerID != c.ID {
+		t.Fatalf("reverse lookup of %v: got %v; want the container", ips[0], got)
+	}
+
+	renamed := dockertest.Name(t, "web-2")
+	dockertest.Docker(t, "rename", c.Name, renamed)
+	e.awaitAddrs(renamed, ips...)
+	e.awaitGone(c.Name)
+
+	dockertest.Docker(t, "stop", "-t", "5", renamed)
+	e.awaitGone(renamed)
+	if n := len(e.reg.Snapshot().Sets()); n != 0 {
+		t.Fatalf("got %d record sets after stop; want 0", n)
+	}
+}
+
+// TestRemovedAtKillBeforeDeath stops a container whose stop signal it
+// ignores: it keeps running until the stop timeout, but its records go at
+// the kill event.
+func TestRemovedAtKillBeforeDeath(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.Resync = 100 * time.Millisecond }, nil)
+	c := e.run(dockertest.RunOptions{StopSignal: "SIGUSR1"})
+	e.awaitAddrs(c.Name, e.ips(c.ID)...)
+
+	stop := exec.Command("docker", "stop", "-t", "60", c.ID)
+	if err := stop.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = stop.Process.Kill()
+		_ = stop.Wait()
+	})
+	e.awaitGone(c.Name)
+	// Resyncs must not bring the draining container back.
+	resyncs := e.w.Status().Resyncs
+	await.Until(t, soon, func() error {
+		if n := e.w.Status().Resyncs; n < resyncs+3 {
+			return fmt.Errorf("%d resyncs since the kill; want 3", n-resyncs)
+		}
+		return nil
+	})
+	if got := e.lookup(c.Name); len(got) != 0 {
+		t.Fatalf("draining container after resyncs: got %v; want no records", got)
+	}
+	if !e.running(c.ID) {
+		t.Fatal("container stopped already; want it still running (it ignores SIGUSR1)")
+	}
+}
+
+func TestReloadSignalKeepsRecords(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	c := e.run(dockertest.RunOptions{})
+	ips := e.ips(c.ID)
+	e.awaitAddrs(c.Name, ips...)
+	for _, sig := range []string{"HUP", "USR1", "USR2", "WINCH"} {
+		dockertest.Docker(t, "kill", "-s", sig, c.ID)
+	}
+	e.barrier()
+	if got := e.lookup(c.Name); !slices.Equal(got, ips) {
+		t.Fatalf("after SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH: got %v; want %v", got, ips)
+	}
+	if !e.running(c.ID) {
+		t.Fatal("testbox died of a reload signal")
+	}
+}
+
+func TestTwoNetworksAndAliases(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	n1 := dockertest.Network(t, dockertest.NetworkOptions{Name: dockertest.Name(t, "n1")})
+	n2 := dockertest.Network(t, dockertest.NetworkOptions{Name: dockertest.Name(t, "n2")})
+	c := e.run(dockertest.RunOptions{
+		Networks: []string{n1, n2},
+		Aliases:  map[string][]string{n1: {"Alias_One"}, n2: {"alias-two", "shared"}},
+		Hostname: "explicit-host",
+	})
+	ips := e.ips(c.ID)
+	if len(ips) != 2 {
+		t.Fatalf("got addresses %v; want two", ips)
+	}
+	e.awaitAddrs(c.Name, ips...)
+	for _, name := range []string{"alias-one", "alias-two", "shared", "explicit-host"} {
+		e.awaitAddrs(name, ips...)
+	}
+	set := e.reg.Snapshot().Lookup(registry.CanonicalName(c.Name + "." + zone))[0]
+	nets := []string{}
+	for _, a := range set.Addrs {
+		nets = append(nets, a.Network)
+		if !a.Subnet.IsValid() || !a.Subnet.Contains(a.IP) {
+			t.Errorf("address %v: got subnet %v; want one holding it", a.IP, a.Subnet)
+		}
+	}
+	slices.Sort(nets)
+	if want := []string{n1, n2}; !slices.Equal(nets, want) {
+		t.Fatalf("got networks %v; want %v", nets, want)
+	}
+
+	// Disconnecting at runtime drops that network's address and aliases.
+	dockertest.Docker(t, "network", "disconnect", n2, c.ID)
+	remaining := e.ips(c.ID)
+	e.awaitAddrs(c.Name, remaining...)
+	e.awaitGone("alias-two")
+	e.awaitAddrs("alias-one", remaining...)
+	// And connecting brings a new one.
+	dockertest.Docker(t, "network", "connect", "--alias", "again", n2, c.ID)
+	e.awaitAddrs("again", e.ips(c.ID)...)
+}
+
+func TestComposeProject(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	img := dockertest.TestboxImage(t)
+	project := dockertest.ComposeUp(t, "", fmt.Sprintf(`version: "2.4"
+services:
+  api:
+    image: %s
+    scale: 2
+    stop_grace_period: 2s
+    labels:
+      %s: %q
+      %s: %q
+`, img, scopeLabel, e.scope, dockertest.LabelRun, dockertest.RunID()))
+	ids := strings.Fields(project.Run(t, "ps", "-q", "api"))
+	if len(ids) != 2 {
+		t.Fatalf("got %d api containers; want 2", len(ids))
+	}
+	var want []netip.Addr
+	for _, id := range ids {
+		want = append(want, e.ips(id)...)
+	}
+	e.awaitAddrs("api."+project.Name, want...)
+	e.awaitAddrs("api", want...) // compose's network alias
+}
+
+func TestLabels(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	hidden := e.run(dockertest.RunOptions{Labels: map[string]string{LabelEnable: "false", LabelName: "hidden-extra"}})
+	c := e.run(dockertest.RunOptions{Labels: map[string]string{
+		LabelName:  "extra-one, Extra_Two,deep.name," + "abs." + strings.TrimSuffix(zone, "."),
+		LabelCNAME: "www",
+		LabelSRV:   "http=8080",
+	}})
+	ips := e.ips(c.ID)
+	for _, name := range []string{c.Name, "extra-one", "extra-two", "deep.name", "abs"} {
+		e.awaitAddrs(name, ips...)
+	}
+	snap := e.reg.Snapshot()
+	if a, ok := snap.Alias("www." + zone); !ok || a.Target != c.Name+"."+zone {
+		t.Fatalf("www: got CNAME %+v (found %v); want one to %s.%s", a, ok, c.Name, zone)
+	}
+	set := snap.Lookup(c.Name + "." + zone)[0]
+	if want := []registry.Port{{Service: "http", Proto: "tcp", Port: 8080}}; !slices.Equal(set.Ports, want) {
+		t.Fatalf("got ports %+v; want %+v", set.Ports, want)
+	}
+	e.barrier()
+	if got := e.lookup(hidden.Name); len(got) != 0 {
+		t.Fatalf("swarmdns.enable=false container: got %v; want no records", got)
+	}
+	if got := e.lookup("hidden-extra"); len(got) != 0 {
+		t.Fatalf("swarmdns.enable=false container's extra name: got %v; want no records", got)
+	}
+}
+
+func TestFindsContainersRunningBeforeStart(t *testing.T) {
+	t.Parallel()
+	scope := dockertest.Name(t, "")
+	var cs []dockertest.Container
+	for i := range 3 {
+		cs = append(cs, dockertest.Run(t, dockertest.RunOptions{
+			Name:   dockertest.Name(t, fmt.Sprint("pre", i)),
+			Labels: map[string]string{scopeLabel: scope},
+		}))
+	}
+	// Not in scope: the watch label keeps it out.
+	other := dockertest.Run(t, dockertest.RunOptions{Name: dockertest.Name(t, "other")})
+	e := newEnv(t, func(c *Config) { c.WatchLabel = scopeLabel + "=" + scope }, nil)
+	// Synced means the first full sync is done: no waiting needed.
+	for _, c := range cs {
+		if got, want := e.lookup(c.Name), e.ips(c.ID); !slices.Equal(got, want) {
+			t.Errorf("%s: got %v; want %v", c.Name, got, want)
+		}
+	}
+	if got := e.lookup(other.Name); len(got) != 0 {
+		t.Errorf("container without the watch label: got %v; want no records", got)
+	}
+}
+
+func TestHealthStatus(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	check := func(code string) *container.HealthConfig {
+		return &container.HealthConfig{
+			Test:     []string{"CMD", "/testbox", "exit-after", "0s", code},
+			Interval: 100 * time.Millisecond, Timeout: 5 * time.Second, Retries: 1,
+		}
+	}
+	good := e.run(dockertest.RunOptions{Healthcheck: check("0")})
+	bad := e.run(dockertest.RunOptions{Healthcheck: check("1")})
+	awaitHealth := func(name string, want registry.Health) {
+		t.Helper()
+		await.Until(t, soon, func() error {
+			sets := e.reg.Snapshot().Lookup(name + "." + zone)
+			if len(sets) != 1 || sets[0].Health != want {
+				return fmt.Errorf("%s: got %v; want one set, %v", name, sets, want)
+			}
+			return nil
+		})
+	}
+	awaitHealth(good.Name, registry.HealthHealthy)
+	awaitHealth(bad.Name, registry.HealthUnhealthy)
+}
+
+func TestShortLivedContainerLeavesNoRecord(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, nil)
+	var cs []dockertest.Container
+	for i, d := range []string{"0s", "50ms", "300ms"} {
+		cs = append(cs, e.run(dockertest.RunOptions{Name: dockertest.Name(t, fmt.Sprint("short", i)), Cmd: []string{"exit-after", d}}))
+	}
+	await.Until(t, soon, func() error {
+		for _, c := range cs {
+			if e.running(c.ID) {
+				return fmt.Errorf("%s still running", c.Name)
+			}
+		}
+		return nil
+	})
+	e.barrier()
+	for _, c := range cs {
+		if got := e.lookup(c.Name); len(got) != 0 {
+			t.Errorf("%s exited: got %v; want no records", c.Name, got)
+		}
+	}
+}
+
+// TestConnectionCut runs the watcher through a proxy that the test cuts
+// while containers start and stop; once it is back, the records match
+// what runs.
+func TestConnectionCut(t *testing.T) {
+	t.Parallel()
+	proxy := dockertest.NewSocketProxy(t, "")
+	e := newEnv(t, func(c *Config) { c.DockerHost = proxy.Host() }, nil)
+	keep := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "keep")})
+	gone := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "gone")})
+	e.awaitAddrs(keep.Name, e.ips(keep.ID)...)
+	e.awaitAddrs(gone.Name, e.ips(gone.ID)...)
+	before := e.w.Status()
+
+	proxy.Cut()
+	await.Until(t, soon, func() error {
+		if e.w.Status().Connected {
+			return fmt.Errorf("still connected")
+		}
+		if n, _ := e.reg.Snapshot().Node("node-a"); !n.Stale {
+			return fmt.Errorf("local node not stale")
+		}
+		return nil
+	})
+	dockertest.Docker(t, "rm", "-f", gone.ID)
+	born := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "born")})
+	brief := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "brief")})
+	dockertest.Docker(t, "stop", "-t", "1", brief.ID)
+	// While cut, the records stay as they were (stale), not dropped.
+	if got := e.lookup(gone.Name); len(got) == 0 {
+		t.Fatal("records dropped while the engine was unreachable; want them kept")
+	}
+
+	proxy.Restore()
+	await.Until(t, 60*time.Second, func() error {
+		want := dockertest.Docker(t, "ps", "-q", "--no-trunc", "--filter", "label="+scopeLabel+"="+e.scope)
+		wantIDs := strings.Fields(want)
+		var got []string
+		for _, s := range e.reg.Snapshot().Sets() {
+			got = append(got, s.ContainerID)
+		}
+		slices.Sort(wantIDs)
+		slices.Sort(got)
+		if !slices.Equal(got, wantIDs) {
+			return fmt.Errorf("registry has %v; docker ps has %v", got, wantIDs)
+		}
+		if n, _ := e.reg.Snapshot().Node("node-a"); n.Stale {
+			return fmt.Errorf("local node still stale")
+		}
+		return nil
+	})
+	e.awaitAddrs(born.Name, e.ips(born.ID)...)
+	e.awaitAddrs(keep.Name, e.ips(keep.ID)...)
+	after := e.w.Status()
+	if !after.Connected || after.Reconnects <= before.Reconnects || !after.LastSync.After(before.LastSync) {
+		t.Fatalf("status after the cut: got %+v; want connected, more reconnects than %d, a later sync than %v", after, before.Reconnects, before.LastSync)
+	}
+}
+
+func TestUnreachableEngineAtStart(t *testing.T) {
+	t.Parallel()
+	reg, _ := registry.New(registry.Config{Node: "n"})
+	host := "unix://" + t.TempDir() + "/no.sock"
+	w, err := New(Config{DockerHost: host, Zone: zone, Store: reg, StartTimeout: 300 * time.Millisecond,
+		Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.backoffMin = 50 * time.Millisecond
+	err = w.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "docker engine at "+host+" is unreachable") {
+		t.Fatalf("got %v; want an error saying the docker engine at %s is unreachable", err, host)
+	}
+	select {
+	case <-w.Synced():
+		t.Fatal("Synced closed without a sync")
+	default:
+	}
+	if st := w.Status(); st.Connected || st.Reconnects == 0 {
+		t.Fatalf("got status %+v; want not connected after some retries", st)
+	}
+}
+
+func TestRunReturnsOnCancelWhileUnreachable(t *testing.T) {
+	t.Parallel()
+	reg, _ := registry.New(registry.Config{Node: "n"})
+	w, err := New(Config{DockerHost: "unix://" + t.TempDir() + "/no.sock", Zone: zone, Store: reg, StartTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	await.Until(t, soon, func() error {
+		if w.Status().Reconnects == 0 {
+			return fmt.Errorf("no retry yet")
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("got %v; want nil", err)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	reg, _ := registry.New(registry.Config{Node: "n"})
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"no store", Config{Zone: zone}},
+		{"no zone", Config{Store: reg}},
+		{"root zone", Config{Store: reg, Zone: "."}},
+		{"bad zone", Config{Store: reg, Zone: "swarm_internal."}},
+		{"bad watch label", Config{Store: reg, Zone: zone, WatchLabel: "=x"}},
+		{"negative resync", Config{Store: reg, Zone: zone, Resync: -time.Second}},
+		{"bad host", Config{Store: reg, Zone: zone, DockerHost: "not a url"}},
+	}
+	for _, tt := range tests {
+		if _, err := New(tt.cfg); err == nil {
+			t.Errorf("%s: got nil error; want one", tt.name)
+		}
+	}
+	m := prometheus.NewRegistry()
+	if _, err := New(Config{Store: reg, Zone: zone, Metrics: m}); err != nil {
+		t.Fatalf("first watcher on a metrics registry: %v", err)
+	}
+	if _, err := New(Config{Store: reg, Zone: zone, Metrics: m}); err == nil {
+		t.Fatal("second watcher on the same metrics registry: got nil error; want a duplicate registration error")
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	m := prometheus.NewRegistry()
+	e := newEnv(t, func(c *Config) { c.Metrics = m }, nil)
+	c := e.run(dockertest.RunOptions{})
+	e.awaitAddrs(c.Name, e.ips(c.ID)...)
+	var got map[string]float64
+	await.Until(t, soon, func() error {
+		families, err := m.Gather()
+		if err != nil {
+			return err
+		}
+		got = map[string]float64{}
+		for _, f := range families {
+			for _, metric := range f.GetMetric() {
+				got[f.GetName()+labelsOf(metric)] += value(metric)
+			}
+		}
+		if got[`swarmdns_watcher_events_total{action="start"}`] < 1 {
+			return fmt.Errorf("no start event counted in %v", got)
+		}
+		return nil
+	})
+	if got["swarmdns_watcher_connected"] != 1 {
+		t.Errorf("connected: got %v; want 1", got["swarmdns_watcher_connected"])
+	}
+	if got["swarmdns_watcher_resyncs_total"] < 1 {
+		t.Errorf("resyncs: got %v; want at least 1", got["swarmdns_watcher_resyncs_total"])
+	}
+	if ts := got["swarmdns_watcher_last_sync_timestamp_seconds"]; ts < float64(time.Now().Add(-time.Hour).Unix()) {
+		t.Errorf("last sync: got %v; want a recent Unix time", ts)
+	}
+	if got[`swarmdns_watcher_events_total{action="start"}`] < 1 {
+		t.Errorf("start events: got %v in %v; want at least 1", got[`swarmdns_watcher_events_total{action="start"}`], got)
+	}
+}
+
+func labelsOf(m *dto.Metric) string {
+	if len(m.GetLabel()) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, l := range m.GetLabel() {
+		parts = append(parts, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	}
+	return 0
+}
+
+func TestTerminatingSignals(t *testing.T) {
+	tests := []struct {
+		sig, stop string
+		want      bool
+	}{
+		{"15", "", true}, {"9", "", true}, {"2", "", true}, {"3", "", true}, {"", "", true},
+		{"SIGTERM", "", true}, {"kill", "", true},
+		{"1", "", false}, {"10", "", false}, {"12", "", false}, {"28", "", false}, {"HUP", "", false},
+		{"28", "SIGWINCH", true}, {"10", "USR1", true}, {"10", "12", false}, {"bogus", "bogus", false},
+	}
+	for _, tt := range tests {
+		if got := terminating(tt.sig, tt.stop); got != tt.want {
+			t.Errorf("terminating(%q, stop signal %q) = %v; want %v", tt.sig, tt.stop, got, tt.want)
+		}
+	}
+}
