@@ -361,3 +361,58 @@ func TestLeaseSurvivesUpdates(t *testing.T) {
 		t.Errorf("b's sets after its lease: got %v; want none", got)
 	}
 }
+
+// TestFullStateIsAFloor: a full state is complete at its version, so once
+// merged, any delta or older state at or below that version is a replay and
+// must not bring back a container the state says is gone.
+func TestFullStateIsAFloor(t *testing.T) {
+	tests := []struct {
+		name  string
+		steps func(t *testing.T, r *Registry)
+		want  map[string]uint64
+	}{
+		{"replayed add after the state pruned its tomb", func(t *testing.T, r *Registry) {
+			mustApply(t, r, setDelta(1, 1, "x"))
+			mustApply(t, r, delDelta(1, 2, "x"))
+			mustMerge(t, r, stateOf(1, 2, nil)) // prunes x's tomb
+			if mustApply(t, r, setDelta(1, 1, "x")) {
+				t.Error("replayed add of x: got applied; want ignored")
+			}
+		}, map[string]uint64{}},
+		{"late add of a container removed before the state", func(t *testing.T, r *Registry) {
+			// x was added at 3 and removed at 4; both deltas were delayed.
+			mustMerge(t, r, stateOf(1, 5, map[string]uint64{"y": 5}))
+			if mustApply(t, r, setDelta(1, 3, "x")) {
+				t.Error("late add of x: got applied; want ignored")
+			}
+		}, map[string]uint64{"y": 5}},
+		{"older state after a newer one", func(t *testing.T, r *Registry) {
+			mustMerge(t, r, stateOf(1, 5, map[string]uint64{"y": 5}))
+			mustMerge(t, r, stateOf(1, 3, map[string]uint64{"x": 3}))
+		}, map[string]uint64{"y": 5}},
+		{"deltas above the state still apply", func(t *testing.T, r *Registry) {
+			mustMerge(t, r, stateOf(1, 5, map[string]uint64{"y": 5}))
+			if !mustApply(t, r, setDelta(1, 6, "x")) {
+				t.Error("delta above the state: got ignored; want applied")
+			}
+			if !mustApply(t, r, delDelta(1, 7, "y")) {
+				t.Error("removal above the state: got ignored; want applied")
+			}
+		}, map[string]uint64{"x": 6}},
+		{"a new generation starts from nothing", func(t *testing.T, r *Registry) {
+			mustMerge(t, r, stateOf(1, 5, map[string]uint64{"y": 5}))
+			if !mustApply(t, r, setDelta(2, 1, "x")) {
+				t.Error("first delta of a new generation: got ignored; want applied")
+			}
+		}, map[string]uint64{"x": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := newTestRegistry(t, "a", 1)
+			tt.steps(t, r)
+			if got := versions(r); !maps.Equal(got, tt.want) {
+				t.Errorf("b's sets: got %v; want %v", got, tt.want)
+			}
+		})
+	}
+}
