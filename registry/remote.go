@@ -78,6 +78,9 @@ func (r *Registry) MergeNode(st NodeState) (bool, error) {
 		if s.Version > st.Version {
 			return false, fmt.Errorf("registry: state of %s at version %d holds container %s at version %d", st.Node, st.Version, s.ContainerID, s.Version)
 		}
+		if _, dup := in[s.ContainerID]; dup {
+			return false, fmt.Errorf("registry: state of %s holds container %s twice", st.Node, s.ContainerID)
+		}
 		in[s.ContainerID] = s
 	}
 	r.mu.Lock()

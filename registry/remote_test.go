@@ -186,7 +186,9 @@ func TestMergeNodeErrors(t *testing.T) {
 	noID.Sets[0].ContainerID = ""
 	noNode := stateOf(1, 2, nil)
 	noNode.Node = ""
-	for name, st := range map[string]NodeState{"set newer than state": tooNew, "no container": noID, "no node": noNode} {
+	twice := stateOf(1, 2, map[string]uint64{"x": 1, "y": 2})
+	twice.Sets[1].ContainerID = "x"
+	for name, st := range map[string]NodeState{"set newer than state": tooNew, "no container": noID, "no node": noNode, "container twice": twice} {
 		if ok, err := r.MergeNode(st); err == nil || ok {
 			t.Errorf("MergeNode(%s): got %v, %v; want false and an error", name, ok, err)
 		}
