@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -151,7 +152,7 @@ func (r *Registry) SetLease(node string, expires time.Time) {
 }
 
 // ExpireLeases drops the records of every node whose lease has ended and
-// returns those nodes' names.
+// returns those nodes' names, sorted.
 func (r *Registry) ExpireLeases() []string {
 	now := r.now()
 	r.mu.Lock()
@@ -166,6 +167,7 @@ func (r *Registry) ExpireLeases() []string {
 		changes = append(changes, r.dropLocked(n)...)
 	}
 	r.commitLocked(changes)
+	slices.Sort(expired)
 	return expired
 }
 

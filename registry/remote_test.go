@@ -418,3 +418,17 @@ func TestFullStateIsAFloor(t *testing.T) {
 		})
 	}
 }
+
+func TestExpireLeasesOrdered(t *testing.T) {
+	r, clk := newTestRegistry(t, "a", 1)
+	nodes := []string{"b", "c", "d", "e", "f"}
+	for _, node := range nodes {
+		d := setDelta(1, 1, "x")
+		d.Node = node
+		mustApply(t, r, d)
+		r.SetLease(node, clk.Now())
+	}
+	if got := r.ExpireLeases(); !slices.Equal(got, nodes) {
+		t.Errorf("ExpireLeases: got %q; want %q (by name)", got, nodes)
+	}
+}
