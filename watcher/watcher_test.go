@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -619,4 +620,75 @@ func TestTerminatingSignals(t *testing.T) {
 			t.Errorf("terminating(%q, stop signal %q) = %v; want %v", tt.sig, tt.stop, got, tt.want)
 		}
 	}
+}
+
+// TestStalledEventStreamIsReopened stalls the event stream (open, silent)
+// while containers change: the periodic resync keeps the records right, and
+// the watchdog reopens the stream.
+func TestStalledEventStreamIsReopened(t *testing.T) {
+	t.Parallel()
+	proxy := dockertest.NewSocketProxy(t, "")
+	e := newEnv(t, func(c *Config) {
+		c.DockerHost = proxy.Host()
+		c.Resync = 300 * time.Millisecond
+	}, nil)
+	a := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "a")})
+	e.awaitAddrs(a.Name, e.ips(a.ID)...)
+	before := e.w.Status().Reconnects
+
+	proxy.StallEvents()
+	b := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "b")})
+	e.awaitAddrs(b.Name, e.ips(b.ID)...) // by a resync: no event gets through
+	dockertest.Docker(t, "rm", "-f", b.ID)
+	e.awaitGone(b.Name)
+	await.Until(t, soon, func() error {
+		if st := e.w.Status(); st.Reconnects <= before || !st.Connected {
+			return fmt.Errorf("got status %+v; want reconnected after %d reconnects", st, before)
+		}
+		return nil
+	})
+	// The new stream delivers events again: a kill that only the event
+	// path acts on (the container keeps running) removes the records.
+	c := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "c"), StopSignal: "SIGUSR1"})
+	e.awaitAddrs(c.Name, e.ips(c.ID)...)
+	dockertest.Docker(t, "kill", "-s", "USR1", c.ID)
+	e.awaitGone(c.Name)
+	if !e.running(c.ID) {
+		t.Fatal("container died of SIGUSR1; want it running")
+	}
+}
+
+// TestRunLeavesNoGoroutines checks that nothing the watcher started
+// outlives Run.
+func TestRunLeavesNoGoroutines(t *testing.T) {
+	dockertest.TestboxImage(t)
+	reg, _ := registry.New(registry.Config{Node: "n"})
+	w, err := New(Config{Zone: zone, Store: reg, WatchLabel: scopeLabel + "=" + dockertest.Name(t, ""),
+		Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	select {
+	case <-w.Synced():
+	case err := <-done:
+		t.Fatalf("Run returned before the first sync: %v", err)
+	}
+	dockertest.Run(t, dockertest.RunOptions{Cmd: []string{"exit-after", "10ms"}}) // some events
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	await.Until(t, soon, func() error {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(stacks, "\n\n") {
+			if strings.Contains(g, "swarmdns/watcher.(*Watcher)") || strings.Contains(g, "docker/client.(*Client).Events") {
+				return fmt.Errorf("goroutine left behind:\n%s", g)
+			}
+		}
+		return nil
+	})
 }

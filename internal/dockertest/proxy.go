@@ -1,14 +1,14 @@
 package dockertest
 
 import (
-	"errors"
+	"bytes"
 	"io"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/docker/docker/client"
@@ -24,7 +24,7 @@ type SocketProxy struct {
 
 	mu    sync.Mutex
 	ln    net.Listener
-	conns map[net.Conn]struct{}
+	links map[*link]struct{}
 	wg    sync.WaitGroup // the accept loop and the relays
 }
 
@@ -48,7 +48,7 @@ func NewSocketProxy(t testing.TB, upstream string) *SocketProxy {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	p := &SocketProxy{t: t, path: filepath.Join(dir, "docker.sock"), upstream: upstream, conns: make(map[net.Conn]struct{})}
+	p := &SocketProxy{t: t, path: filepath.Join(dir, "docker.sock"), upstream: upstream, links: make(map[*link]struct{})}
 	p.Restore()
 	t.Cleanup(p.Cut)
 	return p
@@ -81,8 +81,8 @@ func (p *SocketProxy) Cut() {
 		p.ln.Close()
 		p.ln = nil
 	}
-	for c := range p.conns {
-		c.Close()
+	for l := range p.links {
+		l.close()
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
@@ -119,33 +119,87 @@ func (p *SocketProxy) accept(ln net.Listener) {
 			down.Close()
 			continue
 		}
+		l := &link{down: down, up: up, closed: make(chan struct{})}
 		p.mu.Lock()
 		if p.ln != ln { // cut meanwhile
 			p.mu.Unlock()
-			down.Close()
-			up.Close()
+			l.close()
 			return
 		}
-		p.conns[down] = struct{}{}
-		p.conns[up] = struct{}{}
+		p.links[l] = struct{}{}
 		p.wg.Add(2)
 		p.mu.Unlock()
-		go p.relay(down, up)
-		go p.relay(up, down)
+		go p.relay(l, up, &requestWatcher{l: l, r: down})
+		go p.relay(l, down, &stallable{l: l, r: up})
 	}
 }
 
-// relay copies src to dst; when either side ends it closes both.
-func (p *SocketProxy) relay(dst, src net.Conn) {
-	defer p.wg.Done()
-	_, err := io.Copy(dst, src)
-	if err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset by peer") {
-		p.t.Logf("socket proxy: %v", err)
-	}
+// StallEvents stops relaying the engine's answers on every connection that
+// carries an event stream now, without closing it, as an engine whose
+// stream hangs would. Other and later connections are not affected.
+func (p *SocketProxy) StallEvents() {
 	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
+	defer p.mu.Unlock()
+	for l := range p.links {
+		if l.events.Load() {
+			l.stalled.Store(true)
+		}
+	}
+}
+
+// link is one relayed connection.
+type link struct {
+	down, up  net.Conn
+	events    atomic.Bool // a request for /events went through it
+	stalled   atomic.Bool
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+func (l *link) close() {
+	l.closeOnce.Do(func() {
+		close(l.closed)
+		l.down.Close()
+		l.up.Close()
+	})
+}
+
+// requestWatcher reads the client's side and notes event stream requests.
+type requestWatcher struct {
+	l *link
+	r io.Reader
+}
+
+func (w *requestWatcher) Read(b []byte) (int, error) {
+	n, err := w.r.Read(b)
+	if bytes.Contains(b[:n], []byte("/events")) {
+		w.l.events.Store(true)
+	}
+	return n, err
+}
+
+// stallable reads the engine's side, and blocks until the link closes once
+// the link is stalled.
+type stallable struct {
+	l *link
+	r io.Reader
+}
+
+func (s *stallable) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if s.l.stalled.Load() {
+		<-s.l.closed
+		return 0, net.ErrClosed
+	}
+	return n, err
+}
+
+// relay copies src to dst; when either side ends it closes the link.
+func (p *SocketProxy) relay(l *link, dst io.Writer, src io.Reader) {
+	defer p.wg.Done()
+	_, _ = io.Copy(dst, src)
+	p.mu.Lock()
+	delete(p.links, l)
 	p.mu.Unlock()
-	dst.Close()
-	src.Close()
+	l.close()
 }
