@@ -1,0 +1,274 @@
+package gossip
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/swarmdns/swarmdns/registry"
+)
+
+// TestReplicate: a set written on one node shows up on every other, merged
+// by name with the other nodes' sets; a removal disappears everywhere.
+func TestReplicate(t *testing.T) {
+	nodes := startCluster(t, 3, nodeOpts{})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+
+	mustSet(t, a, testSet("ca", "web", "10.0.0.1"))
+	mustSet(t, b, testSet("cb", "web", "10.0.0.2"))
+	want := []string{"n0/ca", "n1/cb"}
+	eventually(t, 5*time.Second, func() error {
+		for _, n := range nodes {
+			if got := lookup(n, "web.swarm.internal"); !slices.Equal(got, want) {
+				return fmt.Errorf("%s: web = %v; want %v", n.name, got, want)
+			}
+		}
+		return nil
+	})
+
+	a.reg.RemoveLocal("ca")
+	eventually(t, 5*time.Second, func() error {
+		for _, n := range nodes {
+			if got := lookup(n, "web.swarm.internal"); !slices.Equal(got, []string{"n1/cb"}) {
+				return fmt.Errorf("%s: web = %v; want [n1/cb]", n.name, got)
+			}
+		}
+		return nil
+	})
+	awaitEqualViews(t, 5*time.Second, a, b, c)
+}
+
+// TestRestartSupersedes: a node that crashed and restarts (a new
+// generation, here also a new port, like a rescheduled task) replaces
+// everything its earlier run published: no stale set, no duplicate.
+func TestRestartSupersedes(t *testing.T) {
+	nodes := startCluster(t, 3, nodeOpts{})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	mustSet(t, a, testSet("c1", "one", "10.0.0.1"))
+	mustSet(t, a, testSet("c2", "two", "10.0.0.2"))
+	awaitEqualViews(t, 5*time.Second, a, b, c)
+
+	a.crash()
+	eventually(t, 10*time.Second, func() error {
+		if s := memberState(b, "n0"); s != StateDead {
+			return fmt.Errorf("b sees n0 %s; want dead", s)
+		}
+		return nil
+	})
+
+	// While it was down, c1 went away and c2 moved; c3 is new.
+	a2 := startNode(t, "n0", nodeOpts{ip: a.ip, join: []string{b.addr()}})
+	mustSet(t, a2, testSet("c2", "two", "10.0.0.22"))
+	mustSet(t, a2, testSet("c3", "three", "10.0.0.3"))
+	awaitMembers(t, a2, b, c)
+	awaitEqualViews(t, 10*time.Second, a2, b, c)
+	for _, n := range []*tnode{b, c} {
+		if got := ownerSets(n, "n0"); !slices.Equal(got, []string{"c2", "c3"}) {
+			t.Errorf("%s holds n0's %v; want [c2 c3]", n.name, got)
+		}
+		if got := lookup(n, "two.swarm.internal"); len(got) != 1 {
+			t.Errorf("%s: two = %v; want one set", n.name, got)
+		}
+		for _, s := range n.reg.Snapshot().Lookup("two.swarm.internal.") {
+			if ip := s.Addrs[0].IP.String(); ip != "10.0.0.22" {
+				t.Errorf("%s: two has %s; want 10.0.0.22", n.name, ip)
+			}
+		}
+		if gen, _ := n.reg.Generation("n0"); gen != a2.node.Generation() {
+			t.Errorf("%s holds n0 at generation %d; want %d", n.name, gen, a2.node.Generation())
+		}
+	}
+}
+
+// TestCleanLeave: a node that stops cleanly takes its records with it at
+// once, well before any lease.
+func TestCleanLeave(t *testing.T) {
+	nodes := startCluster(t, 3, nodeOpts{lease: time.Hour})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	mustSet(t, c, testSet("cc", "leaver", "10.0.0.3"))
+	awaitEqualViews(t, 5*time.Second, a, b, c)
+
+	start := time.Now()
+	c.leave()
+	eventually(t, 3*time.Second, func() error {
+		for _, n := range []*tnode{a, b} {
+			if got := lookup(n, "leaver.swarm.internal"); len(got) != 0 {
+				return fmt.Errorf("%s still answers leaver: %v", n.name, got)
+			}
+			if s := memberState(n, "n2"); s != StateLeft {
+				return fmt.Errorf("%s sees n2 %s; want left", n.name, s)
+			}
+		}
+		return nil
+	})
+	t.Logf("records gone %v after the leave started", time.Since(start))
+}
+
+// TestFailedNodeLease: a node that dies without leaving keeps its records
+// on the others until the lease ends, then they go.
+func TestFailedNodeLease(t *testing.T) {
+	const lease = 2 * time.Second
+	nodes := startCluster(t, 3, nodeOpts{lease: lease})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	mustSet(t, c, testSet("cc", "crasher", "10.0.0.3"))
+	awaitEqualViews(t, 5*time.Second, a, b, c)
+
+	c.crash()
+	var deadAt time.Time
+	eventually(t, 10*time.Second, func() error {
+		for _, n := range []*tnode{a, b} {
+			if s := memberState(n, "n2"); s != StateDead {
+				return fmt.Errorf("%s sees n2 %s; want dead", n.name, s)
+			}
+		}
+		for _, m := range a.node.Members() {
+			if m.Name == "n2" {
+				deadAt = m.Since
+			}
+		}
+		return nil
+	})
+	for _, n := range []*tnode{a, b} {
+		if got := lookup(n, "crasher.swarm.internal"); len(got) != 1 {
+			t.Errorf("%s: crasher = %v right after n2 failed; want its set (lease)", n.name, got)
+		}
+		if info, ok := n.reg.Snapshot().Node("n2"); !ok || info.Expires.IsZero() {
+			t.Errorf("%s: n2 = %+v; want a running lease", n.name, info)
+		}
+	}
+	eventually(t, lease+5*time.Second, func() error {
+		if got := lookup(a, "crasher.swarm.internal"); len(got) != 0 {
+			return fmt.Errorf("a still answers crasher")
+		}
+		return nil
+	})
+	if held := time.Since(deadAt); held < lease-100*time.Millisecond {
+		t.Errorf("records dropped %v after the failure; want at least the lease %v", held, lease)
+	}
+	eventually(t, 5*time.Second, func() error {
+		if got := lookup(b, "crasher.swarm.internal"); len(got) != 0 {
+			return fmt.Errorf("b still answers crasher")
+		}
+		return nil
+	})
+}
+
+// send delivers a raw message from one node's memberlist to another's, as
+// a peer (or an attacker with the key) could.
+func send(t testing.TB, from, to *tnode, buf []byte, reliable bool) {
+	t.Helper()
+	ap := to.node.LocalAddr()
+	dst := &memberlist.Node{Name: to.name, Addr: net.IP(ap.Addr().AsSlice()), Port: ap.Port()}
+	var err error
+	if reliable {
+		err = from.node.ml.SendReliable(dst, buf)
+	} else {
+		err = from.node.ml.SendBestEffort(dst, buf)
+	}
+	if err != nil {
+		t.Fatalf("send %s -> %s: %v", from.name, to.name, err)
+	}
+}
+
+// TestStaleAndReplayedDeltas: an old delta replayed after a newer one, or
+// after a full state that removed its container, changes nothing.
+func TestStaleAndReplayedDeltas(t *testing.T) {
+	nodes := startCluster(t, 3, nodeOpts{})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+
+	v1 := testSet("c1", "web", "10.0.0.1")
+	mustSet(t, a, v1)
+	mustSet(t, a, testSet("c1", "web", "10.0.0.11")) // version 2
+	mustSet(t, a, testSet("c9", "gone", "10.0.0.9")) // version 3
+	a.reg.RemoveLocal("c9")                          // version 4
+	awaitEqualViews(t, 5*time.Second, a, b, c)
+	// Make sure b merged a's full state (push/pull) since.
+	eventually(t, 10*time.Second, func() error {
+		if info, _ := b.reg.Snapshot().Node("n0"); info.Version != 4 {
+			return fmt.Errorf("b holds n0 at version %d; want 4", info.Version)
+		}
+		return nil
+	})
+	before := view(b)
+
+	gen := a.node.Generation()
+	nine := testSet("c9", "gone", "10.0.0.9")
+	replays := [][]byte{
+		encodeDelta(registry.Delta{Node: "n0", Generation: gen, Version: 1, ContainerID: "c1", Set: &v1}),
+		encodeDelta(registry.Delta{Node: "n0", Generation: gen, Version: 3, ContainerID: "c9", Set: &nine}),
+		encodeDelta(registry.Delta{Node: "n0", Generation: gen - 1, Version: 99, ContainerID: "c1", Set: &v1}), // an earlier run
+		encodeDelta(registry.Delta{Node: "n0", Generation: gen, Version: 2, ContainerID: "c1"}),                // removal at an old version
+	}
+	for _, r := range replays {
+		send(t, c, b, r, true)
+	}
+	// A marker sent after the replays on the same path: once it is in,
+	// the replays have been handled.
+	marker := testSet("marker", "marker", "10.9.9.9")
+	send(t, c, b, encodeDelta(registry.Delta{Node: "ghost", Generation: 1, Version: 1, ContainerID: "marker", Set: &marker}), true)
+	eventually(t, 5*time.Second, func() error {
+		if len(lookup(b, "marker.swarm.internal")) == 0 {
+			return fmt.Errorf("marker not in yet")
+		}
+		return nil
+	})
+	after := strings.ReplaceAll(view(b), "ghost/marker v1 [marker.swarm.internal.] 10.9.9.9\n", "")
+	if after != before {
+		t.Errorf("replays changed b's view:\n%s\nwant\n%s", after, before)
+	}
+}
+
+// TestGarbageAndOwnNode: malformed messages, unknown types and a delta
+// claiming the receiver as owner are dropped; the node carries on.
+func TestGarbageAndOwnNode(t *testing.T) {
+	nodes := startCluster(t, 2, nodeOpts{})
+	a, b := nodes[0], nodes[1]
+	mustSet(t, b, testSet("mine", "mine", "10.0.0.2"))
+	awaitEqualViews(t, 5*time.Second, a, b)
+	rejected := b.node.Stats().Rejected
+
+	forged := testSet("mine", "mine", "6.6.6.6")
+	forgedNew := testSet("evil", "evil", "6.6.6.6")
+	good := testSet("s", "good", "10.0.0.1")
+	garbage := [][]byte{
+		{0xff},
+		{99, 1, 2, 3},
+		{msgDelta},
+		{msgDelta, 1, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		{msgState, 1, 1, 'x', 1, 0, 0xff, 0xff, 0xff, 0x7f},
+		encodeDelta(registry.Delta{Node: "n1", Generation: b.node.Generation(), Version: 1000, ContainerID: "mine", Set: &forged}),
+		encodeDelta(registry.Delta{Node: "n1", Generation: b.node.Generation(), Version: 1001, ContainerID: "evil", Set: &forgedNew}),
+		encodeState(&stateMsg{Sender: "n1", Generation: b.node.Generation(), States: []registry.NodeState{{Node: "n1", Generation: b.node.Generation(), Version: 5000}}}),
+		encodeDelta(registry.Delta{Node: "far", Generation: uint64(time.Now().Add(48 * time.Hour).UnixNano()), Version: 1, ContainerID: "x", Set: &forgedNew}),
+		encodeNotice(notice{Node: "someone-else", Generation: 1}),
+	}
+	for _, g := range garbage {
+		send(t, a, b, g, false)
+		send(t, a, b, g, true)
+	}
+	send(t, a, b, encodeDelta(registry.Delta{Node: "n0", Generation: a.node.Generation(), Version: 100, ContainerID: "s", Set: &good}), true)
+	eventually(t, 5*time.Second, func() error {
+		if len(lookup(b, "good.swarm.internal")) == 0 {
+			return fmt.Errorf("the good delta after the garbage is not in")
+		}
+		return nil
+	})
+	for _, name := range []string{"evil.swarm.internal", "x.swarm.internal"} {
+		if got := lookup(b, name); len(got) != 0 {
+			t.Errorf("b: %s = %v; want nothing", name, got)
+		}
+	}
+	for _, s := range b.reg.Snapshot().Lookup("mine.swarm.internal.") {
+		if s.Node != "n1" || s.Addrs[0].IP.String() != "10.0.0.2" {
+			t.Errorf("b's own set was overwritten: %+v", s)
+		}
+	}
+	if got := b.node.Stats().Rejected; got <= rejected {
+		t.Errorf("rejected count %d; want more than %d", got, rejected)
+	}
+}

@@ -1,0 +1,79 @@
+package gossip
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// logWriter turns memberlist's log lines ("[LEVEL] memberlist: text") into
+// zerolog events at that level (moby networkdb bridges its logs the same
+// way). A flood of errors from a peer with the wrong key is sampled.
+type logWriter struct {
+	// off silences memberlist once the node shuts down: its goroutines
+	// outlive Shutdown briefly and only report closed sockets.
+	off atomic.Bool
+	log zerolog.Logger
+	// loud is sampled: warnings and errors a stranger can trigger at will.
+	loud zerolog.Logger
+}
+
+func newLogWriter(l zerolog.Logger) *logWriter {
+	l = l.With().Str("component", "memberlist").Logger()
+	return &logWriter{log: l, loud: l.Sample(&zerolog.BurstSampler{Burst: 20, Period: 10 * time.Second})}
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	if w.off.Load() {
+		return len(p), nil
+	}
+	line := bytes.TrimRight(p, "\r\n")
+	lvl := zerolog.InfoLevel
+	if len(line) > 0 && line[0] == '[' {
+		if end := bytes.IndexByte(line, ']'); end > 0 {
+			switch string(line[1:end]) {
+			case "DEBUG", "TRACE":
+				lvl = zerolog.DebugLevel
+			case "INFO":
+				lvl = zerolog.InfoLevel
+			case "WARN", "WARNING":
+				lvl = zerolog.WarnLevel
+			case "ERR", "ERROR":
+				lvl = zerolog.ErrorLevel
+			}
+			line = bytes.TrimLeft(line[end+1:], " ")
+		}
+	}
+	line = bytes.TrimPrefix(line, []byte("memberlist: "))
+	l := &w.log
+	if lvl >= zerolog.WarnLevel {
+		l = &w.loud
+	}
+	l.WithLevel(lvl).Msg(string(line))
+	return len(p), nil
+}
+
+// sometimes lets an action happen at most once per period per key, for
+// logs that a remote peer can trigger at will.
+type sometimes struct {
+	period time.Duration
+	mu     sync.Mutex
+	last   map[string]time.Time
+}
+
+func (s *sometimes) allow(key string) bool {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		s.last = make(map[string]time.Time)
+	}
+	if t, ok := s.last[key]; ok && now.Sub(t) < s.period {
+		return false
+	}
+	s.last[key] = now
+	return true
+}

@@ -1,0 +1,626 @@
+package gossip
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/swarmdns/swarmdns/registry"
+)
+
+// Wire format. Every message is one type byte, one format version byte and
+// a body. Bodies only ever grow at the end: a decoder reads the fields it
+// knows and ignores whatever follows, and every record set and node state
+// inside a body is length-prefixed so that fields added to them later are
+// skipped the same way. An incompatible change needs a new message type;
+// an unknown type is counted and dropped, never fatal.
+//
+// Integers are unsigned varints (encoding/binary), strings a varint length
+// and the bytes. A Docker container ID (64 lower-case hex digits) travels
+// as its 32 raw bytes.
+const (
+	msgDelta  byte = 1 // one container's set written or removed
+	msgState  byte = 2 // full node states and a digest (push/pull, sync)
+	msgNotice byte = 3 // "I hold your name at this generation"
+
+	formatVersion byte = 1
+)
+
+// Flags of a state message.
+const (
+	stateDigest    = 1 << 0 // a digest of the sender's view follows the states
+	stateWantReply = 1 << 1 // answer with your own state and digest
+	stateJoin      = 1 << 2 // sent for a memberlist join
+)
+
+// Limits that keep a hostile message from making the decoder allocate much.
+const (
+	maxString = 4096
+	maxSets   = 1 << 16
+)
+
+var (
+	errShort       = errors.New("message truncated")
+	errUnknownType = errors.New("unknown message type")
+)
+
+// digestEntry is what a node knows about another node: the generation and
+// version it holds.
+type digestEntry struct {
+	Node       string
+	Generation uint64
+	Version    uint64
+}
+
+// stateMsg is a decoded msgState: the sender, states it carries (its own
+// first, when it carries its own), and optionally its digest.
+type stateMsg struct {
+	Sender     string
+	Generation uint64 // the sender's generation
+	Flags      byte
+	States     []registry.NodeState
+	Digest     []digestEntry
+}
+
+// notice tells Node that the sender holds its name at Generation (equal or
+// newer than what Node announces), so Node must move above it.
+type notice struct {
+	Node       string
+	Generation uint64
+}
+
+// encoder appends the wire format to a byte slice.
+type encoder struct{ b []byte }
+
+func (e *encoder) byte(v byte)      { e.b = append(e.b, v) }
+func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) str(s string) {
+	e.uvarint(uint64(len(s)))
+	e.b = append(e.b, s...)
+}
+
+// id writes a container ID, as 32 raw bytes when it is 64 lower-case hex
+// digits.
+func (e *encoder) id(s string) {
+	if isHexID(s) {
+		e.byte(1)
+		e.b, _ = hex.AppendDecode(e.b, []byte(s)) // isHexID checked it
+		return
+	}
+	e.byte(0)
+	e.str(s)
+}
+
+func isHexID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// block writes a length-prefixed block filled by f.
+func (e *encoder) block(f func()) {
+	// Reserve room for a short length; move the body if it is longer.
+	start := len(e.b)
+	e.b = append(e.b, 0)
+	f()
+	n := len(e.b) - start - 1
+	if n < 0x80 {
+		e.b[start] = byte(n)
+		return
+	}
+	var tmp [binary.MaxVarintLen64]byte
+	l := binary.PutUvarint(tmp[:], uint64(n))
+	e.b = append(e.b, tmp[:l-1]...)
+	copy(e.b[start+l:], e.b[start+1:start+1+n])
+	copy(e.b[start:], tmp[:l])
+}
+
+func (e *encoder) addr(a netip.Addr) {
+	if a.Is4() {
+		e.byte(4)
+		b := a.As4()
+		e.b = append(e.b, b[:]...)
+		return
+	}
+	if a.Is6() {
+		e.byte(6)
+		b := a.As16()
+		e.b = append(e.b, b[:]...)
+		return
+	}
+	e.byte(0)
+}
+
+// set writes one record set as a block.
+func (e *encoder) set(s *registry.RecordSet) {
+	e.block(func() {
+		e.id(s.ContainerID)
+		e.uvarint(s.Version)
+		e.byte(byte(s.Health))
+		// Names share suffixes (the zone); each one stores how many bytes
+		// it shares with the end of the previous one.
+		e.uvarint(uint64(len(s.Names)))
+		primary := 0
+		prev := ""
+		for i, n := range s.Names {
+			if n == s.Name {
+				primary = i + 1
+			}
+			shared := commonSuffix(prev, n)
+			e.uvarint(uint64(shared))
+			e.str(n[:len(n)-shared])
+			prev = n
+		}
+		if primary == 0 && s.Name != "" {
+			// Not normalised: the primary name travels on its own.
+			primary = len(s.Names) + 1
+		}
+		e.uvarint(uint64(primary))
+		if primary == len(s.Names)+1 {
+			e.str(s.Name)
+		}
+		e.uvarint(uint64(len(s.Addrs)))
+		for _, a := range s.Addrs {
+			e.addr(a.IP)
+			e.str(a.Network)
+			switch {
+			case !a.Subnet.IsValid():
+				e.byte(0)
+			case a.Subnet.Addr().BitLen() == a.IP.BitLen() && a.Subnet == netip.PrefixFrom(a.IP, a.Subnet.Bits()).Masked():
+				e.byte(1)
+				e.byte(byte(a.Subnet.Bits()))
+			default:
+				e.byte(2)
+				e.addr(a.Subnet.Addr())
+				e.byte(byte(a.Subnet.Bits()))
+			}
+		}
+		e.uvarint(uint64(len(s.Ports)))
+		for _, p := range s.Ports {
+			e.str(p.Service)
+			e.str(p.Proto)
+			e.uvarint(uint64(p.Port))
+		}
+		e.uvarint(uint64(len(s.Aliases)))
+		for _, a := range s.Aliases {
+			e.str(a.Name)
+			e.str(a.Target)
+		}
+		e.str(s.Image)
+	})
+}
+
+func commonSuffix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[len(a)-1-n] == b[len(b)-1-n] {
+		n++
+	}
+	return n
+}
+
+// encodeDelta returns the wire form of d.
+func encodeDelta(d registry.Delta) []byte {
+	e := encoder{b: make([]byte, 0, 256)}
+	e.byte(msgDelta)
+	e.byte(formatVersion)
+	e.str(d.Node)
+	e.uvarint(d.Generation)
+	if d.Set == nil {
+		e.byte(0)
+		e.id(d.ContainerID)
+		e.uvarint(d.Version)
+		return e.b
+	}
+	e.byte(1)
+	s := d.Set
+	if s.ContainerID != d.ContainerID || s.Version != d.Version {
+		c := *s
+		c.ContainerID, c.Version = d.ContainerID, d.Version
+		s = &c
+	}
+	e.set(s)
+	return e.b
+}
+
+// encodeState returns the wire form of m.
+func encodeState(m *stateMsg) []byte {
+	e := encoder{b: make([]byte, 0, 1024)}
+	e.byte(msgState)
+	e.byte(formatVersion)
+	e.str(m.Sender)
+	e.uvarint(m.Generation)
+	flags := m.Flags &^ stateDigest
+	if m.Digest != nil {
+		flags |= stateDigest
+	}
+	e.byte(flags)
+	e.uvarint(uint64(len(m.States)))
+	for i := range m.States {
+		st := &m.States[i]
+		e.block(func() {
+			e.str(st.Node)
+			e.uvarint(st.Generation)
+			e.uvarint(st.Version)
+			e.uvarint(uint64(len(st.Sets)))
+			for j := range st.Sets {
+				e.set(&st.Sets[j])
+			}
+		})
+	}
+	if m.Digest != nil {
+		e.uvarint(uint64(len(m.Digest)))
+		for _, d := range m.Digest {
+			e.block(func() {
+				e.str(d.Node)
+				e.uvarint(d.Generation)
+				e.uvarint(d.Version)
+			})
+		}
+	}
+	return e.b
+}
+
+// encodeNotice returns the wire form of n.
+func encodeNotice(n notice) []byte {
+	e := encoder{b: make([]byte, 0, 32)}
+	e.byte(msgNotice)
+	e.byte(formatVersion)
+	e.str(n.Node)
+	e.uvarint(n.Generation)
+	return e.b
+}
+
+// decoder reads the wire format. The first error sticks; reads after it
+// return zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+	d.b = nil
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail(errShort)
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(errShort)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes(n uint64) []byte {
+	if n > uint64(len(d.b)) {
+		d.fail(errShort)
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if n > maxString {
+		d.fail(fmt.Errorf("string of %d bytes", n))
+		return ""
+	}
+	return string(d.bytes(n))
+}
+
+// count reads a collection length that cannot exceed what is left (each
+// element takes at least one byte) nor limit.
+func (d *decoder) count(limit int) int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) || n > uint64(limit) {
+		d.fail(fmt.Errorf("count %d exceeds the message", n))
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) id() string {
+	switch d.byte() {
+	case 0:
+		return d.str()
+	case 1:
+		return hex.EncodeToString(d.bytes(32))
+	default:
+		d.fail(errors.New("bad container ID tag"))
+		return ""
+	}
+}
+
+func (d *decoder) addr() netip.Addr {
+	switch d.byte() {
+	case 0:
+		return netip.Addr{}
+	case 4:
+		b := d.bytes(4)
+		if b == nil {
+			return netip.Addr{}
+		}
+		return netip.AddrFrom4([4]byte(b))
+	case 6:
+		b := d.bytes(16)
+		if b == nil {
+			return netip.Addr{}
+		}
+		return netip.AddrFrom16([16]byte(b))
+	default:
+		d.fail(errors.New("bad address family"))
+		return netip.Addr{}
+	}
+}
+
+// block returns a decoder over the next length-prefixed block.
+func (d *decoder) block() *decoder {
+	n := d.uvarint()
+	b := d.bytes(n)
+	if d.err != nil {
+		return &decoder{err: d.err}
+	}
+	return &decoder{b: b}
+}
+
+func (d *decoder) set() registry.RecordSet {
+	bd := d.block()
+	s := bd.setBody()
+	if bd.err != nil {
+		d.fail(bd.err)
+	}
+	return s
+}
+
+func (d *decoder) setBody() registry.RecordSet {
+	var s registry.RecordSet
+	s.ContainerID = d.id()
+	s.Version = d.uvarint()
+	s.Health = registry.Health(d.byte())
+	if s.Health > registry.HealthUnhealthy {
+		s.Health = registry.HealthNone
+	}
+	if n := d.count(maxSets); n > 0 {
+		s.Names = make([]string, 0, n)
+		prev := ""
+		for range n {
+			shared := d.uvarint()
+			head := d.str()
+			if shared > uint64(len(prev)) || uint64(len(head))+shared > maxString {
+				d.fail(errors.New("bad name suffix"))
+				break
+			}
+			name := head + prev[len(prev)-int(shared):]
+			s.Names = append(s.Names, name)
+			prev = name
+		}
+	}
+	switch primary := d.uvarint(); {
+	case primary == 0:
+	case primary <= uint64(len(s.Names)):
+		s.Name = s.Names[primary-1]
+	case primary == uint64(len(s.Names))+1:
+		s.Name = d.str()
+	default:
+		d.fail(errors.New("bad primary name index"))
+	}
+	if n := d.count(maxSets); n > 0 {
+		s.Addrs = make([]registry.Addr, 0, n)
+		for range n {
+			var a registry.Addr
+			a.IP = d.addr()
+			a.Network = d.str()
+			switch d.byte() {
+			case 0:
+			case 1:
+				if p, err := a.IP.Prefix(int(d.byte())); err == nil {
+					a.Subnet = p
+				} else {
+					d.fail(err)
+				}
+			case 2:
+				sub := d.addr()
+				a.Subnet = netip.PrefixFrom(sub, int(d.byte()))
+				if !a.Subnet.IsValid() {
+					d.fail(errors.New("bad subnet"))
+				}
+			default:
+				d.fail(errors.New("bad subnet tag"))
+			}
+			if d.err != nil {
+				break
+			}
+			s.Addrs = append(s.Addrs, a)
+		}
+	}
+	if n := d.count(maxSets); n > 0 {
+		s.Ports = make([]registry.Port, 0, n)
+		for range n {
+			var p registry.Port
+			p.Service = d.str()
+			p.Proto = d.str()
+			v := d.uvarint()
+			if v > 0xffff {
+				d.fail(errors.New("bad port"))
+				break
+			}
+			p.Port = uint16(v)
+			s.Ports = append(s.Ports, p)
+		}
+	}
+	if n := d.count(maxSets); n > 0 {
+		s.Aliases = make([]registry.Alias, 0, n)
+		for range n {
+			var a registry.Alias
+			a.Name = d.str()
+			a.Target = d.str()
+			s.Aliases = append(s.Aliases, a)
+		}
+	}
+	s.Image = d.str()
+	return s
+}
+
+// header checks the type and version bytes and returns the body.
+func header(buf []byte) (byte, *decoder, error) {
+	if len(buf) < 2 {
+		return 0, nil, errShort
+	}
+	t, v := buf[0], buf[1]
+	if t < msgDelta || t > msgNotice {
+		return t, nil, fmt.Errorf("%w %d", errUnknownType, t)
+	}
+	if v == 0 {
+		return t, nil, errors.New("format version 0")
+	}
+	return t, &decoder{b: buf[2:]}, nil
+}
+
+// decodeDelta decodes a msgDelta body.
+func decodeDelta(d *decoder) (registry.Delta, error) {
+	var out registry.Delta
+	out.Node = d.str()
+	out.Generation = d.uvarint()
+	switch d.byte() {
+	case 0:
+		out.ContainerID = d.id()
+		out.Version = d.uvarint()
+	case 1:
+		s := d.set()
+		out.ContainerID, out.Version = s.ContainerID, s.Version
+		out.Set = &s
+	default:
+		d.fail(errors.New("bad delta kind"))
+	}
+	if d.err != nil {
+		return registry.Delta{}, d.err
+	}
+	if out.Node == "" || out.ContainerID == "" {
+		return registry.Delta{}, errors.New("delta without node or container")
+	}
+	return out, nil
+}
+
+// decodeState decodes a msgState body.
+func decodeState(d *decoder) (*stateMsg, error) {
+	m := &stateMsg{}
+	m.Sender = d.str()
+	m.Generation = d.uvarint()
+	m.Flags = d.byte()
+	if n := d.count(maxSets); n > 0 {
+		m.States = make([]registry.NodeState, 0, n)
+		for range n {
+			bd := d.block()
+			var st registry.NodeState
+			st.Node = bd.str()
+			st.Generation = bd.uvarint()
+			st.Version = bd.uvarint()
+			if k := bd.count(maxSets); k > 0 {
+				st.Sets = make([]registry.RecordSet, 0, k)
+				for range k {
+					st.Sets = append(st.Sets, bd.set())
+				}
+			}
+			if bd.err != nil {
+				d.fail(bd.err)
+				break
+			}
+			m.States = append(m.States, st)
+		}
+	}
+	if m.Flags&stateDigest != 0 {
+		n := d.count(maxSets)
+		m.Digest = make([]digestEntry, 0, n)
+		for range n {
+			bd := d.block()
+			var e digestEntry
+			e.Node = bd.str()
+			e.Generation = bd.uvarint()
+			e.Version = bd.uvarint()
+			if bd.err != nil {
+				d.fail(bd.err)
+				break
+			}
+			m.Digest = append(m.Digest, e)
+		}
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if m.Sender == "" {
+		return nil, errors.New("state without sender")
+	}
+	return m, nil
+}
+
+// decodeNotice decodes a msgNotice body.
+func decodeNotice(d *decoder) (notice, error) {
+	n := notice{Node: d.str(), Generation: d.uvarint()}
+	if d.err != nil {
+		return notice{}, d.err
+	}
+	return n, nil
+}
+
+// message is any decoded message.
+type message struct {
+	kind   byte
+	delta  registry.Delta
+	state  *stateMsg
+	notice notice
+}
+
+// decode decodes any message. It never panics on bad input.
+func decode(buf []byte) (message, error) {
+	t, d, err := header(buf)
+	if err != nil {
+		return message{kind: t}, err
+	}
+	m := message{kind: t}
+	switch t {
+	case msgDelta:
+		m.delta, err = decodeDelta(d)
+	case msgState:
+		m.state, err = decodeState(d)
+	case msgNotice:
+		m.notice, err = decodeNotice(d)
+	}
+	return m, err
+}
+
+// kindName names a message type for metrics and logs.
+func kindName(t byte) string {
+	switch t {
+	case msgDelta:
+		return "delta"
+	case msgState:
+		return "state"
+	case msgNotice:
+		return "notice"
+	default:
+		return "unknown"
+	}
+}

@@ -1,0 +1,221 @@
+package gossip
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/swarmdns/swarmdns/registry"
+)
+
+// sampleSet is a realistic Swarm task's record set.
+func sampleSet(i int) registry.RecordSet {
+	id := fmt.Sprintf("%064x", 0xabcdef0123+i)
+	task := fmt.Sprintf("web.%d.qz8x1k2j3h4g5f6d7s8a9p0o%d.swarm.internal.", i%10+1, i)
+	return registry.RecordSet{
+		ContainerID: id,
+		Name:        task,
+		Names:       []string{"tasks.web.swarm.internal.", "web.swarm.internal.", task},
+		Addrs: []registry.Addr{
+			{IP: netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), Network: "app_net", Subnet: netip.MustParsePrefix("10.0.1.0/24")},
+			{IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), Network: "ingress", Subnet: netip.MustParsePrefix("10.0.0.0/24")},
+		},
+		Health:  registry.HealthHealthy,
+		Ports:   []registry.Port{{Service: "http", Proto: "tcp", Port: 8080}},
+		Aliases: []registry.Alias{{Name: "www.swarm.internal.", Target: "web.swarm.internal."}},
+		Image:   "registry.example.com/acme/web:1.27.3@sha256:0d1f7c8c6e8b1e4e3b2a9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f",
+		Version: uint64(100 + i),
+	}
+}
+
+func TestDeltaRoundTrip(t *testing.T) {
+	odd := registry.RecordSet{
+		ContainerID: "not-a-hex-id",
+		Name:        "primary.example.",
+		Names:       []string{"a.example.", "b.example."}, // primary not among them
+		Addrs: []registry.Addr{
+			{IP: netip.MustParseAddr("fd00::5"), Network: "v6", Subnet: netip.MustParsePrefix("fd00::/64")},
+			{IP: netip.MustParseAddr("10.1.2.3"), Network: "odd", Subnet: netip.MustParsePrefix("10.9.0.0/16")}, // subnet not holding the IP
+			{IP: netip.MustParseAddr("10.1.2.4")},
+		},
+		Version: 7,
+	}
+	s0 := sampleSet(3)
+	for _, d := range []registry.Delta{
+		{Node: "node-a", Generation: 1700000000000000000, Version: s0.Version, ContainerID: s0.ContainerID, Set: &s0},
+		{Node: "node-a", Generation: 1, Version: 7, ContainerID: odd.ContainerID, Set: &odd},
+		{Node: "node-b", Generation: 2, Version: 9, ContainerID: "abc"},
+		{Node: "n", Generation: 0, Version: 0, ContainerID: strings.Repeat("f", 64)},
+	} {
+		buf := encodeDelta(d)
+		m, err := decode(buf)
+		if err != nil {
+			t.Fatalf("decode(encodeDelta(%+v)): %v", d, err)
+		}
+		if m.kind != msgDelta {
+			t.Fatalf("kind = %d; want %d", m.kind, msgDelta)
+		}
+		if !reflect.DeepEqual(m.delta, d) {
+			t.Errorf("round trip:\ngot  %+v %+v\nwant %+v %+v", m.delta, m.delta.Set, d, d.Set)
+		}
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	var sets []registry.RecordSet
+	for i := range 40 {
+		sets = append(sets, sampleSet(i))
+	}
+	m := &stateMsg{
+		Sender:     "node-a",
+		Generation: 42,
+		Flags:      stateWantReply | stateJoin,
+		States: []registry.NodeState{
+			{Node: "node-a", Generation: 42, Version: 200, Sets: sets},
+			{Node: "node-b", Generation: 7, Version: 0},
+		},
+		Digest: []digestEntry{{"node-a", 42, 200}, {"node-b", 7, 0}, {"node-c", 9, 12}},
+	}
+	buf := encodeState(m)
+	got, err := decode(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *m
+	want.Flags |= stateDigest
+	want.States[1].Sets = nil
+	if !reflect.DeepEqual(*got.state, want) {
+		t.Errorf("round trip differs:\ngot  %+v\nwant %+v", got.state, want)
+	}
+}
+
+// A newer writer may append fields: to a message, to a set, to a state.
+// An old reader must ignore them.
+func TestDecodeIgnoresNewerFields(t *testing.T) {
+	s := sampleSet(1)
+	d := registry.Delta{Node: "a", Generation: 1, Version: s.Version, ContainerID: s.ContainerID, Set: &s}
+	buf := encodeDelta(d)
+	buf[1] = 9 // a future format version
+	buf = append(buf, 0xde, 0xad, 0xbe, 0xef)
+	m, err := decode(buf)
+	if err != nil {
+		t.Fatalf("decode with trailing fields: %v", err)
+	}
+	if !reflect.DeepEqual(m.delta, d) {
+		t.Errorf("got %+v; want %+v", m.delta, d)
+	}
+
+	// A set block with an extra field inside it.
+	e := encoder{}
+	e.byte(msgDelta)
+	e.byte(2)
+	e.str("a")
+	e.uvarint(1)
+	e.byte(1)
+	inner := encoder{}
+	inner.set(&s)
+	body := inner.b[2:] // strip the (two-byte) length prefix
+	body = append(body, 1, 2, 3)
+	e.block(func() { e.b = append(e.b, body...) })
+	m, err = decode(e.b)
+	if err != nil {
+		t.Fatalf("decode with a longer set block: %v", err)
+	}
+	if !reflect.DeepEqual(*m.delta.Set, s) {
+		t.Errorf("got %+v; want %+v", *m.delta.Set, s)
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	s := sampleSet(1)
+	good := encodeDelta(registry.Delta{Node: "a", Generation: 1, Version: s.Version, ContainerID: s.ContainerID, Set: &s})
+	cases := map[string][]byte{
+		"empty":        {},
+		"one byte":     {msgDelta},
+		"unknown type": {99, 1, 0},
+		"version 0":    {msgDelta, 0},
+		"bad kind":     {msgDelta, 1, 1, 'a', 1, 7},
+		"no node":      encodeDelta(registry.Delta{ContainerID: "x", Version: 1}),
+		"huge count":   {msgState, 1, 1, 'a', 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"huge string":  {msgDelta, 1, 0xff, 0xff, 0xff, 0xff, 0x0f},
+	}
+	for i := 3; i < len(good); i += 7 {
+		cases[fmt.Sprintf("truncated at %d", i)] = good[:i]
+	}
+	for name, buf := range cases {
+		if _, err := decode(buf); err == nil {
+			t.Errorf("%s: decode(%x) succeeded; want an error", name, buf)
+		}
+	}
+}
+
+func TestMeta(t *testing.T) {
+	m := meta{Generation: 1 << 60, Flags: metaLeaving}
+	got, err := decodeMeta(m.encode())
+	if err != nil || got != m {
+		t.Errorf("decodeMeta(encode(%+v)) = %+v, %v", m, got, err)
+	}
+	for _, b := range [][]byte{nil, {0}, {1}, {1, 0x80}} {
+		if _, err := decodeMeta(b); err == nil {
+			t.Errorf("decodeMeta(%x) succeeded; want an error", b)
+		}
+	}
+}
+
+func TestParseKey(t *testing.T) {
+	k32 := bytes.Repeat([]byte{7}, 32)
+	for _, s := range []string{
+		"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+		"BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc",
+		"  BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=\n",
+	} {
+		k, err := ParseKey(s)
+		if err != nil || !bytes.Equal(k, k32) {
+			t.Errorf("ParseKey(%q) = %x, %v; want %x", s, k, err, k32)
+		}
+	}
+	for s, want := range map[string]string{
+		"":         "empty",
+		"!!!!":     "not valid base64",
+		"AAECAw==": "4 bytes; want 16, 24 or 32",
+	} {
+		if _, err := ParseKey(s); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseKey(%q) error = %v; want one mentioning %q", s, err, want)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	s := sampleSet(2)
+	f.Add(encodeDelta(registry.Delta{Node: "a", Generation: 1, Version: s.Version, ContainerID: s.ContainerID, Set: &s}))
+	f.Add(encodeDelta(registry.Delta{Node: "a", Generation: 1, Version: 3, ContainerID: "c"}))
+	f.Add(encodeState(&stateMsg{Sender: "a", Generation: 1, States: []registry.NodeState{{Node: "a", Generation: 1, Version: 200, Sets: []registry.RecordSet{s}}}, Digest: []digestEntry{{"b", 2, 3}}}))
+	f.Add(encodeNotice(notice{Node: "b", Generation: 5}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		m, err := decode(buf)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must encode and decode to the same thing.
+		var again []byte
+		switch m.kind {
+		case msgDelta:
+			again = encodeDelta(m.delta)
+		case msgState:
+			again = encodeState(m.state)
+		case msgNotice:
+			again = encodeNotice(m.notice)
+		}
+		m2, err := decode(again)
+		if err != nil {
+			t.Fatalf("re-decode: %v", err)
+		}
+		if !reflect.DeepEqual(m, m2) {
+			t.Fatalf("re-encode changed the message:\n%+v\n%+v", m, m2)
+		}
+	})
+}

@@ -1,0 +1,695 @@
+package gossip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/swarmdns/swarmdns/registry"
+)
+
+// Tuning that is not worth a flag.
+const (
+	// deadNodeReclaimTime lets a node that restarted at a new address (a
+	// rescheduled Swarm task) take its name back this soon after the old
+	// address was declared dead; memberlist's default (0) refuses it until
+	// the dead node is reaped.
+	deadNodeReclaimTime = 2 * time.Second
+	// maxFutureGeneration: a generation further than this ahead of the
+	// local clock is refused, so that a bad peer cannot poison a name with
+	// a generation its owner can never get above.
+	maxFutureGeneration = 24 * time.Hour
+	// reconnectTimeout is how long a failed peer's address is joined again.
+	reconnectTimeout = 24 * time.Hour
+	// syncEvery limits the state exchanges with one peer.
+	syncEvery = 5 * time.Second
+	// maxQueued bounds the broadcast queue; push/pull repairs what it drops.
+	maxQueued = 4096
+	// inboxSize is how many received messages wait for the loop.
+	inboxSize = 4096
+	// maxPushBack bounds the states sent back after one push/pull, and
+	// maxChunk the size of one reliable message.
+	maxPushBack = 8 << 20
+	maxChunk    = 512 << 10
+)
+
+// Node is one member of the swarmdns gossip cluster. Create it with New,
+// serve it with Run.
+type Node struct {
+	cfg      Config
+	log      zerolog.Logger
+	store    Store
+	ml       *memberlist.Memberlist
+	queue    *memberlist.TransmitLimitedQueue
+	metrics  *metrics
+	maxDelta int
+	start    time.Time
+
+	gen     atomic.Uint64
+	leaving atomic.Bool
+
+	inbox  chan []byte
+	outbox chan outMsg
+	events eventQueue
+	stats  counters
+	warn   sometimes
+	logw   *logWriter
+
+	mu       sync.Mutex
+	members  map[string]*member
+	down     map[string]lease
+	lastSync map[string]time.Time
+
+	joined     chan struct{}
+	joinedOnce sync.Once
+	running    atomic.Bool
+	closed     atomic.Bool
+	closeOnce  sync.Once
+}
+
+// member is what the node knows about a peer.
+type member struct {
+	name     string
+	addr     netip.AddrPort
+	state    MemberState
+	since    time.Time
+	lastSeen time.Time
+	meta     meta
+	hasMeta  bool
+}
+
+// lease is the running lease of a peer that is not seen alive.
+type lease struct {
+	gen     uint64
+	expires time.Time
+}
+
+// outMsg is a reliable (TCP) message for one peer, or another slow job.
+type outMsg struct {
+	to   memberlist.Node
+	kind string
+	buf  []byte
+	job  func()
+}
+
+// New creates the node: it binds the gossip port (UDP and TCP) and starts
+// memberlist, without joining anyone yet (Run does).
+func New(c Config) (*Node, error) {
+	cfg, err := c.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	snap := cfg.Store.Snapshot()
+	if snap.LocalNode() != cfg.Node {
+		return nil, fmt.Errorf("gossip: node %q is not the store's local node %q", cfg.Node, snap.LocalNode())
+	}
+	info, _ := snap.Node(cfg.Node)
+	if cfg.Generation == 0 {
+		cfg.Generation = info.Generation
+	} else if cfg.Generation != info.Generation {
+		return nil, fmt.Errorf("gossip: generation %d differs from the store's %d", cfg.Generation, info.Generation)
+	}
+	n := &Node{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		store:    cfg.Store,
+		start:    time.Now(),
+		inbox:    make(chan []byte, inboxSize),
+		outbox:   make(chan outMsg, 256),
+		warn:     sometimes{period: 10 * time.Second},
+		members:  make(map[string]*member),
+		down:     make(map[string]lease),
+		lastSync: make(map[string]time.Time),
+		joined:   make(chan struct{}),
+	}
+	n.gen.Store(cfg.Generation)
+	n.events.notify = make(chan struct{}, 1)
+	if len(cfg.Join) == 0 {
+		n.markJoined()
+	}
+
+	host, port, err := splitHostPort(cfg.BindAddr, DefaultPort)
+	if err != nil {
+		return nil, fmt.Errorf("gossip: listen address %q: %w", cfg.BindAddr, err)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return nil, fmt.Errorf("gossip: listen address %q: the host must be an IP address", cfg.BindAddr)
+	}
+
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = cfg.Node
+	mc.BindAddr, mc.BindPort = host, port
+	mc.AdvertisePort = port
+	if cfg.AdvertiseAddr != "" {
+		ahost, aport, err := splitHostPort(cfg.AdvertiseAddr, port)
+		if err != nil {
+			return nil, fmt.Errorf("gossip: advertise address %q: %w", cfg.AdvertiseAddr, err)
+		}
+		ip, err := resolveOne(ahost)
+		if err != nil {
+			return nil, fmt.Errorf("gossip: advertise address %q: %w", cfg.AdvertiseAddr, err)
+		}
+		mc.AdvertiseAddr, mc.AdvertisePort = ip.String(), aport
+	}
+	mc.Label = cfg.Label
+	if len(cfg.Key) > 0 {
+		mc.SecretKey = slices.Clone(cfg.Key)
+		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	} else {
+		n.log.Warn().Msg("gossip is not encrypted: anyone who can reach the gossip port can join the cluster and publish records; set --gossip-key or --gossip-key-file")
+	}
+	mc.DeadNodeReclaimTime = deadNodeReclaimTime
+	mc.Delegate = &delegate{n}
+	mc.DelegateProtocolVersion, mc.DelegateProtocolMin, mc.DelegateProtocolMax = protocolVersion, protocolVersion, protocolVersion
+	mc.Events = &eventDelegate{n}
+	mc.Conflict = &conflictDelegate{n}
+	mc.Alive = &aliveDelegate{n}
+	n.logw = newLogWriter(n.log)
+	mc.Logger = log.New(n.logw, "", 0)
+	if cfg.MemberlistConfig != nil {
+		cfg.MemberlistConfig(mc)
+	}
+	// The largest delta that fits one gossip packet next to memberlist's
+	// framing, label and encryption; larger sets travel by push/pull.
+	n.maxDelta = mc.UDPBufferSize - 64 - len(mc.Label)
+	n.queue = &memberlist.TransmitLimitedQueue{RetransmitMult: mc.RetransmitMult}
+
+	n.metrics, err = newMetrics(cfg.Metrics, func() float64 {
+		if n.ml == nil {
+			return 0
+		}
+		return float64(n.ml.NumMembers())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gossip: register metrics: %w", err)
+	}
+
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		if strings.Contains(err.Error(), "address already in use") {
+			return nil, fmt.Errorf("gossip: listen on %s: %w (another process holds the port; Docker Swarm uses 7946: pick another --gossip-listen)", cfg.BindAddr, err)
+		}
+		return nil, fmt.Errorf("gossip: start memberlist on %s: %w", cfg.BindAddr, err)
+	}
+	n.ml = ml
+	n.queue.NumNodes = ml.NumMembers
+	return n, nil
+}
+
+func resolveOne(host string) (netip.Addr, error) {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip, nil
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(context.Background(), "ip", host)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if len(ips) == 0 {
+		return netip.Addr{}, fmt.Errorf("%s has no address", host)
+	}
+	return ips[0].Unmap(), nil
+}
+
+// LocalAddr returns the address peers reach this node at.
+func (n *Node) LocalAddr() netip.AddrPort {
+	ln := n.ml.LocalNode()
+	ip, _ := netip.AddrFromSlice(ln.Addr)
+	return netip.AddrPortFrom(ip.Unmap(), ln.Port)
+}
+
+// Joined returns a channel that is closed once the node has joined at least
+// one peer (or at once when there is nothing to join).
+func (n *Node) Joined() <-chan struct{} { return n.joined }
+
+func (n *Node) markJoined() { n.joinedOnce.Do(func() { close(n.joined) }) }
+
+// Generation returns the local node's current generation: the configured
+// one, or a newer one if the node had to move above a generation the
+// cluster held for its name.
+func (n *Node) Generation() uint64 { return n.gen.Load() }
+
+// Run joins the cluster and serves it until ctx ends; it then leaves the
+// cluster (peers drop the local records at once) and shuts memberlist down.
+// It returns nil after a clean leave. Run must be called once.
+func (n *Node) Run(ctx context.Context) error {
+	if !n.running.CompareAndSwap(false, true) {
+		return errors.New("gossip: Run called twice")
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return n.loop(gctx) })
+	g.Go(func() error { return n.sender(gctx) })
+	g.Go(func() error { return n.rejoinLoop(gctx) })
+	err := g.Wait()
+	if lerr := n.leave(); err == nil {
+		err = lerr
+	}
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// leave announces a clean departure, then shuts memberlist down.
+func (n *Node) leave() error {
+	if n.closed.Load() {
+		return nil // crashed on purpose (Close): nothing to announce
+	}
+	defer n.Close()
+	half := n.cfg.LeaveTimeout / 2
+	n.leaving.Store(true)
+	var errs []error
+	if err := n.ml.UpdateNode(half); err != nil {
+		errs = append(errs, fmt.Errorf("announce leave: %w", err))
+	}
+	if err := n.ml.Leave(half); err != nil {
+		errs = append(errs, fmt.Errorf("leave: %w", err))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("gossip: %w", errors.Join(errs...))
+	}
+	n.log.Info().Msg("left the gossip cluster")
+	return nil
+}
+
+// Close shuts memberlist down without leaving: peers see a failure and
+// keep the local records until their lease ends. Run calls it; call it
+// only when Run was never started. It is idempotent.
+func (n *Node) Close() error {
+	var err error
+	n.closeOnce.Do(func() {
+		n.closed.Store(true)
+		n.logw.off.Store(true)
+		err = n.ml.Shutdown()
+	})
+	return err
+}
+
+// loop serves received messages, membership events, local changes and
+// leases. It is the only goroutine that writes remote records.
+func (n *Node) loop(ctx context.Context) error {
+	_, sub := n.store.Subscribe(ctx)
+	defer sub.Close()
+	tick := time.NewTicker(min(time.Second, n.cfg.Lease/4))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case buf := <-n.inbox:
+			n.handle(buf)
+		case <-n.events.notify:
+			for _, ev := range n.events.take() {
+				n.handleEvent(ev)
+			}
+		case <-sub.Ready():
+			n.broadcastLocal(sub.Next())
+		case <-tick.C:
+			for _, node := range n.store.ExpireLeases() {
+				n.log.Info().Str("peer", node).Dur("lease", n.cfg.Lease).Msg("peer's lease ended; its records are dropped")
+			}
+		}
+	}
+}
+
+// sender sends reliable messages and runs slow jobs, off memberlist's
+// goroutines and off the loop.
+func (n *Node) sender(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case m := <-n.outbox:
+			if m.job != nil {
+				m.job()
+				continue
+			}
+			if err := n.ml.SendReliable(&m.to, m.buf); err != nil {
+				if n.warn.allow("send/" + m.to.Name) {
+					n.log.Debug().Err(err).Str("peer", m.to.Name).Str("kind", m.kind).Msg("send to peer failed")
+				}
+				continue
+			}
+			n.count(m.kind, "out", len(m.buf))
+		}
+	}
+}
+
+// enqueue hands a message to the sender without blocking; when the sender
+// is behind the message is dropped (push/pull repairs what it carried).
+func (n *Node) enqueue(m outMsg) {
+	select {
+	case n.outbox <- m:
+	default:
+		n.reject("send_backlog")
+	}
+}
+
+func (n *Node) sendTo(peer string, kind string, buf []byte) {
+	var addr netip.AddrPort
+	n.mu.Lock()
+	if mb := n.members[peer]; mb != nil {
+		addr = mb.addr
+	}
+	n.mu.Unlock()
+	if !addr.IsValid() {
+		return
+	}
+	to := memberlist.Node{Name: peer, Addr: net.IP(addr.Addr().AsSlice()), Port: addr.Port()}
+	n.enqueue(outMsg{to: to, kind: kind, buf: buf})
+}
+
+// handle decodes and applies one received message.
+func (n *Node) handle(buf []byte) {
+	m, err := decode(buf)
+	if err != nil {
+		reason := "malformed"
+		if errors.Is(err, errUnknownType) {
+			reason = "unknown_type"
+		}
+		n.count(kindName(m.kind), "in", len(buf))
+		n.reject(reason)
+		if n.warn.allow("decode/" + reason) {
+			n.log.Warn().Err(err).Int("bytes", len(buf)).Msg("dropped a gossip message")
+		}
+		return
+	}
+	n.count(kindName(m.kind), "in", len(buf))
+	switch m.kind {
+	case msgDelta:
+		n.handleDelta(m.delta, buf)
+	case msgState:
+		n.handleState(m.state, false)
+	case msgNotice:
+		n.handleNotice(m.notice)
+	}
+}
+
+// handleDelta applies a delta and relays it when it was news.
+func (n *Node) handleDelta(d registry.Delta, raw []byte) {
+	if !n.acceptRemote(d.Node, d.Generation) {
+		return
+	}
+	applied, err := n.store.ApplyDelta(d)
+	if err != nil {
+		n.reject("invalid")
+		if n.warn.allow("invalid/" + d.Node) {
+			n.log.Warn().Err(err).Str("peer", d.Node).Msg("refused a delta")
+		}
+		return
+	}
+	n.afterRemoteWrite(d.Node, d.Generation)
+	if applied {
+		// Epidemic relay: a node passes on what was news to it, once.
+		// Duplicates (every node hears a delta from several relays) and
+		// replays stop here.
+		n.queueBroadcast(d.Node, d.ContainerID, raw)
+	}
+}
+
+// acceptRemote checks an update's owner and generation before it reaches
+// the store.
+func (n *Node) acceptRemote(node string, gen uint64) bool {
+	if node == n.cfg.Node {
+		// Our own updates come back through relays: drop them. One from a
+		// newer run means a previous run had a clock ahead of ours.
+		if gen > n.gen.Load() {
+			n.reject("own_node")
+			n.renew(gen, "a peer holds this node's name at a newer generation (the clock went backwards?)")
+		}
+		return false
+	}
+	if limit := time.Now().Add(maxFutureGeneration).UnixNano(); limit > 0 && gen > uint64(limit) {
+		n.reject("future_generation")
+		if n.warn.allow("future/" + node) {
+			n.log.Warn().Str("peer", node).Uint64("generation", gen).Msg("refused an update from the far future")
+		}
+		return false
+	}
+	n.mu.Lock()
+	mb := n.members[node]
+	stale := mb != nil && mb.hasMeta && mb.state == StateAlive && gen < mb.meta.Generation
+	n.mu.Unlock()
+	if stale {
+		// The owner announces a newer run: this is left over from an
+		// earlier one and must not bring its records back.
+		n.reject("stale_generation")
+		return false
+	}
+	return true
+}
+
+// afterRemoteWrite gives a lease to the records of a node that memberlist
+// does not show alive (news relayed about a failed node, or a new run not
+// announced yet): they live for Lease unless the node shows up. A running
+// lease is left as it is (the store keeps it across updates), except that
+// a new run after an expired one gets its own.
+func (n *Node) afterRemoteWrite(node string, gen uint64) {
+	now := time.Now()
+	n.mu.Lock()
+	if mb := n.members[node]; mb != nil && mb.state == StateAlive {
+		n.mu.Unlock()
+		return
+	}
+	l, ok := n.down[node]
+	if !ok || gen > l.gen && !now.Before(l.expires) {
+		l = lease{gen: gen, expires: now.Add(n.cfg.Lease)}
+		n.down[node] = l
+	}
+	n.mu.Unlock()
+	n.store.SetLease(node, l.expires)
+}
+
+// handleState merges full node states. The sender's own state is
+// authoritative (MergeNode drops what it lacks); states it relays for other
+// nodes only add what is newer, since a relay's copy may miss a removal.
+func (n *Node) handleState(m *stateMsg, pushPull bool) {
+	if m.Sender == n.cfg.Node {
+		n.reject("own_node")
+		return
+	}
+	for i := range m.States {
+		st := &m.States[i]
+		if !n.acceptRemote(st.Node, st.Generation) {
+			continue
+		}
+		if st.Node == m.Sender {
+			if _, err := n.store.MergeNode(*st); err != nil {
+				n.reject("invalid")
+				if n.warn.allow("invalid/" + st.Node) {
+					n.log.Warn().Err(err).Str("peer", st.Node).Msg("refused a node state")
+				}
+				continue
+			}
+		} else {
+			for j := range st.Sets {
+				s := &st.Sets[j]
+				if _, err := n.store.ApplyDelta(registry.Delta{Node: st.Node, Generation: st.Generation, Version: s.Version, ContainerID: s.ContainerID, Set: s}); err != nil {
+					n.reject("invalid")
+				}
+			}
+		}
+		n.afterRemoteWrite(st.Node, st.Generation)
+	}
+	if m.Digest != nil {
+		n.pushBack(m)
+	}
+	if m.Flags&stateWantReply != 0 && !pushPull {
+		reply := &stateMsg{Sender: n.cfg.Node, Generation: n.gen.Load(), States: []registry.NodeState{n.ownState(n.store.Snapshot())}}
+		n.sendTo(m.Sender, "state", encodeState(reply))
+	}
+}
+
+// pushBack sends the sender of a digest the states this node holds newer
+// than it does (other than the sender's own and this node's, which the
+// push/pull itself exchanged).
+func (n *Node) pushBack(m *stateMsg) {
+	theirs := make(map[string]digestEntry, len(m.Digest))
+	for _, e := range m.Digest {
+		theirs[e.Node] = e
+		if e.Node == n.cfg.Node && e.Generation > n.gen.Load() {
+			n.renew(e.Generation, "a peer holds this node's name at a newer generation")
+		}
+	}
+	snap := n.store.Snapshot()
+	var states []registry.NodeState
+	size, total := 0, 0
+	flush := func() {
+		if len(states) == 0 {
+			return
+		}
+		buf := encodeState(&stateMsg{Sender: n.cfg.Node, Generation: n.gen.Load(), States: states})
+		n.sendTo(m.Sender, "state", buf)
+		states, size = nil, 0
+	}
+	for _, info := range snap.Nodes() {
+		if info.Local || info.Name == m.Sender {
+			continue
+		}
+		e, ok := theirs[info.Name]
+		if ok && (e.Generation > info.Generation || e.Generation == info.Generation && e.Version >= info.Version) {
+			continue
+		}
+		st := nodeState(snap, info)
+		est := 64 + 256*len(st.Sets)
+		states = append(states, st)
+		size += est
+		total += est
+		if size >= maxChunk {
+			flush()
+		}
+		if total >= maxPushBack {
+			break
+		}
+	}
+	flush()
+}
+
+// handleNotice: a peer holds this node's name at a generation at least as
+// new as its own and will ignore it until it moves above.
+func (n *Node) handleNotice(nt notice) {
+	if nt.Node != n.cfg.Node {
+		n.reject("misaddressed")
+		return
+	}
+	if nt.Generation >= n.gen.Load() {
+		n.renew(nt.Generation, "a peer holds this node's name at a generation at least as new (it dropped this run)")
+	}
+}
+
+// renew moves the local node above gen and announces it.
+func (n *Node) renew(gen uint64, why string) {
+	if gen < n.gen.Load() {
+		return
+	}
+	newGen, changed := n.store.RenewGeneration(gen)
+	for {
+		// Renewals can race (the loop and a push/pull): keep the highest.
+		old := n.gen.Load()
+		if newGen <= old || n.gen.CompareAndSwap(old, newGen) {
+			break
+		}
+	}
+	if !changed {
+		return
+	}
+	n.log.Warn().Uint64("seen", gen).Uint64("generation", newGen).Str("reason", why).Msg("moved to a newer generation; publishing the local records again")
+	n.enqueue(outMsg{job: func() {
+		if err := n.ml.UpdateNode(n.cfg.LeaveTimeout); err != nil {
+			n.log.Debug().Err(err).Msg("announce new generation")
+		}
+	}})
+}
+
+// broadcastLocal turns local changes into deltas on the broadcast queue.
+func (n *Node) broadcastLocal(changes []registry.Change) {
+	for _, c := range changes {
+		if c.Node != n.cfg.Node || c.NodeChanged || c.ContainerID == "" {
+			continue
+		}
+		buf := encodeDelta(registry.Delta{Node: c.Node, Generation: c.Generation, Version: c.Version, ContainerID: c.ContainerID, Set: c.Set})
+		if len(buf) > n.maxDelta {
+			// Too big for one packet: push/pull carries it.
+			n.reject("oversize")
+			if n.warn.allow("oversize") {
+				n.log.Warn().Str("container", c.ContainerID).Int("bytes", len(buf)).Int("limit", n.maxDelta).Msg("record set too large for a gossip packet; it spreads by push/pull only")
+			}
+			continue
+		}
+		n.queueBroadcast(c.Node, c.ContainerID, buf)
+	}
+}
+
+func (n *Node) queueBroadcast(node, container string, buf []byte) {
+	n.queue.QueueBroadcast(&broadcast{name: node + "/" + container, msg: buf})
+	if n.queue.NumQueued() > maxQueued {
+		n.queue.Prune(maxQueued)
+	}
+}
+
+// ownState is the local node's full state in snap.
+func (n *Node) ownState(snap *registry.Snapshot) registry.NodeState {
+	info, _ := snap.Node(n.cfg.Node)
+	return nodeState(snap, info)
+}
+
+// nodeState extracts one node's full state from a snapshot.
+func nodeState(snap *registry.Snapshot, info registry.NodeInfo) registry.NodeState {
+	st := registry.NodeState{Node: info.Name, Generation: info.Generation, Version: info.Version}
+	sets := snap.Sets()
+	i, _ := slices.BinarySearchFunc(sets, info.Name, func(s *registry.RecordSet, name string) int { return strings.Compare(s.Node, name) })
+	for ; i < len(sets) && sets[i].Node == info.Name; i++ {
+		st.Sets = append(st.Sets, *sets[i])
+	}
+	return st
+}
+
+// digest lists what this node holds for every node.
+func digest(snap *registry.Snapshot) []digestEntry {
+	nodes := snap.Nodes()
+	out := make([]digestEntry, 0, len(nodes))
+	for _, info := range nodes {
+		out = append(out, digestEntry{Node: info.Name, Generation: info.Generation, Version: info.Version})
+	}
+	return out
+}
+
+func (n *Node) count(kind, direction string, size int) {
+	n.metrics.message(kind, direction, size)
+	if direction == "in" {
+		n.stats.msgsIn.Add(1)
+		n.stats.bytesIn.Add(uint64(size))
+	} else {
+		n.stats.msgsOut.Add(1)
+		n.stats.bytesOut.Add(uint64(size))
+	}
+}
+
+func (n *Node) reject(reason string) {
+	n.metrics.reject(reason)
+	n.stats.rejected.Add(1)
+}
+
+// counters back Stats.
+type counters struct {
+	msgsIn, msgsOut, bytesIn, bytesOut, rejected atomic.Uint64
+}
+
+// Stats are a node's gossip counters since it started (swarmdns messages
+// only, before memberlist's framing).
+type Stats struct {
+	MessagesIn, MessagesOut uint64
+	BytesIn, BytesOut       uint64
+	// Rejected counts updates dropped: malformed, stale, refused.
+	Rejected uint64
+	// Queued is the number of deltas waiting in the broadcast queue.
+	Queued int
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() Stats {
+	return Stats{
+		MessagesIn: n.stats.msgsIn.Load(), MessagesOut: n.stats.msgsOut.Load(),
+		BytesIn: n.stats.bytesIn.Load(), BytesOut: n.stats.bytesOut.Load(),
+		Rejected: n.stats.rejected.Load(), Queued: n.queue.NumQueued(),
+	}
+}
+
+func addrPort(ip net.IP, port uint16) netip.AddrPort {
+	a, _ := netip.AddrFromSlice(ip)
+	return netip.AddrPortFrom(a.Unmap(), port)
+}

@@ -1,0 +1,121 @@
+package gossip
+
+import (
+	"context"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// maxJoinAttempts bounds the addresses tried per round (each may take
+// memberlist's TCPTimeout when the peer is unreachable).
+const maxJoinAttempts = 3
+
+// rejoinLoop joins the cluster and keeps joining it: memberlist forgets a
+// dead node after GossipToTheDeadTime and never heals a partition by
+// itself. Until the first join succeeds it retries with a backoff from one
+// second to RejoinInterval; then, every RejoinInterval, it joins again
+// whichever of the join addresses (resolved again each time) and failed
+// peers are not alive members.
+func (n *Node) rejoinLoop(ctx context.Context) error {
+	wait := time.Second
+	for {
+		n.rejoin(ctx)
+		select {
+		case <-n.joined:
+			wait = n.cfg.RejoinInterval
+		default:
+			wait = min(wait*2, n.cfg.RejoinInterval)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// rejoin makes one round of join attempts.
+func (n *Node) rejoin(ctx context.Context) {
+	self := n.LocalAddr()
+	alive := make(map[netip.AddrPort]bool)
+	for _, m := range n.ml.Members() {
+		alive[addrPort(m.Addr, m.Port)] = true
+	}
+	var seeds, lost []netip.AddrPort
+	for _, a := range n.resolveJoin(ctx) {
+		if a != self && !alive[a] {
+			seeds = append(seeds, a)
+		}
+	}
+	now := time.Now()
+	n.mu.Lock()
+	for _, mb := range n.members {
+		if mb.state == StateDead && mb.addr.IsValid() && !alive[mb.addr] && now.Sub(mb.since) < reconnectTimeout {
+			lost = append(lost, mb.addr)
+		}
+	}
+	n.mu.Unlock()
+	rand.Shuffle(len(seeds), func(i, j int) { seeds[i], seeds[j] = seeds[j], seeds[i] })
+	rand.Shuffle(len(lost), func(i, j int) { lost[i], lost[j] = lost[j], lost[i] })
+	// Lost peers first: they are the ones a partition hides.
+	candidates := append(lost, seeds...)
+	tried := make(map[netip.AddrPort]bool)
+	for _, a := range candidates {
+		if len(tried) >= maxJoinAttempts || ctx.Err() != nil {
+			return
+		}
+		if tried[a] {
+			continue
+		}
+		tried[a] = true
+		if _, err := n.ml.Join([]string{a.String()}); err != nil {
+			if n.warn.allow("join/" + a.String()) {
+				n.log.Debug().Err(err).Stringer("addr", a).Msg("join failed")
+			}
+			continue
+		}
+		n.log.Debug().Stringer("addr", a).Msg("joined")
+		n.markJoined()
+		return
+	}
+}
+
+// resolveJoin resolves the join addresses; names are looked up again each
+// time (a Swarm service's tasks.<service> changes as tasks come and go).
+func (n *Node) resolveJoin(ctx context.Context) []netip.AddrPort {
+	port := int(n.LocalAddr().Port())
+	if port == 0 {
+		port = DefaultPort
+	}
+	var out []netip.AddrPort
+	for _, j := range n.cfg.Join {
+		host, p, err := splitHostPort(j, port)
+		if err != nil {
+			if n.warn.allow("resolve/" + j) {
+				n.log.Warn().Err(err).Str("join", j).Msg("bad join address")
+			}
+			continue
+		}
+		if ip, err := netip.ParseAddr(host); err == nil {
+			out = append(out, netip.AddrPortFrom(ip.Unmap(), uint16(p)))
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ips, err := net.DefaultResolver.LookupNetIP(lctx, "ip", host)
+		cancel()
+		if err != nil {
+			if n.warn.allow("resolve/" + j) {
+				n.log.Warn().Err(err).Str("join", j).Msg("cannot resolve join address; retrying")
+			}
+			continue
+		}
+		for _, ip := range ips {
+			out = append(out, netip.AddrPortFrom(ip.Unmap(), uint16(p)))
+		}
+	}
+	return out
+}
