@@ -3,6 +3,7 @@ package dns
 import (
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -555,6 +556,67 @@ func (z *zoneConfig) glue() []mdns.RR {
 			qtype = mdns.TypeA
 		}
 		rrs = append(rrs, addrRR(z.nsName, qtype, ip, z.ttl))
+	}
+	return rrs
+}
+
+// zoneRecords returns the whole zone as a secondary should serve it, for a
+// transfer (AXFR): the SOA, the NS and its addresses, then for every name in
+// order its A, AAAA, TXT and SRV records (or its CNAME), as an asker with no
+// network in common would get them (health filtering applies). The SOA that
+// ends a transfer is the caller's to add.
+func (z *zoneConfig) zoneRecords(snap *registry.Snapshot) []mdns.RR {
+	serial := snap.Serial()
+	rrs := []mdns.RR{
+		z.soa(z.origin, serial, z.ttl),
+		&mdns.NS{Hdr: z.hdr(z.origin, mdns.TypeNS, z.ttl), Ns: z.nsName},
+	}
+	rrs = append(rrs, z.glue()...)
+	names := make(map[string]struct{})
+	for _, s := range snap.Sets() {
+		for _, n := range s.Names {
+			names[n] = struct{}{}
+		}
+		for _, a := range s.Aliases {
+			names[a.Name] = struct{}{}
+		}
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		if inZone(n, z.origin) && n != z.origin && !(n == z.nsName && len(z.nsAddrs) > 0) {
+			sorted = append(sorted, n)
+		}
+	}
+	slices.Sort(sorted)
+	for _, name := range sorted {
+		sets := snap.Lookup(name)
+		if len(sets) == 0 {
+			if a, ok := snap.Alias(name); ok {
+				rrs = append(rrs, &mdns.CNAME{Hdr: z.hdr(name, mdns.TypeCNAME, z.ttl), Target: a.Target})
+			}
+			continue
+		}
+		rrs = append(rrs, z.addrRecords(snap, sets, name, mdns.TypeA, netip.Addr{}, nil)...)
+		rrs = append(rrs, z.addrRecords(snap, sets, name, mdns.TypeAAAA, netip.Addr{}, nil)...)
+		rrs = append(rrs, z.txtRecords(snap, sets, name)...)
+		var services []string // "_svc._proto." prefixes, once each
+		for _, s := range sets {
+			for _, p := range s.Ports {
+				svc := p.Service
+				if svc == "" {
+					svc = strconv.Itoa(int(p.Port))
+				}
+				prefix := "_" + strings.ToLower(svc) + "._" + p.Proto + "."
+				if !containsString(services, prefix) {
+					services = append(services, prefix)
+				}
+			}
+		}
+		slices.Sort(services)
+		for _, prefix := range services {
+			srv, _ := z.srvRecords(snap, prefix+name, prefix+name, mdns.TypeSRV, nil)
+			rrs = append(rrs, srv...)
+		}
 	}
 	return rrs
 }

@@ -87,6 +87,10 @@ type Config struct {
 	// are forwarded; others get REFUSED. Nil means DefaultAllowRecursion;
 	// an empty non-nil slice allows no one.
 	AllowRecursion []netip.Prefix
+	// AllowTransfer lists the clients that may transfer the zone (AXFR,
+	// and IXFR answered with the full zone) over TCP, so that BIND, Knot or
+	// CoreDNS secondaries can mirror it. Nil or empty allows no one.
+	AllowTransfer []netip.Prefix
 
 	// MaxUDPSize caps the UDP reply size a client may ask for with EDNS0
 	// (RFC 6891); also the size the server advertises.
@@ -539,6 +543,12 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 		defer s.releaseUDP()
 	}
 	client := remoteIP(w.RemoteAddr())
+	if tcp && len(req.Question) == 1 && (req.Question[0].Qtype == mdns.TypeAXFR || req.Question[0].Qtype == mdns.TypeIXFR) &&
+		containsAddr(s.cfg.AllowTransfer, client) {
+		s.transfer(w, req, client)
+		s.metrics.request(req.Question[0].Qtype, mdns.RcodeSuccess, time.Since(start))
+		return
+	}
 	resp, _ := s.respond(s.base, req, client, tcp, nil)
 	size := mdns.MaxMsgSize
 	if !tcp {
@@ -730,13 +740,59 @@ func (s *Server) finish(m *mdns.Msg, opt *mdns.OPT) *mdns.Msg {
 }
 
 func (s *Server) recursionAllowed(client netip.Addr) bool {
-	if !client.IsValid() {
+	return containsAddr(s.allowRecursion, client)
+}
+
+func containsAddr(prefixes []netip.Prefix, ip netip.Addr) bool {
+	if !ip.IsValid() {
 		return false
 	}
-	for _, p := range s.allowRecursion {
-		if p.Contains(client) {
+	for _, p := range prefixes {
+		if p.Contains(ip) {
 			return true
 		}
 	}
 	return false
+}
+
+// transferChunk bounds the uncompressed size of the records in one message
+// of a zone transfer, well under the 64 KiB a TCP message holds.
+const transferChunk = 16 << 10
+
+// transfer sends the whole zone to an allowed client over TCP (RFC 5936):
+// the SOA, every record, the SOA again, in as many messages as it takes.
+// An IXFR is answered the same way (RFC 1995 §4: a full transfer when no
+// history is kept). A request for another zone gets NOTAUTH.
+func (s *Server) transfer(w mdns.ResponseWriter, req *mdns.Msg, client netip.Addr) {
+	opt := req.IsEdns0()
+	if registry.CanonicalName(req.Question[0].Name) != s.zone.origin || opt != nil && opt.Version() != 0 {
+		rcode := mdns.RcodeNotAuth
+		if opt != nil && opt.Version() != 0 {
+			rcode = mdns.RcodeBadVers
+		}
+		_ = w.WriteMsg(s.fail(req, rcode, opt))
+		return
+	}
+	snap := s.store.Snapshot()
+	rrs := s.zone.zoneRecords(snap)
+	rrs = append(rrs, rrs[0]) // the closing SOA
+	count := len(rrs)
+	for len(rrs) > 0 {
+		n, size := 0, 0
+		for n < len(rrs) && (n == 0 || size+mdns.Len(rrs[n]) <= transferChunk) {
+			size += mdns.Len(rrs[n])
+			n++
+		}
+		m := new(mdns.Msg)
+		m.SetReply(req)
+		m.Authoritative = true
+		m.Compress = true
+		m.Answer = rrs[:n]
+		rrs = rrs[n:]
+		if err := w.WriteMsg(s.finish(m, opt)); err != nil {
+			s.log.Warn().Err(err).Stringer("client", client).Msg("zone transfer cut short")
+			return
+		}
+	}
+	s.log.Info().Stringer("client", client).Uint32("serial", snap.Serial()).Int("records", count).Msg("zone transferred")
 }
