@@ -1,10 +1,12 @@
 package dns
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +50,10 @@ type forwarder struct {
 	log         zerolog.Logger // sampled
 
 	inflight atomic.Int64
+	// failed holds, per upstream, when it last failed (Unix nanoseconds;
+	// zero once it answers again). Upstreams that failed recently are
+	// tried last.
+	failed []atomic.Int64
 
 	mu      sync.Mutex
 	flights map[cacheKey]*flight
@@ -121,9 +127,11 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 	ctx, cancel := context.WithTimeout(base, f.timeout)
 	defer cancel()
 	var errs []error
-	for i, up := range f.upstreams {
+	order := f.order()
+	for i, u := range order {
+		up := f.upstreams[u]
 		deadline, _ := ctx.Deadline()
-		share := time.Until(deadline) / time.Duration(len(f.upstreams)-i)
+		share := time.Until(deadline) / time.Duration(len(order)-i)
 		actx, acancel := context.WithTimeout(ctx, share)
 		start := time.Now()
 		m, err := f.query(actx, up, k)
@@ -131,9 +139,13 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 		f.metrics.forwardDone(time.Since(start))
 		if err == nil {
 			if m.Rcode == mdns.RcodeSuccess || m.Rcode == mdns.RcodeNameError {
+				f.failed[u].Store(0)
 				return m, nil
 			}
 			err = fmt.Errorf("%s answered %s", up, mdns.RcodeToString[m.Rcode])
+		}
+		if base.Err() == nil {
+			f.failed[u].Store(time.Now().UnixNano())
 		}
 		f.metrics.forwardError()
 		f.log.Debug().Err(err).Str("upstream", up).Str("name", k.name).Msg("upstream query failed")
@@ -143,6 +155,35 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 		}
 	}
 	return nil, fmt.Errorf("forward %s: %w", k.name, errors.Join(errs...))
+}
+
+// upstreamRetry is how long an upstream that failed is tried after the
+// others.
+const upstreamRetry = 30 * time.Second
+
+// order returns the upstreams' indexes in the order to try them: those
+// that have not failed in the last upstreamRetry in their configured order,
+// then the others, the longest-failed first (the likeliest to be back).
+func (f *forwarder) order() []int {
+	type down struct {
+		i    int
+		when int64
+	}
+	order := make([]int, 0, len(f.upstreams))
+	var failing []down
+	cutoff := time.Now().Add(-upstreamRetry).UnixNano()
+	for i := range f.upstreams {
+		if t := f.failed[i].Load(); t != 0 && t > cutoff {
+			failing = append(failing, down{i, t})
+		} else {
+			order = append(order, i)
+		}
+	}
+	slices.SortStableFunc(failing, func(a, b down) int { return cmp.Compare(a.when, b.when) })
+	for _, d := range failing {
+		order = append(order, d.i)
+	}
+	return order
 }
 
 // query asks one upstream over UDP, and again over TCP when the UDP reply

@@ -3,6 +3,7 @@ package dns
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -586,5 +587,30 @@ func TestLookupStale(t *testing.T) {
 		if rr.Header().Ttl != 1 {
 			t.Errorf("TTL: got %d; want 1", rr.Header().Ttl)
 		}
+	}
+}
+
+// TestForwardSkipsFailedUpstream: once the first upstream has failed, the
+// next questions go to the working one first.
+func TestForwardSkipsFailedUpstream(t *testing.T) {
+	hole, received := blackhole(t)
+	good := startUpstream(t, answerA)
+	s := newTestServer(t, Config{Upstreams: []string{hole, good.addr}, ForwardTimeout: time.Second})
+	if r := exchange(t, "udp", s.UDPAddr(), query("one.example.", mdns.TypeA)); r.Rcode != mdns.RcodeSuccess {
+		t.Fatalf("first: got %s; want NOERROR from the second upstream", mdns.RcodeToString[r.Rcode])
+	}
+	if n := received.Load(); n != 1 {
+		t.Fatalf("silent upstream: got %d queries; want 1", n)
+	}
+	for _, name := range []string{"two.example.", "three.example."} {
+		if r := exchange(t, "udp", s.UDPAddr(), query(name, mdns.TypeA)); r.Rcode != mdns.RcodeSuccess {
+			t.Errorf("%s: got %s; want NOERROR", name, mdns.RcodeToString[r.Rcode])
+		}
+	}
+	if n := received.Load(); n != 1 {
+		t.Errorf("silent upstream: got %d queries; want still 1", n)
+	}
+	if got, want := s.fwd.order(), []int{1, 0}; !slices.Equal(got, want) {
+		t.Errorf("order: got %v; want %v", got, want)
 	}
 }

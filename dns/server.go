@@ -248,6 +248,7 @@ func New(cfg Config) (*Server, error) {
 		metrics:     m,
 		log:         s.qlog,
 		flights:     make(map[cacheKey]*flight),
+		failed:      make([]atomic.Int64, len(cfg.Upstreams)),
 	}
 	s.base, s.stopBase = context.WithCancel(context.Background())
 	s.udp, s.tcp, err = listen(cfg.Listen)
