@@ -409,12 +409,7 @@ func (w *Watcher) handle(ctx context.Context, m events.Message) error {
 		return w.kill(ctx, id, m)
 	case events.ActionStart, events.ActionRestart, events.ActionDie, events.ActionStop, events.ActionRename,
 		events.ActionPause, events.ActionUnPause, events.ActionHealthStatus, events.ActionConnect, events.ActionDisconnect:
-		if err := w.refresh(ctx, id); err != nil {
-			return err
-		}
-		if action == string(events.ActionStart) || action == string(events.ActionRestart) {
-			w.scheduleRecheck(id)
-		}
+		return w.refresh(ctx, id)
 	}
 	return nil
 }
@@ -481,8 +476,10 @@ func (w *Watcher) apply(c container.InspectResponse) {
 		w.log.Error().Err(err).Str("container", short(c.ID)).Msg("cannot store records")
 		return
 	}
-	if changed {
-		w.registered(set, warnings)
+	if changed && w.registered(set, warnings) {
+		// Look again soon: a short-lived container must not leave its
+		// records behind if its die event is lost.
+		w.scheduleRecheck(c.ID)
 	}
 }
 
@@ -512,7 +509,9 @@ func (w *Watcher) remove(id, reason string) {
 	w.removed(id, reason)
 }
 
-func (w *Watcher) registered(set registry.RecordSet, warnings []string) {
+// registered notes and logs a set written to the store; it reports whether
+// the container is new.
+func (w *Watcher) registered(set registry.RecordSet, warnings []string) bool {
 	_, existed := w.published[set.ContainerID]
 	w.published[set.ContainerID] = set
 	w.setCount()
@@ -525,6 +524,7 @@ func (w *Watcher) registered(set registry.RecordSet, warnings []string) {
 	for _, warning := range warnings {
 		w.log.Warn().Str("container", short(set.ContainerID)).Msg(warning)
 	}
+	return !existed
 }
 
 func (w *Watcher) removed(id, reason string) {

@@ -692,3 +692,35 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 		return nil
 	})
 }
+
+// TestRecheckCatchesLostDie loses a short-lived container's die event (the
+// stream is stalled after its start): the recheck after registration still
+// removes its records, long before the next resync.
+func TestRecheckCatchesLostDie(t *testing.T) {
+	t.Parallel()
+	proxy := dockertest.NewSocketProxy(t, "")
+	e := newEnv(t, func(c *Config) {
+		c.DockerHost = proxy.Host()
+		c.Resync = time.Hour
+	}, func(w *Watcher) { w.recheckDelay = 3 * time.Second })
+	c := e.run(dockertest.RunOptions{Cmd: []string{"exit-after", "1500ms"}})
+	e.awaitAddrs(c.Name, e.ips(c.ID)...)
+	proxy.StallEvents()
+	e.awaitGone(c.Name)
+	if e.running(c.ID) {
+		t.Fatal("records gone while the container runs; want them gone after it exits")
+	}
+}
+
+func BenchmarkRecordSetFor(b *testing.B) {
+	for _, file := range []string{"plain", "multinet", "labels", "swarm-replicated"} {
+		c := inspectFile(b, file)
+		opts := NameOptions{Zone: zone, Node: "node-a"}
+		b.Run(file, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				RecordSetFor(c, opts)
+			}
+		})
+	}
+}
