@@ -131,6 +131,18 @@ func (n *node) Logs() string {
 
 // waitLog waits for a log line that match accepts and returns it.
 func (n *node) waitLog(timeout time.Duration, match func(map[string]any) bool) (map[string]any, error) {
+	return n.waitLogFrom(0, timeout, match)
+}
+
+// mark returns the number of log lines so far, for waitLogFrom.
+func (n *node) mark() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.lines)
+}
+
+// waitLogFrom is waitLog over the lines after the first from.
+func (n *node) waitLogFrom(from int, timeout time.Duration, match func(map[string]any) bool) (map[string]any, error) {
 	deadline := time.Now().Add(timeout)
 	timer := time.AfterFunc(timeout, func() {
 		n.mu.Lock()
@@ -140,7 +152,7 @@ func (n *node) waitLog(timeout time.Duration, match func(map[string]any) bool) (
 	defer timer.Stop()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for i := 0; ; {
+	for i := from; ; {
 		for ; i < len(n.lines); i++ {
 			if match(n.lines[i]) {
 				return n.lines[i], nil
