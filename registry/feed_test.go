@@ -68,7 +68,7 @@ func TestSubscribeCoalesces(t *testing.T) {
 	for _, c := range got {
 		keys = append(keys, c.key())
 	}
-	if want := []string{"a/c1", "a/c2", "b/x", "b/"}; !slices.Equal(keys, want) {
+	if want := []string{"a/c1", "a/c2", "b/", "b/x"}; !slices.Equal(keys, want) {
 		t.Fatalf("changes: got %q; want %q (oldest first, one per container)", keys, want)
 	}
 	if c := got[0]; c.Set == nil || c.Set.Addrs[0].IP.String() != "10.0.0.3" || c.Version != 3 {
@@ -77,7 +77,7 @@ func TestSubscribeCoalesces(t *testing.T) {
 	if c := got[1]; c.Set != nil || c.Version != 4 {
 		t.Errorf("c2's change: got %+v; want its removal at version 4", c)
 	}
-	if c := got[3]; !c.NodeChanged || c.Node != "b" {
+	if c := got[2]; !c.NodeChanged || c.Node != "b" {
 		t.Errorf("lease change: got %+v; want NodeChanged for b", c)
 	}
 	if got := sub.Next(); len(got) != 0 {

@@ -149,6 +149,7 @@ func runProperty(t *testing.T, seed uint64, steps int) {
 				t.Fatalf("ReplaceLocal after restart: %v", err)
 			}
 			p.drain(o)
+			checkSnapshot(t, o.reg)
 		default:
 			p.deliver(p.replicas[p.rnd.IntN(len(p.replicas))])
 		}
@@ -219,6 +220,7 @@ func (p *propertyRun) localOp(o *owner) {
 		}
 	}
 	p.drain(o)
+	checkSnapshot(p.t, o.reg)
 }
 
 // drain records o's changes and sends them as deltas.
@@ -279,6 +281,7 @@ func (p *propertyRun) deliver(rp *replica) {
 		}
 	}
 	p.check(rp)
+	checkSnapshot(p.t, rp.reg)
 }
 
 // merge merges an owner's full state into rp and updates the model: for

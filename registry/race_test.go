@@ -116,6 +116,7 @@ func TestConcurrentReadersAndWriters(t *testing.T) {
 	stop.Store(true)
 	cancel()
 	wg.Wait()
+	checkSnapshot(t, r)
 	if lookups.Load() == 0 {
 		t.Error("the readers never ran")
 	}

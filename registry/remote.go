@@ -109,7 +109,13 @@ func (r *Registry) MergeNode(st NodeState) (bool, error) {
 			delete(n.tombs, id)
 		}
 	}
-	n.version = max(n.version, st.Version)
+	if st.Version > n.version {
+		n.version = st.Version
+		if len(changes) == 0 {
+			// No record changed, but the node's version did.
+			changes = append(changes, Change{Node: n.name, Generation: n.generation, Version: n.version, NodeChanged: true})
+		}
+	}
 	n.floor = max(n.floor, st.Version)
 	r.commitLocked(changes)
 	return len(changes) > 0, nil
@@ -190,6 +196,7 @@ func (r *Registry) remoteNodeLocked(node string, gen uint64) (n *nodeState, chan
 	case !known:
 		n = newNodeState(node, gen)
 		r.nodes[node] = n
+		changes = append(changes, Change{Node: node, Generation: gen, NodeChanged: true})
 	case gen < n.generation, gen == n.generation && n.gone:
 		return nil, nil, false
 	case gen > n.generation:

@@ -432,3 +432,20 @@ func TestExpireLeasesOrdered(t *testing.T) {
 		t.Errorf("ExpireLeases: got %q; want %q (by name)", got, nodes)
 	}
 }
+
+// TestNodeInfoFollowsEveryUpdate: what a snapshot says of a node (its
+// version, above all, which gossip digests carry) is what the registry
+// holds, even after an update that changed no record.
+func TestNodeInfoFollowsEveryUpdate(t *testing.T) {
+	r, _ := newTestRegistry(t, "a", 1)
+	mustMerge(t, r, stateOf(1, 0, nil))
+	if _, ok := r.Snapshot().Node("b"); !ok {
+		t.Error("Node(b) after merging its empty state: not listed; want listed (as NodeStates does)")
+	}
+	mustApply(t, r, setDelta(1, 1, "x"))
+	mustMerge(t, r, stateOf(1, 5, map[string]uint64{"x": 1}))
+	if info, _ := r.Snapshot().Node("b"); info.Version != 5 {
+		t.Errorf("Node(b).Version after merging v5: got %d; want 5", info.Version)
+	}
+	checkSnapshot(t, r)
+}
