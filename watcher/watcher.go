@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -237,10 +238,10 @@ func (w *Watcher) Status() Status {
 	return w.status
 }
 
-// Run follows the engine until ctx ends, then returns nil. It returns an
-// error only when the engine cannot be reached at all within
-// Config.StartTimeout; after the first sync it retries for ever, keeping
-// the records it has (marked stale) while the engine is away.
+// Run follows the engine until ctx ends, then returns nil; call it once. It
+// returns an error only when the engine cannot be reached at all within
+// Config.StartTimeout; after the first sync it retries for ever, keeping the
+// records it has (marked stale) while the engine is away.
 func (w *Watcher) Run(ctx context.Context) error {
 	defer w.cli.Close()
 	w.recheckTimer = time.NewTimer(time.Hour)
@@ -303,6 +304,9 @@ func (w *Watcher) session(ctx context.Context) (synced bool, err error) {
 	if _, err := w.resync(ctx); err != nil {
 		return false, err
 	}
+	// The full sync supersedes the rechecks a failed session left.
+	w.rechecks = nil
+	w.recheckTimer.Stop()
 	w.markSynced()
 	sessionStart := time.Now()
 
@@ -384,7 +388,11 @@ func (w *Watcher) handle(ctx context.Context, m events.Message) error {
 	w.mu.Lock()
 	w.status.LastEvent = w.lastEventAt
 	w.mu.Unlock()
-	w.m.event(action)
+	if slices.Contains(watchedActions, events.Action(action)) {
+		w.m.event(action)
+	} else {
+		w.m.event("other") // keep the metric's labels bounded
+	}
 
 	var id string
 	switch m.Type {
