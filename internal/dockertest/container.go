@@ -128,7 +128,10 @@ func Run(t testing.TB, opts RunOptions) Container {
 // reports other failures with t.Errorf (it is meant for cleanups).
 func Remove(t testing.TB, id string) {
 	t.Helper()
-	cli := Engine(t)
+	cli := engine.cli
+	if cli == nil {
+		return // no engine: nothing was made
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	err := cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})

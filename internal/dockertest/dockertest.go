@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -72,23 +73,38 @@ func Name(t testing.TB, base string) string {
 	return strings.Join(parts, "-")
 }
 
-// Engine returns a client for the engine that DOCKER_HOST names (else the
-// default socket), with API version negotiation, closed at cleanup. When the
-// engine does not answer a ping within a few seconds, the test is skipped,
-// or failed when the env CI is "true".
+var engine struct {
+	once sync.Once
+	cli  *client.Client
+	err  error
+}
+
+// Engine returns the process's client for the engine that DOCKER_HOST names
+// (else the default socket), with API version negotiation. The first call
+// pings the engine; when it does not answer within a few seconds, every
+// test that calls Engine is skipped, or failed when the env CI is "true".
+// The client is shared: Close only drops its idle connections, so callers
+// may but need not call it.
 func Engine(t testing.TB) *client.Client {
 	t.Helper()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		unreachable(t, "docker client: %v", err)
+	engine.once.Do(func() {
+		cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err != nil {
+			engine.err = fmt.Errorf("docker client: %w", err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := cli.Ping(ctx); err != nil {
+			engine.err = fmt.Errorf("docker engine at %s: %w", cli.DaemonHost(), err)
+			return
+		}
+		engine.cli = cli
+	})
+	if engine.err != nil {
+		unreachable(t, "%v", engine.err)
 	}
-	t.Cleanup(func() { _ = cli.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := cli.Ping(ctx); err != nil {
-		unreachable(t, "docker engine at %s: %v", cli.DaemonHost(), err)
-	}
-	return cli
+	return engine.cli
 }
 
 func unreachable(t testing.TB, format string, args ...any) {
