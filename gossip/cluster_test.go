@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strings"
@@ -270,5 +271,231 @@ func TestGarbageAndOwnNode(t *testing.T) {
 	}
 	if got := b.node.Stats().Rejected; got <= rejected {
 		t.Errorf("rejected count %d; want more than %d", got, rejected)
+	}
+}
+
+// partition cuts the traffic between every node of side1 and every node of
+// side2; heal restores it.
+func partition(side1, side2 []*tnode) {
+	for _, x := range side1 {
+		for _, y := range side2 {
+			x.tr.block(y.ip)
+			y.tr.block(x.ip)
+		}
+	}
+}
+
+func heal(side1, side2 []*tnode) {
+	for _, x := range side1 {
+		for _, y := range side2 {
+			x.tr.unblock(y.ip)
+			y.tr.unblock(x.ip)
+		}
+	}
+}
+
+// TestPartitionHeal: a node is cut off while both sides change their
+// records. With a long lease the others keep its records; with a short one
+// they drop them (and memberlist forgets the node). Either way, after the
+// heal the rejoin loop brings it back and every view converges, with what
+// changed on both sides during the partition.
+func TestPartitionHeal(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		lease  time.Duration
+		expire bool
+	}{
+		{"lease holds", time.Hour, false},
+		{"lease runs out", 1500 * time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes := startCluster(t, 4, nodeOpts{lease: tc.lease})
+			a, b, c, d := nodes[0], nodes[1], nodes[2], nodes[3]
+			mustSet(t, c, testSet("c-old", "cold", "10.0.3.1"))
+			mustSet(t, c, testSet("c-keep", "ckeep", "10.0.3.2"))
+			mustSet(t, a, testSet("a-old", "aold", "10.0.1.1"))
+			awaitEqualViews(t, 5*time.Second, a, b, c, d)
+
+			major, minor := []*tnode{a, b, d}, []*tnode{c}
+			partition(major, minor)
+			eventually(t, 10*time.Second, func() error {
+				for _, n := range major {
+					if s := memberState(n, "n2"); s != StateDead {
+						return fmt.Errorf("%s sees n2 %s; want dead", n.name, s)
+					}
+				}
+				return nil
+			})
+			// Changes on both sides while they cannot talk.
+			mustSet(t, c, testSet("c-new", "cnew", "10.0.3.3"))
+			c.reg.RemoveLocal("c-old")
+			mustSet(t, a, testSet("a-new", "anew", "10.0.1.2"))
+			b.reg.RemoveLocal("none") // no-op
+			mustSet(t, d, testSet("d-new", "dnew", "10.0.4.1"))
+
+			if tc.expire {
+				eventually(t, tc.lease+5*time.Second, func() error {
+					for _, n := range major {
+						if got := ownerSets(n, "n2"); len(got) != 0 {
+							return fmt.Errorf("%s still holds n2's %v", n.name, got)
+						}
+					}
+					return nil
+				})
+				// Let memberlist forget the dead node (GossipToTheDeadTime):
+				// only the rejoin loop can heal after that.
+				deadline := time.Now().Add(3 * time.Second)
+				eventually(t, 5*time.Second, func() error {
+					if time.Now().Before(deadline) {
+						return fmt.Errorf("waiting for memberlist to reap n2")
+					}
+					return nil
+				})
+			} else {
+				for _, n := range major {
+					if got := ownerSets(n, "n2"); !slices.Equal(got, []string{"c-keep", "c-old"}) {
+						t.Errorf("%s holds n2's %v during the partition; want [c-keep c-old] (lease)", n.name, got)
+					}
+				}
+			}
+
+			healed := time.Now()
+			heal(major, minor)
+			awaitMembers(t, nodes...)
+			awaitEqualViews(t, 10*time.Second, nodes...)
+			t.Logf("converged %v after the heal", time.Since(healed))
+			for _, n := range nodes {
+				if got := ownerSets(n, "n2"); !slices.Equal(got, []string{"c-keep", "c-new"}) {
+					t.Errorf("%s holds n2's %v; want [c-keep c-new]", n.name, got)
+				}
+				if got := ownerSets(n, "n0"); !slices.Equal(got, []string{"a-new", "a-old"}) {
+					t.Errorf("%s holds n0's %v; want [a-new a-old]", n.name, got)
+				}
+				if info, _ := n.reg.Snapshot().Node("n2"); n != c && !info.Expires.IsZero() {
+					t.Errorf("%s: n2's lease still runs after the heal: %+v", n.name, info)
+				}
+			}
+		})
+	}
+}
+
+// TestWrongKey: nodes with another key, or none, can neither join an
+// encrypted cluster nor inject records into it, and the cluster's log says
+// why.
+func TestWrongKey(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	var logs syncBuffer
+	a := startNode(t, "a", nodeOpts{key: key, logOut: &logs})
+	b := startNode(t, "b", nodeOpts{key: key, join: []string{a.addr()}})
+	awaitMembers(t, a, b)
+
+	for _, tc := range []struct {
+		name string
+		key  []byte
+		want string
+	}{
+		{"other key", []byte("fedcba9876543210"), "decrypt"},
+		{"no key", nil, "encrypt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := startNode(t, "x-"+strings.ReplaceAll(tc.name, " ", "-"), nodeOpts{key: tc.key, join: []string{a.addr()}})
+			mustSet(t, x, testSet("evil", "evil", "6.6.6.6"))
+			// x keeps trying to join (the rejoin loop) and a keeps
+			// refusing it; the refusal shows in a's log.
+			eventually(t, 10*time.Second, func() error {
+				if !strings.Contains(strings.ToLower(logs.String()), tc.want) {
+					return fmt.Errorf("a's log does not mention %q yet", tc.want)
+				}
+				return nil
+			})
+			// Direct injection, by packet and by stream.
+			ev := testSet("evil2", "evil2", "6.6.6.7")
+			msg := encodeDelta(registry.Delta{Node: "intruder", Generation: 1, Version: 1, ContainerID: "evil2", Set: &ev})
+			ap := a.node.LocalAddr()
+			dst := &memberlist.Node{Name: "a", Addr: net.IP(ap.Addr().AsSlice()), Port: ap.Port()}
+			_ = x.node.ml.SendBestEffort(dst, msg)
+			_ = x.node.ml.SendReliable(dst, msg)
+			select {
+			case <-x.node.Joined():
+				t.Errorf("%s reports it joined", x.name)
+			default:
+			}
+			for _, n := range []*tnode{a, b} {
+				if got := n.node.ml.NumMembers(); got != 2 {
+					t.Errorf("%s has %d members; want 2", n.name, got)
+				}
+				for _, name := range []string{"evil.swarm.internal", "evil2.swarm.internal"} {
+					if got := lookup(n, name); len(got) != 0 {
+						t.Errorf("%s: %s = %v; want nothing", n.name, name, got)
+					}
+				}
+			}
+			x.leave()
+		})
+	}
+}
+
+// TestClockWentBackwards: a node restarts with a generation below its
+// previous run's (its clock went back). The peers still hold the old run;
+// they tell the node, which moves above it, and its records are taken.
+func TestClockWentBackwards(t *testing.T) {
+	nodes := startCluster(t, 3, nodeOpts{lease: time.Hour})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	mustSet(t, a, testSet("c1", "old", "10.0.0.1"))
+	awaitEqualViews(t, 5*time.Second, a, b, c)
+	oldGen := a.node.Generation()
+	a.crash()
+
+	a2 := startNode(t, "n0", nodeOpts{ip: a.ip, gen: oldGen - uint64(time.Hour), join: []string{b.addr()}})
+	mustSet(t, a2, testSet("c2", "new", "10.0.0.2"))
+	awaitMembers(t, a2, b, c)
+	awaitEqualViews(t, 10*time.Second, a2, b, c)
+	if g := a2.node.Generation(); g <= oldGen {
+		t.Errorf("restarted node's generation %d; want above the old run's %d", g, oldGen)
+	}
+	for _, n := range []*tnode{b, c} {
+		if got := ownerSets(n, "n0"); !slices.Equal(got, []string{"c2"}) {
+			t.Errorf("%s holds n0's %v; want [c2]", n.name, got)
+		}
+	}
+}
+
+// TestRandomOpsConverge: writes on every node in random order, with no
+// pause between them, end with every node holding the same records.
+func TestRandomOpsConverge(t *testing.T) {
+	nodes := startCluster(t, 4, nodeOpts{})
+	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	for i := range 300 {
+		n := nodes[rng.IntN(len(nodes))]
+		id := fmt.Sprintf("c%d", rng.IntN(12))
+		switch op := rng.IntN(10); {
+		case op < 6:
+			mustSet(t, n, testSet(id, fmt.Sprintf("svc%d", rng.IntN(4)), fmt.Sprintf("10.%d.0.%d", rng.IntN(4), i%250)))
+		case op < 9:
+			n.reg.RemoveLocal(id)
+		default:
+			var sets []registry.RecordSet
+			for j := range rng.IntN(5) {
+				sets = append(sets, testSet(fmt.Sprintf("c%d", j*2), "bulk", fmt.Sprintf("10.9.%d.%d", j, i%250)))
+			}
+			if _, err := n.reg.ReplaceLocal(sets); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	awaitEqualViews(t, 15*time.Second, nodes...)
+	// Each node's own records are what the others hold for it.
+	for _, n := range nodes {
+		var own []string
+		for _, s := range n.reg.Snapshot().Sets() {
+			if s.Node == n.name {
+				own = append(own, s.ContainerID)
+			}
+		}
+		for _, o := range nodes {
+			if got := ownerSets(o, n.name); !slices.Equal(got, own) {
+				t.Errorf("%s holds %s's %v; want %v", o.name, n.name, got, own)
+			}
+		}
 	}
 }

@@ -56,6 +56,7 @@ type Node struct {
 	metrics  *metrics
 	maxDelta int
 	start    time.Time
+	addr     netip.AddrPort
 
 	gen     atomic.Uint64
 	leaving atomic.Bool
@@ -207,6 +208,10 @@ func New(c Config) (*Node, error) {
 		return nil, fmt.Errorf("gossip: start memberlist on %s: %w", cfg.BindAddr, err)
 	}
 	n.ml = ml
+	// Read once: memberlist's LocalNode hands out its live node state,
+	// which UpdateNode later rewrites without a lock we could take.
+	ln := ml.LocalNode()
+	n.addr = addrPort(ln.Addr, ln.Port)
 	n.queue.NumNodes = ml.NumMembers
 	return n, nil
 }
@@ -226,11 +231,7 @@ func resolveOne(host string) (netip.Addr, error) {
 }
 
 // LocalAddr returns the address peers reach this node at.
-func (n *Node) LocalAddr() netip.AddrPort {
-	ln := n.ml.LocalNode()
-	ip, _ := netip.AddrFromSlice(ln.Addr)
-	return netip.AddrPortFrom(ip.Unmap(), ln.Port)
-}
+func (n *Node) LocalAddr() netip.AddrPort { return n.addr }
 
 // Joined returns a channel that is closed once the node has joined at least
 // one peer (or at once when there is nothing to join).

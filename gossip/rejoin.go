@@ -41,10 +41,16 @@ func (n *Node) rejoinLoop(ctx context.Context) error {
 // rejoin makes one round of join attempts.
 func (n *Node) rejoin(ctx context.Context) {
 	self := n.LocalAddr()
+	// The member table, not memberlist's Members: the nodes that returns
+	// are memberlist's live state, rewritten without a lock we can take.
 	alive := make(map[netip.AddrPort]bool)
-	for _, m := range n.ml.Members() {
-		alive[addrPort(m.Addr, m.Port)] = true
+	n.mu.Lock()
+	for _, mb := range n.members {
+		if mb.state == StateAlive {
+			alive[mb.addr] = true
+		}
 	}
+	n.mu.Unlock()
 	var seeds, lost []netip.AddrPort
 	for _, a := range n.resolveJoin(ctx) {
 		if a != self && !alive[a] {
