@@ -2,6 +2,8 @@ package dockertest
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -129,4 +131,33 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestEngineGate runs TestEngineGateHelper in a child process against an
+// engine that does not exist: it must skip, or fail when CI=true.
+func TestEngineGate(t *testing.T) {
+	host := "unix://" + t.TempDir() + "/none.sock"
+	for _, tt := range []struct {
+		ci       string
+		wantFail bool
+		want     string
+	}{
+		{"", false, "SKIP: TestEngineGateHelper"},
+		{"true", true, "CI=true and no usable Docker engine"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestEngineGateHelper$", "-test.v")
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+host, "CI="+tt.ci, "DOCKERTEST_GATE_HELPER=1")
+		out, err := cmd.CombinedOutput()
+		if failed := err != nil; failed != tt.wantFail || !strings.Contains(string(out), tt.want) {
+			t.Errorf("CI=%q: got error %v and output\n%s\nwant failed=%v and %q", tt.ci, err, out, tt.wantFail, tt.want)
+		}
+	}
+}
+
+func TestEngineGateHelper(t *testing.T) {
+	if os.Getenv("DOCKERTEST_GATE_HELPER") != "1" {
+		t.Skip("run by TestEngineGate")
+	}
+	Engine(t)
+	t.Fatal("Engine returned without an engine")
 }
