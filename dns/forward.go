@@ -24,7 +24,7 @@ var (
 	// errNotCached: the client did not ask for recursion and the cache has
 	// no answer.
 	errNotCached = errors.New("not cached and recursion not desired")
-	// errNoUpstreams: no upstream is configured.
+	// errNoUpstreams: no upstream is configured (or every one loops).
 	errNoUpstreams = errors.New("no upstream configured")
 	// errMismatch: a reply's ID or question differs from the query's.
 	errMismatch = errors.New("reply does not match the query")
@@ -54,9 +54,13 @@ type forwarder struct {
 	// zero once it answers again). Upstreams that failed recently are
 	// tried last.
 	failed []atomic.Int64
+	// looping marks the upstreams that send our questions back to us.
+	looping []atomic.Bool
+	loopLog zerolog.Logger // not sampled
 
 	mu      sync.Mutex
 	flights map[cacheKey]*flight
+	probes  map[string]*loopProbe // outstanding loop probes by name
 }
 
 // flight is one upstream query that several clients may wait on.
@@ -121,13 +125,13 @@ func (f *forwarder) resolve(ctx, base context.Context, k cacheKey, cacheOnly boo
 // share of the time that is left, so a fast failure (a closed port) leaves
 // more time to the next.
 func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error) {
-	if len(f.upstreams) == 0 {
+	order := f.order()
+	if len(order) == 0 {
 		return nil, fmt.Errorf("forward %s: %w", k.name, errNoUpstreams)
 	}
 	ctx, cancel := context.WithTimeout(base, f.timeout)
 	defer cancel()
 	var errs []error
-	order := f.order()
 	for i, u := range order {
 		up := f.upstreams[u]
 		deadline, _ := ctx.Deadline()
@@ -161,7 +165,8 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 // others.
 const upstreamRetry = 30 * time.Second
 
-// order returns the upstreams' indexes in the order to try them: those
+// order returns the upstreams' indexes in the order to try them, leaving
+// out those that loop back to us: those
 // that have not failed in the last upstreamRetry in their configured order,
 // then the others, the longest-failed first (the likeliest to be back).
 func (f *forwarder) order() []int {
@@ -173,6 +178,9 @@ func (f *forwarder) order() []int {
 	var failing []down
 	cutoff := time.Now().Add(-upstreamRetry).UnixNano()
 	for i := range f.upstreams {
+		if f.looping[i].Load() {
+			continue
+		}
 		if t := f.failed[i].Load(); t != 0 && t > cutoff {
 			failing = append(failing, down{i, t})
 		} else {

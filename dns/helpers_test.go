@@ -179,7 +179,8 @@ func exchange(t testing.TB, network string, addr netip.AddrPort, m *mdns.Msg) *m
 // its own handler that counts the queries it gets.
 type upstream struct {
 	addr    string
-	queries atomic.Int64
+	queries atomic.Int64 // loop probes left out
+	probes  atomic.Int64
 	names   chan string // every qname received, if not nil (buffered)
 }
 
@@ -193,7 +194,11 @@ func startUpstream(t testing.TB, handler func(w mdns.ResponseWriter, r *mdns.Msg
 	}
 	u.addr = udp.LocalAddr().String()
 	h := mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
-		u.queries.Add(1)
+		if isProbe(r) {
+			u.probes.Add(1)
+		} else {
+			u.queries.Add(1)
+		}
 		select {
 		case u.names <- r.Question[0].Name:
 		default:
@@ -215,6 +220,11 @@ func startUpstream(t testing.TB, handler func(w mdns.ResponseWriter, r *mdns.Msg
 		})
 	}
 	return u
+}
+
+// isProbe reports whether r is one of the server's loop probes.
+func isProbe(r *mdns.Msg) bool {
+	return len(r.Question) == 1 && strings.HasSuffix(strings.ToLower(r.Question[0].Name), probeSuffix)
 }
 
 // answerA is an upstream handler that answers every A query with 192.0.2.1

@@ -249,6 +249,9 @@ func New(cfg Config) (*Server, error) {
 		log:         s.qlog,
 		flights:     make(map[cacheKey]*flight),
 		failed:      make([]atomic.Int64, len(cfg.Upstreams)),
+		looping:     make([]atomic.Bool, len(cfg.Upstreams)),
+		loopLog:     cfg.Logger,
+		probes:      make(map[string]*loopProbe),
 	}
 	s.base, s.stopBase = context.WithCancel(context.Background())
 	s.udp, s.tcp, err = listen(cfg.Listen)
@@ -378,6 +381,12 @@ func (s *Server) Run(ctx context.Context) error {
 	if runErr == nil {
 		s.log.Info().Stringer("udp", s.UDPAddr()).Stringer("tcp", s.TCPAddr()).Str("zone", s.zone.origin).
 			Strs("upstreams", s.cfg.Upstreams).Msg("dns server listening")
+		probing := make(chan struct{})
+		go func() {
+			defer close(probing)
+			s.fwd.probeLoops(s.base)
+		}()
+		defer func() { <-probing }() // s.base ends before Run returns
 		select {
 		case <-ctx.Done():
 		case err := <-servers[0].done:
@@ -662,6 +671,10 @@ func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, 
 	if m, ok := s.zone.answer(s.store.Snapshot(), req, client, ex); ok {
 		m.RecursionAvailable = recursion
 		return s.finish(m, opt), SourceZone
+	}
+	if s.fwd.probeHit(registry.CanonicalName(q.Name)) {
+		// Our own loop probe came back: refuse it, which ends the loop.
+		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
 	}
 	if !recursion {
 		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
