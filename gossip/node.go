@@ -41,7 +41,7 @@ const (
 	inboxSize = 4096
 	// maxPushBack bounds the states sent back after one push/pull, and
 	// maxChunk the size of one reliable message.
-	maxPushBack = 8 << 20
+	maxPushBack = 32 << 20
 	maxChunk    = 512 << 10
 )
 
