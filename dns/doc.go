@@ -15,9 +15,36 @@
 //     the queries in flight and retries truncated replies over TCP.
 //   - cache.go keeps forwarded answers for their TTL (positive) or their SOA
 //     minimum (negative, RFC 2308), sharded and bounded.
+//   - loop.go finds upstreams that send our questions back to us.
 //   - server.go binds UDP and TCP, applies the protocol rules (EDNS0, BADVERS,
-//     truncation to the client's size, FORMERR, NOTIMP, REFUSED) and wires
-//     the above together.
+//     truncation to the client's size, FORMERR, NOTIMP, REFUSED), bounds the
+//     work in progress, transfers the zone (AXFR) and wires the above
+//     together.
+//
+// Choices where the standards leave room:
+//
+//   - Reverse names: the PTR of an address some container holds is answered
+//     here (the local node's container first: bridge subnets repeat across
+//     hosts); every other reverse name, and any other type under the
+//     reverse trees, is forwarded, since those trees are not our zone.
+//   - A single-label name ("web.") is answered from the zone when
+//     "web.<zone>" exists there, as Docker's own DNS does; otherwise it is
+//     forwarded.
+//   - A name that holds records and a CNAME is answered from its records.
+//     A CNAME inside the zone is followed (up to 8 hops); the rcode is
+//     that of the last name (RFC 6604).
+//   - ANY is answered minimally (RFC 8482): the addresses, or an HINFO
+//     "RFC8482" when there are none; the apex gives its SOA.
+//   - SRV: the local node's containers have priority 0, the others 1.
+//   - Classes other than IN get REFUSED; OPCODEs other than QUERY NOTIMP
+//     (UPDATE REFUSED); AXFR and IXFR a full transfer over TCP for clients
+//     in Config.AllowTransfer, REFUSED otherwise.
+//   - Recursion only for clients in Config.AllowRecursion; a query with
+//     RD=0 for an outside name is answered from the cache or REFUSED, and
+//     upstream queries always ask for recursion.
+//   - Negative upstream answers are cached only with an SOA (RFC 2308 §5);
+//     failures (SERVFAIL, timeouts) are not cached, and coalescing keeps a
+//     failing name to one upstream query at a time.
 //
 // The package imports nothing from Docker or memberlist; it sees the registry
 // only through the Zone interface. miekg/dns is imported as mdns.

@@ -635,6 +635,11 @@ func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, 
 	if len(req.Question) != 1 {
 		return s.fail(req, mdns.RcodeFormatError, nil), SourceServer
 	}
+	for _, rr := range req.Ns {
+		if rr.Header().Rrtype == mdns.TypeOPT {
+			return s.fail(req, mdns.RcodeFormatError, nil), SourceServer // OPT only in the additional section
+		}
+	}
 	var opt *mdns.OPT
 	for _, rr := range req.Extra {
 		if o, ok := rr.(*mdns.OPT); ok {

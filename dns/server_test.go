@@ -285,6 +285,17 @@ func TestServerProtocol(t *testing.T) {
 			m := withOPT(query("web-1.swarm.internal.", mdns.TypeA), func(*mdns.OPT) {})
 			return pack(t, withOPT(m, func(*mdns.OPT) {}))
 		}, rcode: mdns.RcodeFormatError},
+		{name: "OPT in the authority section: FORMERR", wire: func() []byte {
+			m := query("web-1.swarm.internal.", mdns.TypeA)
+			o := &mdns.OPT{Hdr: mdns.RR_Header{Name: ".", Rrtype: mdns.TypeOPT}}
+			m.Ns = []mdns.RR{o}
+			return pack(t, m)
+		}, rcode: mdns.RcodeFormatError},
+		{name: "OPT not at the root: FORMERR", wire: func() []byte {
+			m := query("web-1.swarm.internal.", mdns.TypeA)
+			m.Extra = []mdns.RR{&mdns.OPT{Hdr: mdns.RR_Header{Name: "x.", Rrtype: mdns.TypeOPT}}}
+			return pack(t, m)
+		}, rcode: mdns.RcodeFormatError},
 		{name: "QDCOUNT 0: FORMERR", wire: func() []byte { return header(7, 0x0100, 0, 0, 0, 0) }, rcode: mdns.RcodeFormatError},
 		{name: "QDCOUNT 2: FORMERR", wire: func() []byte {
 			return append(append(header(7, 0x0100, 2, 0, 0, 0), question...), question...)
@@ -683,4 +694,35 @@ func TestServerGoroutinesEnd(t *testing.T) {
 		}
 	}
 	check()
+}
+
+// TestServerUDPSlotsNotLeaked: every way a UDP packet can end (answered,
+// FORMERR, NOTIMP, ignored, unparsable) gives its slot back. With two
+// slots, a single leak per kind would stop the server.
+func TestServerUDPSlotsNotLeaked(t *testing.T) {
+	s := newTestServer(t, Config{MaxConcurrent: 2})
+	packets := append(malformedPackets(),
+		append(header(7, 0x8100, 1, 0, 0, 0), question...), // QR=1: ignored
+		append(header(7, 15<<11, 1, 0, 0, 0), question...), // NOTIMP
+		append(header(7, 0x0100, 1, 0, 0, 0), question...), // answered
+	)
+	for round := range 5 {
+		for _, p := range packets {
+			conn, err := net.Dial("udp", s.UDPAddr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Write(p); err != nil {
+				t.Fatal(err)
+			}
+			conn.Close()
+		}
+		// Still answering: slots came back.
+		c := &mdns.Client{Timeout: 2 * time.Second}
+		if _, _, err := c.Exchange(query("web-1.swarm.internal.", mdns.TypeA), s.UDPAddr().String()); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	// Once idle, only the reader's own slot is taken.
+	waitFor(t, 5*time.Second, func() bool { return len(s.udpSlots) == 1 })
 }
