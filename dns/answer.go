@@ -91,7 +91,11 @@ func (z *zoneConfig) answer(snap *registry.Snapshot, req *mdns.Msg, client netip
 	for hops := 0; ; hops++ {
 		rrs, exists, alias := z.records(snap, target, owner, q.Qtype, client, ex)
 		if len(rrs) > 0 {
-			m.Answer = append(m.Answer, rrs...)
+			if m.Answer == nil {
+				m.Answer = rrs
+			} else {
+				m.Answer = append(m.Answer, rrs...)
+			}
 			if target == z.origin && q.Qtype == mdns.TypeNS {
 				m.Extra = append(m.Extra, z.glue()...)
 			}
@@ -211,14 +215,16 @@ func (z *zoneConfig) addrRecords(snap *registry.Snapshot, sets []*registry.Recor
 			stale = true
 			reason += "; TTL lowered: node " + s.Node + " is stale"
 		}
-		shared := sharedNetworks(s, client)
+		shared := sharesNetwork(s, client)
 		given := false
 		for _, a := range s.Addrs {
 			if a.IP.Is4() != is4 {
 				continue
 			}
-			if shared != nil && !containsString(shared, a.Network) {
-				ex.add(candidate(s, a, false, "left out: the client is on network "+strings.Join(shared, ",")+", this address is on "+a.Network))
+			if shared && !onClientNetwork(s, a.Network, client) {
+				if ex != nil {
+					ex.add(candidate(s, a, false, "left out: the client is on network "+strings.Join(sharedNetworks(s, client), ",")+", this address is on "+a.Network))
+				}
 				continue
 			}
 			if hasAddr(rrs, a.IP) {
@@ -271,6 +277,31 @@ func candidate(s *registry.RecordSet, a registry.Addr, included bool, reason str
 	}
 }
 
+// sharesNetwork reports whether client lies in the subnet of one of the
+// networks of s.
+func sharesNetwork(s *registry.RecordSet, client netip.Addr) bool {
+	if !client.IsValid() {
+		return false
+	}
+	for _, a := range s.Addrs {
+		if a.Subnet.IsValid() && a.Subnet.Contains(client) {
+			return true
+		}
+	}
+	return false
+}
+
+// onClientNetwork reports whether network is one of the networks of s
+// whose subnet holds client.
+func onClientNetwork(s *registry.RecordSet, network string, client netip.Addr) bool {
+	for _, a := range s.Addrs {
+		if a.Network == network && a.Subnet.IsValid() && a.Subnet.Contains(client) {
+			return true
+		}
+	}
+	return false
+}
+
 // sharedNetworks returns the networks of s whose subnet holds client, or nil.
 func sharedNetworks(s *registry.RecordSet, client netip.Addr) []string {
 	if !client.IsValid() {
@@ -319,16 +350,30 @@ func hasAddr(rrs []mdns.RR, ip netip.Addr) bool {
 	return false
 }
 
+// aRecord and aaaaRecord hold a record and the bytes of its address in
+// one allocation.
+type aRecord struct {
+	rr mdns.A
+	ip [4]byte
+}
+
+type aaaaRecord struct {
+	rr mdns.AAAA
+	ip [16]byte
+}
+
 // addrRR returns an A or AAAA record for ip, or nil when ip is not of the
 // family qtype asks for.
 func addrRR(owner string, qtype uint16, ip netip.Addr, ttl uint32) mdns.RR {
 	switch {
 	case qtype == mdns.TypeA && ip.Is4():
-		b := ip.As4()
-		return &mdns.A{Hdr: mdns.RR_Header{Name: owner, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: ttl}, A: b[:]}
+		r := &aRecord{ip: ip.As4()}
+		r.rr = mdns.A{Hdr: mdns.RR_Header{Name: owner, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: ttl}, A: r.ip[:]}
+		return &r.rr
 	case qtype == mdns.TypeAAAA && ip.Is6():
-		b := ip.As16()
-		return &mdns.AAAA{Hdr: mdns.RR_Header{Name: owner, Rrtype: mdns.TypeAAAA, Class: mdns.ClassINET, Ttl: ttl}, AAAA: b[:]}
+		r := &aaaaRecord{ip: ip.As16()}
+		r.rr = mdns.AAAA{Hdr: mdns.RR_Header{Name: owner, Rrtype: mdns.TypeAAAA, Class: mdns.ClassINET, Ttl: ttl}, AAAA: r.ip[:]}
+		return &r.rr
 	}
 	return nil
 }
