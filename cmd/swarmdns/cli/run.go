@@ -32,6 +32,7 @@ var commands = map[string]command{
 	"records": {"list the records this node holds", runRecords},
 	"lookup":  {"show the answer this node gives for a name, and why", runLookup},
 	"stats":   {"show this node's counters", runStats},
+	"health":  {"exit 0 when the node's admin API says it is healthy (or, with --ready, ready)", runHealth},
 }
 
 // Run runs the command line args (without the program name) and returns the

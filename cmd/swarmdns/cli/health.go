@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// runHealth is `swarmdns health`: the image's HEALTHCHECK. It asks the
+// node's admin API for /healthz (the process lives), or with --ready for
+// /readyz (the first Docker sync is done and, with peers to join, a peer
+// joined), and exits 0 when the answer is good, 1 otherwise. It needs no
+// shell, so it works in the FROM-scratch image:
+//
+//	HEALTHCHECK CMD ["/swarmdns", "health"]
+//
+// The admin address comes from --admin, else from SWARMDNS_ADMIN_LISTEN,
+// which a health check run by Docker inherits from the container.
+func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs, d := newDebugFlags("health", "health [flags]", debugGetenv)
+	ready := fs.Bool("ready", false, "check /readyz (synced with Docker, joined the cluster) instead of /healthz (the process lives)")
+	pos, code, ok := parseDebugArgs(fs, d, args, debugGetenv, stderr)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return debugUsageError(stderr, fs, "unexpected argument %q", pos[0])
+	}
+	c, err := d.client()
+	if err != nil {
+		return debugUsageError(stderr, fs, "%v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+
+	if *ready {
+		rd, err := c.Ready(ctx)
+		if err != nil {
+			return reportAPIError(stderr, "health", err)
+		}
+		if d.json {
+			if code := printJSON(stdout, stderr, "health", rd); code != exitOK || !rd.Ready {
+				return exitError
+			}
+			return exitOK
+		}
+		if !rd.Ready {
+			var why []string
+			for _, ch := range rd.Checks {
+				if !ch.Ready {
+					why = append(why, ch.Name+": "+ch.Error)
+				}
+			}
+			fmt.Fprintf(stdout, "not ready: %s\n", strings.Join(why, "; "))
+			return exitError
+		}
+		fmt.Fprintln(stdout, "ready")
+		return exitOK
+	}
+
+	base := d.admin
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/healthz", nil)
+	if err != nil {
+		return debugUsageError(stderr, fs, "admin address %q: %v", d.admin, err)
+	}
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := hc.Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmdns health: admin API at %s: %v\n", d.admin, err)
+		return exitError
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "swarmdns health: admin API at %s: GET /healthz: %s\n", d.admin, resp.Status)
+		return exitError
+	}
+	fmt.Fprintln(stdout, "ok")
+	return exitOK
+}
