@@ -15,6 +15,8 @@
 //     the queries in flight and retries truncated replies over TCP.
 //   - cache.go keeps forwarded answers for their TTL (positive) or their SOA
 //     minimum (negative, RFC 2308), sharded and bounded.
+//   - hosts.go answers the names of a hosts file (Config.HostsFile) before
+//     the zone and the upstreams, and reloads it when it changes.
 //   - loop.go finds upstreams that send our questions back to us.
 //   - server.go binds UDP and TCP, applies the protocol rules (EDNS0, BADVERS,
 //     truncation to the client's size, FORMERR, NOTIMP, REFUSED), bounds the

@@ -36,7 +36,7 @@ type Candidate struct {
 type Explanation struct {
 	// Reply is the reply as it would be sent over TCP (not truncated).
 	Reply *mdns.Msg
-	// Source is SourceZone, SourceForward or SourceServer.
+	// Source is SourceZone, SourceHosts, SourceForward or SourceServer.
 	Source string
 	// Candidates are the zone's records for the name; empty for
 	// forwarded names.

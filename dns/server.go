@@ -34,6 +34,7 @@ const (
 	DefaultMaxTCPConns    = 256
 	DefaultTCPIdleTimeout = 8 * time.Second
 	DefaultReadTimeout    = 2 * time.Second
+	DefaultHostsPoll      = 2 * time.Second
 )
 
 // DefaultAllowRecursion are the clients that may use the server as a
@@ -104,6 +105,13 @@ type Config struct {
 	// TCPIdleTimeout closes a TCP connection idle between queries (RFC 7766).
 	TCPIdleTimeout time.Duration
 
+	// HostsFile is a file in /etc/hosts format whose names are answered
+	// (A, AAAA, PTR; with TTL) before the zone and the upstreams, as
+	// dnsmasq does. It is read again when it changes. Optional.
+	HostsFile string
+	// HostsPoll is how often HostsFile is checked for changes.
+	HostsPoll time.Duration
+
 	// Store is the registry the zone is answered from (required).
 	Store Zone
 	// Logger receives the server's logs; queries are logged at debug
@@ -128,6 +136,10 @@ type Server struct {
 
 	udp *net.UDPConn
 	tcp net.Listener
+
+	hosts      atomic.Pointer[hostsTable] // nil without Config.HostsFile
+	hostsState hostsFileState
+	hostsPolls atomic.Int64 // checks of the file, for tests
 
 	udpSlots chan struct{} // UDP queries being handled
 	tcpSlots chan struct{} // open TCP connections
@@ -166,6 +178,7 @@ func New(cfg Config) (*Server, error) {
 		{"forward timeout", &cfg.ForwardTimeout, DefaultForwardTimeout},
 		{"cache max ttl", &cfg.CacheMaxTTL, DefaultCacheMaxTTL},
 		{"tcp idle timeout", &cfg.TCPIdleTimeout, DefaultTCPIdleTimeout},
+		{"hosts poll", &cfg.HostsPoll, DefaultHostsPoll},
 	}
 	for _, d := range durations {
 		if *d.v < 0 {
@@ -252,6 +265,15 @@ func New(cfg Config) (*Server, error) {
 		looping:     make([]atomic.Bool, len(cfg.Upstreams)),
 		loopLog:     cfg.Logger,
 		probes:      make(map[string]*loopProbe),
+	}
+	if cfg.HostsFile != "" {
+		t, st, bad, err := loadHosts(cfg.HostsFile, s.zone.ttl)
+		if err != nil {
+			return nil, fmt.Errorf("dns: %w", err)
+		}
+		s.hosts.Store(t)
+		s.hostsState = st
+		s.logHostsLoaded(t, bad)
 	}
 	s.base, s.stopBase = context.WithCancel(context.Background())
 	s.udp, s.tcp, err = listen(cfg.Listen)
@@ -387,6 +409,14 @@ func (s *Server) Run(ctx context.Context) error {
 			s.fwd.probeLoops(s.base)
 		}()
 		defer func() { <-probing }() // s.base ends before Run returns
+		if s.cfg.HostsFile != "" {
+			watching := make(chan struct{})
+			go func() {
+				defer close(watching)
+				s.watchHosts(s.base, s.hostsState)
+			}()
+			defer func() { <-watching }()
+		}
 		select {
 		case <-ctx.Done():
 		case err := <-servers[0].done:
@@ -622,6 +652,8 @@ func remoteIP(a net.Addr) netip.Addr {
 const (
 	// SourceZone: answered from the registry.
 	SourceZone = "zone"
+	// SourceHosts: answered from Config.HostsFile.
+	SourceHosts = "hosts"
 	// SourceForward: answered by an upstream or from the cache.
 	SourceForward = "forward"
 	// SourceServer: answered by the server itself (an error, a refusal).
@@ -673,6 +705,10 @@ func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, 
 		return s.fail(req, mdns.RcodeNotImplemented, opt), SourceServer
 	}
 	recursion := s.recursionAllowed(client)
+	if m, ok := s.hosts.Load().answer(req); ok {
+		m.RecursionAvailable = recursion
+		return s.finish(m, opt), SourceHosts
+	}
 	if m, ok := s.zone.answer(s.store.Snapshot(), req, client, ex); ok {
 		m.RecursionAvailable = recursion
 		return s.finish(m, opt), SourceZone
