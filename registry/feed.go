@@ -112,7 +112,7 @@ func (r *Registry) commitLocked(changes []Change) {
 		return
 	}
 	r.serial++
-	r.snap.Store(r.build())
+	r.snap.Store(r.nextSnapshot(r.snap.Load(), changes))
 	for s := range r.subs {
 		s.push(changes)
 	}

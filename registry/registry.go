@@ -72,7 +72,7 @@ func New(cfg Config) (*Registry, error) {
 		serial: uint32(now().Unix()),
 	}
 	r.nodes[cfg.Node] = newNodeState(cfg.Node, cfg.Generation)
-	r.snap.Store(r.build())
+	r.snap.Store(r.nextSnapshot(nil, nil))
 	return r, nil
 }
 

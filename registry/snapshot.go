@@ -29,70 +29,241 @@ type NodeInfo struct {
 // return belong to the caller (a DNS answer may shuffle them); the record
 // sets those point to are shared and must not be modified (Clone them).
 // Names passed to lookups must be canonical (CanonicalName).
+//
+// A new snapshot shares all it can with the one before: a write copies only
+// the node entry and the index shards it touches (see index.go).
 type Snapshot struct {
 	serial  uint32
 	local   string
-	sets    []*RecordSet
-	names   map[string][]*RecordSet
-	parents map[string]struct{} // proper ancestors of names and aliases
-	aliases map[string]*Alias
-	addrs   map[netip.Addr][]*RecordSet
-	nodes   []NodeInfo
+	nodes   []nodeEntry // by name
+	total   int         // record sets in all nodes
+	names   *sharded[string, []*RecordSet]
+	aliases *sharded[string, []*RecordSet] // the sets with an alias of that name
+	addrs   *sharded[netip.Addr, []*RecordSet]
+	parents *sharded[string, int32] // how many names and aliases lie below
 }
 
-// build makes a snapshot of the registry's current state.
-func (r *Registry) build() *Snapshot {
-	s := &Snapshot{
-		serial:  r.serial,
-		local:   r.local,
-		names:   make(map[string][]*RecordSet),
-		parents: make(map[string]struct{}),
-		aliases: make(map[string]*Alias),
-		addrs:   make(map[netip.Addr][]*RecordSet),
-	}
-	for _, n := range r.nodes {
-		if n.gone {
+// nodeEntry is one node in a snapshot.
+type nodeEntry struct {
+	info NodeInfo
+	sets []*RecordSet // by container ID; never written once published
+}
+
+// rebuildShare is the share of a snapshot's sets a batch of changes must
+// touch before the next snapshot is built from scratch rather than from the
+// previous one.
+const rebuildShare = 4
+
+// nextSnapshot makes the snapshot of the registry's current state from
+// prev, the one published before changes (nil for none). Changes must name
+// every container whose set changed since prev.
+func (r *Registry) nextSnapshot(prev *Snapshot, changes []Change) *Snapshot {
+	touched := make(map[string]map[string]bool)
+	count := 0
+	for _, c := range changes {
+		if c.ContainerID == "" {
 			continue
 		}
-		s.nodes = append(s.nodes, NodeInfo{
-			Name: n.name, Generation: n.generation, Version: n.version, Records: len(n.sets),
-			Expires: n.expires, Stale: n.stale || !n.expires.IsZero(), Local: n.name == r.local,
-		})
-		for _, set := range n.sets {
-			s.sets = append(s.sets, set)
+		ids := touched[c.Node]
+		if ids == nil {
+			ids = make(map[string]bool)
+			touched[c.Node] = ids
+		}
+		if !ids[c.ContainerID] {
+			ids[c.ContainerID] = true
+			count++
 		}
 	}
-	slices.SortFunc(s.nodes, func(a, b NodeInfo) int { return strings.Compare(a.Name, b.Name) })
-	slices.SortFunc(s.sets, compareSets)
-	for _, set := range s.sets {
-		for _, name := range set.Names {
-			s.names[name] = append(s.names[name], set)
-			s.addParents(name)
+	if prev == nil || count > 64 && count > prev.total/rebuildShare {
+		prev, touched = emptySnapshot(), nil
+	}
+	s := &Snapshot{serial: r.serial, local: r.local}
+	w := newSnapshotWriter(prev)
+
+	names := make([]string, 0, len(r.nodes))
+	for name, n := range r.nodes {
+		if !n.gone {
+			names = append(names, name)
 		}
-		for _, a := range set.Addrs {
-			s.addrs[a.IP] = append(s.addrs[a.IP], set)
-		}
-		for i := range set.Aliases {
-			a := &set.Aliases[i]
-			if _, dup := s.aliases[a.Name]; !dup {
-				s.aliases[a.Name] = a
-				s.addParents(a.Name)
+	}
+	slices.Sort(names)
+	s.nodes = make([]nodeEntry, 0, len(names))
+	i := 0 // position in prev.nodes
+	for _, name := range names {
+		// Nodes gone since prev: all their sets go.
+		for ; i < len(prev.nodes) && prev.nodes[i].info.Name < name; i++ {
+			for _, set := range prev.nodes[i].sets {
+				w.replace(set, nil)
 			}
 		}
+		var old []*RecordSet
+		known := i < len(prev.nodes) && prev.nodes[i].info.Name == name
+		if known {
+			old = prev.nodes[i].sets
+			i++
+		}
+		n := r.nodes[name]
+		sets := old
+		if ids := touched[name]; !known || len(ids) > 0 {
+			sets = w.updateNode(n, old, ids, known)
+		}
+		s.nodes = append(s.nodes, nodeEntry{info: r.info(n), sets: sets})
+		s.total += len(sets)
 	}
+	for ; i < len(prev.nodes); i++ {
+		for _, set := range prev.nodes[i].sets {
+			w.replace(set, nil)
+		}
+	}
+	s.names, s.aliases, s.addrs, s.parents = w.names.w.m, w.aliases.w.m, w.addrs.w.m, w.parents.w.m
 	return s
 }
 
-func (s *Snapshot) addParents(name string) {
-	for i := 0; i < len(name)-1; i++ {
-		if name[i] == '.' {
-			p := name[i+1:]
-			if _, ok := s.parents[p]; ok {
-				return // its own ancestors are in already
+func emptySnapshot() *Snapshot {
+	return &Snapshot{
+		names:   newSharded[string, []*RecordSet](hashName),
+		aliases: newSharded[string, []*RecordSet](hashName),
+		addrs:   newSharded[netip.Addr, []*RecordSet](hashAddr),
+		parents: newSharded[string, int32](hashName),
+	}
+}
+
+func (r *Registry) info(n *nodeState) NodeInfo {
+	return NodeInfo{
+		Name: n.name, Generation: n.generation, Version: n.version, Records: len(n.sets),
+		Expires: n.expires, Stale: n.stale || !n.expires.IsZero(), Local: n.name == r.local,
+	}
+}
+
+// snapshotWriter makes the indexes of a new snapshot from a previous one.
+type snapshotWriter struct {
+	names, aliases *setIndex[string]
+	addrs          *setIndex[netip.Addr]
+	parents        parentIndex
+}
+
+func newSnapshotWriter(prev *Snapshot) *snapshotWriter {
+	return &snapshotWriter{
+		names:   writeIndexOf(prev.names),
+		aliases: writeIndexOf(prev.aliases),
+		addrs:   writeIndexOf(prev.addrs),
+		parents: parentIndex{w: writeShardsOf(prev.parents)},
+	}
+}
+
+// updateNode returns n's sets, ordered by container, from old (its sets in
+// the previous snapshot, if known) and the containers changed since (ids),
+// and indexes the changes. Without a previous entry, every set is new.
+func (w *snapshotWriter) updateNode(n *nodeState, old []*RecordSet, ids map[string]bool, known bool) []*RecordSet {
+	byID := func(s *RecordSet, id string) int { return strings.Compare(s.ContainerID, id) }
+	if !known || len(ids) > 8 {
+		sets := make([]*RecordSet, 0, len(n.sets))
+		for _, set := range n.sets {
+			sets = append(sets, set)
+		}
+		slices.SortFunc(sets, compareSets)
+		if !known {
+			for _, set := range sets {
+				w.replace(nil, set)
 			}
-			s.parents[p] = struct{}{}
+			return sets
+		}
+		for id := range ids {
+			var was *RecordSet
+			if j, ok := slices.BinarySearchFunc(old, id, byID); ok {
+				was = old[j]
+			}
+			w.replace(was, n.sets[id])
+		}
+		return sets
+	}
+	sets := slices.Clone(old)
+	for id := range ids {
+		j, ok := slices.BinarySearchFunc(sets, id, byID)
+		var was *RecordSet
+		if ok {
+			was = sets[j]
+		}
+		now := n.sets[id]
+		w.replace(was, now)
+		switch {
+		case ok && now != nil:
+			sets[j] = now
+		case ok:
+			sets = slices.Delete(sets, j, j+1)
+		case now != nil:
+			sets = slices.Insert(sets, j, now)
 		}
 	}
+	return sets
+}
+
+// replace indexes the change of one container's set from old to new
+// (either may be nil).
+func (w *snapshotWriter) replace(old, new *RecordSet) {
+	if old == new {
+		return
+	}
+	var oldNames, newNames, oldAliases, newAliases []string
+	var oldAddrs, newAddrs []netip.Addr
+	if old != nil {
+		oldNames, oldAliases, oldAddrs = old.Names, aliasNames(old), addrKeys(old)
+	}
+	if new != nil {
+		newNames, newAliases, newAddrs = new.Names, aliasNames(new), addrKeys(new)
+	}
+	for _, name := range oldNames {
+		if !slices.Contains(newNames, name) && w.names.remove(name, old) {
+			w.parents.add(name, -1)
+		}
+	}
+	for _, name := range newNames {
+		if w.names.put(name, new) {
+			w.parents.add(name, +1)
+		}
+	}
+	for _, name := range oldAliases {
+		if !slices.Contains(newAliases, name) && w.aliases.remove(name, old) {
+			w.parents.add(name, -1)
+		}
+	}
+	for _, name := range newAliases {
+		if w.aliases.put(name, new) {
+			w.parents.add(name, +1)
+		}
+	}
+	for _, ip := range oldAddrs {
+		if !slices.Contains(newAddrs, ip) {
+			w.addrs.remove(ip, old)
+		}
+	}
+	for _, ip := range newAddrs {
+		w.addrs.put(ip, new)
+	}
+}
+
+// aliasNames returns the distinct names of s's aliases (sorted by name, as
+// normalize leaves them).
+func aliasNames(s *RecordSet) []string {
+	var out []string
+	for _, a := range s.Aliases {
+		if len(out) == 0 || out[len(out)-1] != a.Name {
+			out = append(out, a.Name)
+		}
+	}
+	return out
+}
+
+// addrKeys returns the distinct addresses of s (sorted by address, as
+// normalize leaves them).
+func addrKeys(s *RecordSet) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range s.Addrs {
+		if len(out) == 0 || out[len(out)-1] != a.IP {
+			out = append(out, a.IP)
+		}
+	}
+	return out
 }
 
 func compareSets(a, b *RecordSet) int {
@@ -111,48 +282,70 @@ func (s *Snapshot) LocalNode() string { return s.local }
 
 // Lookup returns the record sets that answer to name, ordered by node and
 // container; nil, without allocating, when there are none.
-func (s *Snapshot) Lookup(name string) []*RecordSet { return slices.Clone(s.names[name]) }
+func (s *Snapshot) Lookup(name string) []*RecordSet {
+	sets, _ := s.names.get(name)
+	return slices.Clone(sets)
+}
 
-// Alias returns the CNAME record at name, if any.
+// Alias returns the CNAME record at name, if any. When several containers
+// claim name, the first by node and container wins.
 func (s *Snapshot) Alias(name string) (Alias, bool) {
-	a, ok := s.aliases[name]
-	if !ok {
+	sets, _ := s.aliases.get(name)
+	if len(sets) == 0 {
 		return Alias{}, false
 	}
-	return *a, true
+	for _, a := range sets[0].Aliases {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Alias{}, false
 }
 
 // Exists reports whether name exists in the zone: it owns records, or it is
 // an empty non-terminal (an ancestor of a name that does), so that a miss
 // there is NODATA rather than NXDOMAIN (RFC 8020).
 func (s *Snapshot) Exists(name string) bool {
-	if _, ok := s.names[name]; ok {
+	if _, ok := s.names.get(name); ok {
 		return true
 	}
-	if _, ok := s.aliases[name]; ok {
+	if _, ok := s.aliases.get(name); ok {
 		return true
 	}
-	_, ok := s.parents[name]
+	_, ok := s.parents.get(name)
 	return ok
 }
 
 // LookupAddr returns the record sets that hold ip, for PTR answers. An
 // IPv4-mapped IPv6 address finds the IPv4 one; a zone is ignored.
 func (s *Snapshot) LookupAddr(ip netip.Addr) []*RecordSet {
-	return slices.Clone(s.addrs[ip.Unmap().WithZone("")])
+	sets, _ := s.addrs.get(ip.Unmap().WithZone(""))
+	return slices.Clone(sets)
 }
 
 // Sets returns every record set, ordered by node and container.
-func (s *Snapshot) Sets() []*RecordSet { return slices.Clone(s.sets) }
+func (s *Snapshot) Sets() []*RecordSet {
+	out := make([]*RecordSet, 0, s.total)
+	for _, n := range s.nodes {
+		out = append(out, n.sets...)
+	}
+	return out
+}
 
 // Nodes returns every known node, ordered by name.
-func (s *Snapshot) Nodes() []NodeInfo { return slices.Clone(s.nodes) }
+func (s *Snapshot) Nodes() []NodeInfo {
+	out := make([]NodeInfo, len(s.nodes))
+	for i, n := range s.nodes {
+		out[i] = n.info
+	}
+	return out
+}
 
 // Node returns one node's info.
 func (s *Snapshot) Node(name string) (NodeInfo, bool) {
-	i, ok := slices.BinarySearchFunc(s.nodes, name, func(n NodeInfo, name string) int { return strings.Compare(n.Name, name) })
+	i, ok := slices.BinarySearchFunc(s.nodes, name, func(n nodeEntry, name string) int { return strings.Compare(n.info.Name, name) })
 	if !ok {
 		return NodeInfo{}, false
 	}
-	return s.nodes[i], true
+	return s.nodes[i].info, true
 }
