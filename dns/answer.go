@@ -36,6 +36,10 @@ type zoneConfig struct {
 	nsName   string // canonical NS target: "ns.<origin>"
 	nsAddrs  []netip.Addr
 	mbox     string // SOA RNAME: "hostmaster.<origin>"
+	// nodeAddrs, if set, gives the addresses of a swarmdns node by its
+	// label, for <node>.node.<origin>.
+	nodeAddrs func(node string) []netip.Addr
+	nodeZone  string // "node.<origin>"
 }
 
 // explain collects, for Lookup, why each candidate record was given or left
@@ -137,6 +141,26 @@ func (z *zoneConfig) records(snap *registry.Snapshot, name, owner string, qtype 
 			rrs = []mdns.RR{&mdns.NS{Hdr: z.hdr(owner, mdns.TypeNS, z.ttl), Ns: z.nsName}}
 		}
 		return rrs, true, ""
+	}
+	if z.nodeAddrs != nil && inZone(name, z.nodeZone) {
+		if name == z.nodeZone {
+			return nil, true, "" // an empty non-terminal
+		}
+		label, parent, ok := firstLabel(name)
+		if !ok || parent != z.nodeZone {
+			return nil, false, ""
+		}
+		addrs := z.nodeAddrs(label)
+		for _, ip := range addrs {
+			for _, qt := range []uint16{mdns.TypeA, mdns.TypeAAAA} {
+				if qtype == qt || qtype == mdns.TypeANY {
+					if rr := addrRR(owner, qt, ip.Unmap(), z.ttl); rr != nil {
+						rrs = append(rrs, rr)
+					}
+				}
+			}
+		}
+		return rrs, len(addrs) > 0, ""
 	}
 	if name == z.nsName && len(z.nsAddrs) > 0 {
 		for _, ip := range z.nsAddrs {

@@ -387,3 +387,40 @@ func TestInZone(t *testing.T) {
 		}
 	}
 }
+
+func TestAnswerNodeNames(t *testing.T) {
+	snap := testRegistry(t).Snapshot()
+	z := testZoneConfig()
+	z.nodeZone = "node." + testZone
+	z.nodeAddrs = func(node string) []netip.Addr {
+		return map[string][]netip.Addr{
+			"n1": {netip.MustParseAddr("192.0.2.1")},
+			"n2": {netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("2001:db8::2")},
+		}[node]
+	}
+	tests := []struct {
+		qname  string
+		qtype  uint16
+		rcode  int
+		answer []string
+	}{
+		{"n1.node.swarm.internal.", mdns.TypeA, mdns.RcodeSuccess, []string{"n1.node.swarm.internal.\t5\tIN\tA\t192.0.2.1"}},
+		{"N2.Node.Swarm.Internal.", mdns.TypeAAAA, mdns.RcodeSuccess, []string{"N2.Node.Swarm.Internal.\t5\tIN\tAAAA\t2001:db8::2"}},
+		{"n2.node.swarm.internal.", mdns.TypeANY, mdns.RcodeSuccess, []string{"n2.node.swarm.internal.\t5\tIN\tA\t192.0.2.2", "n2.node.swarm.internal.\t5\tIN\tAAAA\t2001:db8::2"}},
+		{"n1.node.swarm.internal.", mdns.TypeAAAA, mdns.RcodeSuccess, nil},
+		{"n3.node.swarm.internal.", mdns.TypeA, mdns.RcodeNameError, nil},
+		{"x.n1.node.swarm.internal.", mdns.TypeA, mdns.RcodeNameError, nil},
+		{"node.swarm.internal.", mdns.TypeA, mdns.RcodeSuccess, nil},
+	}
+	for _, tt := range tests {
+		req := new(mdns.Msg)
+		req.SetQuestion(tt.qname, tt.qtype)
+		m, ok := z.answer(snap, req, netip.Addr{}, nil)
+		if !ok || m.Rcode != tt.rcode || !slices.Equal(rrStrings(m.Answer), tt.answer) {
+			t.Errorf("%s %s: got ok=%v %s %q; want %s %q", tt.qname, mdns.TypeToString[tt.qtype], ok, mdns.RcodeToString[m.Rcode], rrStrings(m.Answer), mdns.RcodeToString[tt.rcode], tt.answer)
+		}
+		if len(tt.answer) == 0 && len(m.Ns) != 1 {
+			t.Errorf("%s: got %d authority records; want the SOA", tt.qname, len(m.Ns))
+		}
+	}
+}

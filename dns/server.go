@@ -70,6 +70,12 @@ type Config struct {
 	// NSAddrs are the addresses of the zone's name server ns.<zone>, given
 	// as glue with the apex NS and as its A/AAAA records. Optional.
 	NSAddrs []netip.Addr
+	// NodeAddrs, if set, answers <node>.node.<zone>: it returns the
+	// addresses of the swarmdns node whose name, as a DNS label (lower
+	// case), is node, or nothing when there is no such node. It is called
+	// on the query path: it must be fast, safe for concurrent use, and
+	// must not block; the server does not modify what it returns.
+	NodeAddrs func(node string) []netip.Addr
 
 	// Upstreams are the resolvers (host:port; the port defaults to 53)
 	// that names outside the zone are forwarded to, tried in order.
@@ -236,13 +242,15 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg,
 		zone: zoneConfig{
-			origin:   origin,
-			ttl:      seconds(cfg.TTL),
-			staleTTL: seconds(cfg.StaleTTL),
-			negTTL:   seconds(cfg.NegativeTTL),
-			nsName:   "ns." + origin,
-			nsAddrs:  cfg.NSAddrs,
-			mbox:     "hostmaster." + origin,
+			origin:    origin,
+			ttl:       seconds(cfg.TTL),
+			staleTTL:  seconds(cfg.StaleTTL),
+			negTTL:    seconds(cfg.NegativeTTL),
+			nsName:    "ns." + origin,
+			nsAddrs:   cfg.NSAddrs,
+			mbox:      "hostmaster." + origin,
+			nodeAddrs: cfg.NodeAddrs,
+			nodeZone:  "node." + origin,
 		},
 		store:          cfg.Store,
 		metrics:        m,
