@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -33,9 +34,12 @@ const (
 	DefaultMaxConcurrent  = 4096
 	DefaultMaxTCPConns    = 256
 	DefaultTCPIdleTimeout = 8 * time.Second
-	DefaultReadTimeout    = 2 * time.Second
 	DefaultHostsPoll      = 2 * time.Second
 )
+
+// readTimeout bounds the reading of one query (a TCP client that sends a
+// length and then trickles gets cut off) and the writing of one reply.
+const readTimeout = 2 * time.Second
 
 // DefaultAllowRecursion are the clients that may use the server as a
 // resolver when Config.AllowRecursion is nil: loopback, the private and
@@ -230,10 +234,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	allow := cfg.AllowRecursion
+	allow := slices.Clone(cfg.AllowRecursion)
 	if allow == nil {
-		allow = DefaultAllowRecursion
+		allow = slices.Clone(DefaultAllowRecursion)
 	}
+	cfg.AllowTransfer = slices.Clone(cfg.AllowTransfer)
+	cfg.NSAddrs = slices.Clone(cfg.NSAddrs)
 	m, err := newMetrics(cfg.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
@@ -383,7 +389,7 @@ func (s *Server) Run(ctx context.Context) error {
 		PacketConn:     s.udp,
 		Handler:        handler,
 		UDPSize:        mdns.MaxMsgSize, // full-size EDNS queries
-		ReadTimeout:    DefaultReadTimeout,
+		ReadTimeout:    readTimeout,
 		MsgAcceptFunc:  s.acceptUDP,
 		MsgInvalidFunc: func([]byte, error) { s.releaseUDP() },
 		DecorateReader: func(r mdns.Reader) mdns.Reader { return &boundedReader{Reader: r, slots: s.udpSlots} },
@@ -391,8 +397,8 @@ func (s *Server) Run(ctx context.Context) error {
 	tcpSrv := &mdns.Server{
 		Listener:      &limitListener{Listener: s.tcp, slots: s.tcpSlots, metrics: s.metrics},
 		Handler:       handler,
-		ReadTimeout:   DefaultReadTimeout,
-		WriteTimeout:  DefaultReadTimeout,
+		ReadTimeout:   readTimeout,
+		WriteTimeout:  readTimeout,
 		IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },
 		MaxTCPQueries: -1,
 		MsgAcceptFunc: acceptMsg,
