@@ -73,6 +73,7 @@ type replica struct {
 	reg      *Registry
 	inflight []msg
 	gen      map[string]uint64
+	gone     map[string]bool // the replica dropped the owner's generation gen
 	evidence map[string]map[string]uint64
 }
 
@@ -81,13 +82,42 @@ type replica struct {
 // counts.
 func (rp *replica) seeGen(node string, gen uint64) bool {
 	switch {
-	case gen < rp.gen[node]:
+	case gen < rp.gen[node], gen == rp.gen[node] && rp.gone[node]:
 		return false
 	case gen > rp.gen[node]:
 		rp.gen[node] = gen
+		rp.gone[node] = false
 		rp.evidence[node] = make(map[string]uint64)
 	}
 	return true
+}
+
+// drop makes the replica drop node (a clean leave, or a lease that ran
+// out) and updates the model: nothing of node's generation counts any more.
+func (p *propertyRun) drop(rp *replica, node string, clk *fakeClock) {
+	if p.rnd.IntN(2) == 0 {
+		rp.reg.RemoveNode(node)
+	} else {
+		rp.reg.SetLease(node, clk.Now().Add(time.Second))
+		clk.Advance(time.Second)
+		rp.reg.ExpireLeases()
+	}
+	if rp.gen[node] > 0 {
+		rp.gone[node] = true
+		rp.evidence[node] = make(map[string]uint64)
+	}
+}
+
+// renew moves o to a newer generation, as gossip does when a peer holds
+// its name at a generation it dropped.
+func (p *propertyRun) renew(o *owner) {
+	gen, _ := o.reg.RenewGeneration(o.gen)
+	o.gen = gen
+	if o.history[gen] == nil {
+		o.history[gen] = make(map[string][]change)
+	}
+	p.drain(o)
+	checkSnapshot(p.t, o.reg)
 }
 
 func (rp *replica) learn(node, id string, v uint64) {
@@ -95,11 +125,13 @@ func (rp *replica) learn(node, id string, v uint64) {
 }
 
 type propertyRun struct {
-	t        *testing.T
-	rnd      *rand.Rand
-	owners   []*owner
-	replicas []*replica
-	step     int
+	containers int // per owner
+	batch      int // most sets in one ReplaceLocal
+	t          *testing.T
+	rnd        *rand.Rand
+	owners     []*owner
+	replicas   []*replica
+	step       int
 }
 
 func TestRandomOperationsConverge(t *testing.T) {
@@ -107,21 +139,33 @@ func TestRandomOperationsConverge(t *testing.T) {
 	seeds = append(seeds, uint64(time.Now().UnixNano()))
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			runProperty(t, seed, 400)
+			runProperty(t, seed, 400, 8, 6)
 		})
 	}
 }
 
-func runProperty(t *testing.T, seed uint64, steps int) {
-	p := &propertyRun{t: t, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+// TestRandomLargeBatches is the same with batches big enough that a
+// snapshot is rebuilt from scratch and node entries are rebuilt whole.
+func TestRandomLargeBatches(t *testing.T) {
+	for _, seed := range []uint64{21, 22, 23, uint64(time.Now().UnixNano())} {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			runProperty(t, seed, 150, 200, 150)
+		})
+	}
+}
+
+func runProperty(t *testing.T, seed uint64, steps, containers, batch int) {
+	p := &propertyRun{t: t, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), containers: containers, batch: batch}
 	for i := range 3 {
 		o := &owner{name: fmt.Sprintf("o%d", i), history: make(map[uint64]map[string][]change)}
 		p.start(o, 100)
 		p.owners = append(p.owners, o)
 	}
+	var clocks []*fakeClock
 	for i := range 2 {
-		reg, _ := newTestRegistry(t, fmt.Sprintf("r%d", i), 1)
-		p.replicas = append(p.replicas, &replica{reg: reg, gen: make(map[string]uint64), evidence: make(map[string]map[string]uint64)})
+		reg, clk := newTestRegistry(t, fmt.Sprintf("r%d", i), 1)
+		clocks = append(clocks, clk)
+		p.replicas = append(p.replicas, &replica{reg: reg, gen: make(map[string]uint64), gone: make(map[string]bool), evidence: make(map[string]map[string]uint64)})
 	}
 	for p.step = 0; p.step < steps; p.step++ {
 		switch x := p.rnd.IntN(100); {
@@ -150,8 +194,25 @@ func runProperty(t *testing.T, seed uint64, steps int) {
 			}
 			p.drain(o)
 			checkSnapshot(t, o.reg)
+		case x < 57:
+			// A replica drops an owner: its leave, or its lease.
+			i := p.rnd.IntN(len(p.replicas))
+			p.drop(p.replicas[i], p.owners[p.rnd.IntN(len(p.owners))].name, clocks[i])
+			p.check(p.replicas[i])
+			checkSnapshot(t, p.replicas[i].reg)
+		case x < 58:
+			p.renew(p.owners[p.rnd.IntN(len(p.owners))])
 		default:
 			p.deliver(p.replicas[p.rnd.IntN(len(p.replicas))])
+		}
+	}
+	// An owner that a replica dropped at its current generation moves to a
+	// newer one, as gossip makes it.
+	for _, o := range p.owners {
+		for _, rp := range p.replicas {
+			if rp.gone[o.name] && rp.gen[o.name] >= o.gen {
+				p.renew(o)
+			}
 		}
 	}
 	for _, rp := range p.replicas {
@@ -188,11 +249,14 @@ func (p *propertyRun) start(o *owner, gen uint64) {
 // randomSet returns a set for one of a few containers, from few enough
 // contents that writing the same one again happens.
 func (p *propertyRun) randomSet() RecordSet {
-	id := fmt.Sprintf("c%d", p.rnd.IntN(8))
+	id := fmt.Sprintf("c%d", p.rnd.IntN(p.containers))
 	s := RecordSet{ContainerID: id, Name: fmt.Sprintf("n%d.swarm.internal.", p.rnd.IntN(5))}
 	s.Addrs = []Addr{{IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(p.rnd.IntN(4))}), Network: "n"}}
 	if p.rnd.IntN(2) == 0 {
 		s.Health = HealthHealthy
+	}
+	if p.rnd.IntN(4) == 0 {
+		s.Aliases = []Alias{{Name: fmt.Sprintf("a%d.swarm.internal.", p.rnd.IntN(3)), Target: s.Name}}
 	}
 	return s
 }
@@ -204,11 +268,11 @@ func (p *propertyRun) localOp(o *owner) {
 			p.t.Fatalf("SetLocal: %v", err)
 		}
 	case x < 8:
-		o.reg.RemoveLocal(fmt.Sprintf("c%d", p.rnd.IntN(8)))
+		o.reg.RemoveLocal(fmt.Sprintf("c%d", p.rnd.IntN(p.containers)))
 	default:
 		var sets []RecordSet
 		seen := make(map[string]bool)
-		for range p.rnd.IntN(6) {
+		for range p.rnd.IntN(p.batch) {
 			s := p.randomSet()
 			if !seen[s.ContainerID] {
 				seen[s.ContainerID] = true
