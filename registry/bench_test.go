@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -167,4 +169,32 @@ func BenchmarkMemoryPerSet(b *testing.B) {
 		runtime.KeepAlive(r)
 	}
 	b.ReportMetric(perSet, "heap-bytes/set")
+}
+
+// BenchmarkNodeStates builds every node's state from a snapshot, as a
+// push/pull does: with Sets and a search per node (O(nodes x sets)) and
+// with NodeSets (O(sets)).
+func BenchmarkNodeStates(b *testing.B) {
+	r, _ := newTestRegistry(b, "node-local", 1)
+	fill(b, r, 100_000)
+	snap := r.Snapshot()
+	b.Run("Sets", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, n := range snap.Nodes() {
+				sets := snap.Sets()
+				i, _ := slices.BinarySearchFunc(sets, n.Name, func(s *RecordSet, name string) int { return strings.Compare(s.Node, name) })
+				for ; i < len(sets) && sets[i].Node == n.Name; i++ {
+				}
+			}
+		}
+	})
+	b.Run("NodeSets", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, n := range snap.Nodes() {
+				_ = snap.NodeSets(n.Name)
+			}
+		}
+	})
 }

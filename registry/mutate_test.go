@@ -111,6 +111,8 @@ func TestMutateResults(t *testing.T) {
 	sets := snap.Sets()
 	sets[0] = nil
 	_ = append(sets[:0], &RecordSet{ContainerID: "evil"})
+	mine := snap.NodeSets("a")
+	mine[0] = nil
 	nodes := snap.Nodes()
 	nodes[0].Name, nodes[0].Records = "evil", 99
 

@@ -93,6 +93,18 @@ func compareWithReference(snap *Snapshot, ref *reference) error {
 		if got, ok := snap.Node(n.Name); !ok || got != n {
 			return fmt.Errorf("Node(%s): got %+v, %v; want %+v", n.Name, got, ok, n)
 		}
+		var want []*RecordSet
+		for _, s := range ref.sets {
+			if s.Node == n.Name {
+				want = append(want, s)
+			}
+		}
+		if got := snap.NodeSets(n.Name); !slices.Equal(got, want) {
+			return fmt.Errorf("NodeSets(%s): got %q; want %q", n.Name, ids(got), ids(want))
+		}
+	}
+	if got := snap.NodeSets("no-such-node"); got != nil {
+		return fmt.Errorf("NodeSets(unknown): got %q; want nil", ids(got))
 	}
 	probes := []string{"", ".", "nope.swarm.internal.", "internal."}
 	probes = slices.AppendSeq(probes, maps.Keys(ref.names))

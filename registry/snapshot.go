@@ -332,6 +332,16 @@ func (s *Snapshot) Sets() []*RecordSet {
 	return out
 }
 
+// NodeSets returns the record sets of one node, ordered by container: what
+// Sets holds for it, at the cost of that node's sets only.
+func (s *Snapshot) NodeSets(node string) []*RecordSet {
+	i, ok := slices.BinarySearchFunc(s.nodes, node, func(n nodeEntry, name string) int { return strings.Compare(n.info.Name, name) })
+	if !ok {
+		return nil
+	}
+	return slices.Clone(s.nodes[i].sets)
+}
+
 // Nodes returns every known node, ordered by name.
 func (s *Snapshot) Nodes() []NodeInfo {
 	out := make([]NodeInfo, len(s.nodes))
