@@ -55,6 +55,8 @@ func (r *Registry) Subscribe(ctx context.Context) (*Snapshot, *Subscription) {
 }
 
 // Ready returns a channel that receives a value when changes are pending.
+// A value may come with nothing pending (Next then returns nil); after the
+// subscription ends none comes, so a consumer also watches its context.
 func (s *Subscription) Ready() <-chan struct{} { return s.notify }
 
 // Next takes the pending changes, oldest first.

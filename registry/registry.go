@@ -200,7 +200,10 @@ func (r *Registry) LocalState() NodeState {
 
 // NodeStates returns the full state of every node that is not gone, the
 // local one included, ordered by node. It is a deep copy: the caller owns
-// it.
+// it. Only the local node's state is complete at its version: another
+// node's is this registry's view of it, which may lack a set whose delta
+// never arrived, so a peer must apply its sets as deltas (ApplyDelta), not
+// merge it as the owner's own (MergeNode would drop what it lacks).
 func (r *Registry) NodeStates() []NodeState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
