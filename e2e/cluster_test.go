@@ -125,6 +125,11 @@ func TestClusterReplication(t *testing.T) {
 		want = append(want, containerIP(t, ctr.ID, "bridge"))
 	}
 	c.expectEverywhere(3*time.Second, all, fqdn(shared), want...)
+
+	// Each node answers for every node's own name.
+	for i := range 3 {
+		c.expectEverywhere(3*time.Second, all, fqdn(c.names[i]+".node"), c.lab.Host(i+1).Addr().String())
+	}
 }
 
 // TestClusterPartition is issue 3's second check: B cut off keeps its

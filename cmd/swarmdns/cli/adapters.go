@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/swarmdns/swarmdns/admin"
 	"github.com/swarmdns/swarmdns/dns"
@@ -44,4 +45,17 @@ func (d dnsExplainer) Explain(ctx context.Context, name string, qtype uint16, cl
 		out.Candidates = append(out.Candidates, ac)
 	}
 	return out, nil
+}
+
+// memberAddrs answers <node>.node.<zone> with the gossip address of a live
+// member of that name (compared case-insensitively, as DNS does).
+func memberAddrs(n *gossip.Node) func(string) []netip.Addr {
+	return func(name string) []netip.Addr {
+		for _, m := range n.Members() {
+			if strings.EqualFold(m.Name, name) && m.State == gossip.StateAlive && m.Addr.IsValid() {
+				return []netip.Addr{m.Addr.Addr()}
+			}
+		}
+		return nil
+	}
 }

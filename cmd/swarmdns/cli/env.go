@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 )
 
@@ -45,4 +46,64 @@ func (l *listFlag) Set(v string) error {
 		}
 	}
 	return nil
+}
+
+// prefixFlag is a flag that takes a comma-separated list of CIDR prefixes
+// (a bare address is a /32 or /128), or "none" for an empty, non-nil list.
+type prefixFlag struct {
+	prefixes []netip.Prefix
+	set      bool
+}
+
+func (p *prefixFlag) String() string {
+	if p == nil || !p.set {
+		return ""
+	}
+	if len(p.prefixes) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(p.prefixes))
+	for i, pr := range p.prefixes {
+		parts[i] = pr.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (p *prefixFlag) Set(v string) error {
+	p.set = true
+	if p.prefixes == nil {
+		p.prefixes = []netip.Prefix{}
+	}
+	if strings.TrimSpace(v) == "none" {
+		return nil
+	}
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if !strings.Contains(item, "/") {
+			a, err := netip.ParseAddr(item)
+			if err != nil {
+				return fmt.Errorf("%q is neither a CIDR prefix nor an address", item)
+			}
+			p.prefixes = append(p.prefixes, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		pr, err := netip.ParsePrefix(item)
+		if err != nil {
+			return fmt.Errorf("%q is not a CIDR prefix", item)
+		}
+		p.prefixes = append(p.prefixes, pr.Masked())
+	}
+	return nil
+}
+
+// value returns the prefixes, nil when the flag was never set (the
+// component's default then applies).
+func (p *prefixFlag) value() []netip.Prefix {
+	if !p.set {
+		return nil
+	}
+	return p.prefixes
 }

@@ -79,19 +79,19 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 			log.Warn().Err(err).Msg("no upstream resolvers: names outside the zone will get SERVFAIL (set --upstream)")
 		}
 	}
-	dnsSrv, err := dns.New(dns.Config{
-		Zone:      c.zone,
-		Listen:    c.dnsListen,
-		TTL:       c.ttl,
-		Upstreams: upstreams,
-		Store:     reg,
-		Logger:    log.With().Str("component", "dns").Logger(),
-		Metrics:   metrics,
-	})
-	if err != nil {
-		return fmt.Errorf("dns: %w", err)
+	dnsCfg := dns.Config{
+		Zone:           c.zone,
+		Listen:         c.dnsListen,
+		TTL:            c.ttl,
+		Upstreams:      upstreams,
+		AllowRecursion: c.allowRecursion.value(),
+		AllowTransfer:  c.allowTransfer.value(),
+		MaxUDPSize:     c.maxUDPSize,
+		HostsFile:      c.hostsFile,
+		Store:          reg,
+		Logger:         log.With().Str("component", "dns").Logger(),
+		Metrics:        metrics,
 	}
-	defer dnsSrv.Close()
 
 	w, err := watcher.New(watcher.Config{
 		DockerHost:   c.dockerHost,
@@ -108,6 +108,8 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 		return fmt.Errorf("watcher: %w", err)
 	}
 
+	// Gossip binds before DNS so that DNS can answer <node>.node.<zone> from
+	// its member list.
 	var node *gossip.Node
 	if c.gossipListen != "" {
 		key, err := c.loadGossipKey()
@@ -131,9 +133,16 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 		}
 		defer node.Close()
 		log.Info().Str("addr", node.LocalAddr().String()).Strs("join", c.join).Msg("gossip listening")
+		dnsCfg.NodeAddrs = memberAddrs(node)
 	} else {
 		log.Warn().Msg("gossip disabled (--gossip-listen is empty): this node serves its own containers only")
 	}
+
+	dnsSrv, err := dns.New(dnsCfg)
+	if err != nil {
+		return fmt.Errorf("dns: %w", err)
+	}
+	defer dnsSrv.Close()
 
 	var adminSrv *admin.Server
 	if c.adminListen != "" {

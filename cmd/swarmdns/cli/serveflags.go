@@ -20,6 +20,11 @@ type serveConfig struct {
 	upstreams  listFlag
 	resolvConf string
 	ttl        time.Duration
+	hostsFile  string
+	maxUDPSize int
+
+	allowRecursion prefixFlag
+	allowTransfer  prefixFlag
 
 	dockerHost    string
 	dockerTimeout time.Duration
@@ -51,6 +56,10 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.Var(&c.upstreams, "upstream", "upstream resolvers for names outside the zone, `host[:port]`, comma-separated or repeated (default: the nameservers of --resolv-conf)")
 	fs.StringVar(&c.resolvConf, "resolv-conf", "/etc/resolv.conf", "`file` to read upstream resolvers from when --upstream is not set")
 	fs.DurationVar(&c.ttl, "ttl", 5*time.Second, "TTL of the zone's records")
+	fs.StringVar(&c.hostsFile, "hosts-file", "", "`file` in /etc/hosts format whose names are answered too (reloaded when it changes)")
+	fs.IntVar(&c.maxUDPSize, "max-udp-size", 1232, "largest UDP answer, in bytes, a client may ask for with EDNS0 (512 to 4096)")
+	fs.Var(&c.allowRecursion, "allow-recursion", "clients (`CIDR`s, comma-separated) whose names outside the zone are forwarded; \"none\" for no one (default: loopback and the private ranges)")
+	fs.Var(&c.allowTransfer, "allow-transfer", "clients (`CIDR`s, comma-separated) that may transfer the zone with AXFR over TCP (default: no one)")
 
 	fs.StringVar(&c.dockerHost, "docker-host", "", "Docker Engine `address` (default: $DOCKER_HOST, else the local socket)")
 	fs.DurationVar(&c.dockerTimeout, "docker-timeout", 30*time.Second, "how long to keep trying to reach the Docker Engine at start before giving up")
@@ -98,6 +107,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.ttl < time.Second || c.ttl > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("-ttl: %v is out of range (1s to 24h)", c.ttl))
+	}
+	if c.maxUDPSize < 512 || c.maxUDPSize > 4096 {
+		errs = append(errs, fmt.Errorf("-max-udp-size: %d is out of range (512 to 4096)", c.maxUDPSize))
 	}
 	if c.resync < time.Second {
 		errs = append(errs, fmt.Errorf("-resync: %v is too short (at least 1s)", c.resync))
