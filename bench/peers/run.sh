@@ -312,7 +312,7 @@ make_data
 RUN_ID=$(date +%s)-$$
 
 {
-	echo "swarmdns   $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "swarmdns   ${SWARMDNS_REV:-$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown)}"
 	echo "CoreDNS    $("$BIN/coredns-$COREDNS_VERSION" -version 2>/dev/null | head -1)"
 	echo "dnsmasq    $(dnsmasq --version | head -1)"
 	echo "dnsperf    $(dnsperf -h 2>&1 | awk '/^Version/ { print $2 }')"
