@@ -114,6 +114,15 @@ type Config struct {
 	MaxTCPConns int
 	// TCPIdleTimeout closes a TCP connection idle between queries (RFC 7766).
 	TCPIdleTimeout time.Duration
+	// RateLimit, when positive, bounds the in-zone answers sent over UDP
+	// to one client network (IPv4 /24, IPv6 /56) per second, as BIND's
+	// response-rate limiting does, so the server cannot amplify a flood at
+	// a spoofed address. Zero turns it off (the default).
+	RateLimit int
+	// RateLimitSlip makes every RateLimitSlip-th answer over the limit an
+	// empty truncated reply (TC=1), so real clients retry over TCP; the
+	// others are dropped. Zero means 2; negative drops them all.
+	RateLimitSlip int
 
 	// HostsFile is a file in /etc/hosts format whose names are answered
 	// (A, AAAA, PTR; with TTL) before the zone and the upstreams, as
@@ -143,6 +152,7 @@ type Server struct {
 	log            zerolog.Logger
 	qlog           zerolog.Logger // sampled, for per-query debug lines
 	allowRecursion []netip.Prefix
+	rrl            *rateLimiter // nil when off
 
 	udp *net.UDPConn
 	tcp net.Listener
@@ -266,6 +276,10 @@ func New(cfg Config) (*Server, error) {
 		udpSlots:       make(chan struct{}, cfg.MaxConcurrent),
 		tcpSlots:       make(chan struct{}, cfg.MaxTCPConns),
 	}
+	if cfg.RateLimitSlip == 0 {
+		cfg.RateLimitSlip = 2
+	}
+	s.rrl = newRateLimiter(cfg.RateLimit, cfg.RateLimitSlip, cfg.Now)
 	s.fwd = &forwarder{
 		upstreams:   cfg.Upstreams,
 		timeout:     cfg.ForwardTimeout,
@@ -603,7 +617,17 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 		s.metrics.request(req.Question[0].Qtype, mdns.RcodeSuccess, time.Since(start))
 		return
 	}
-	resp, _ := s.respond(s.base, req, client, tcp, nil)
+	resp, source := s.respond(s.base, req, client, tcp, nil)
+	if !tcp && s.rrl != nil && source == SourceZone {
+		switch s.rrl.allow(client) {
+		case rrlDrop:
+			s.metrics.drop("ratelimit")
+			return
+		case rrlSlip:
+			s.metrics.drop("ratelimit")
+			resp = s.slipReply(req, resp)
+		}
+	}
 	size := mdns.MaxMsgSize
 	if !tcp {
 		size = udpSize(req, s.cfg.MaxUDPSize)

@@ -88,6 +88,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 		AllowTransfer:  c.allowTransfer.value(),
 		MaxUDPSize:     c.maxUDPSize,
 		HostsFile:      c.hostsFile,
+		RateLimit:      c.rateLimit,
 		Store:          reg,
 		Logger:         log.With().Str("component", "dns").Logger(),
 		Metrics:        metrics,

@@ -22,6 +22,7 @@ type serveConfig struct {
 	ttl        time.Duration
 	hostsFile  string
 	maxUDPSize int
+	rateLimit  int
 
 	allowRecursion prefixFlag
 	allowTransfer  prefixFlag
@@ -58,6 +59,7 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&c.ttl, "ttl", 5*time.Second, "TTL of the zone's records")
 	fs.StringVar(&c.hostsFile, "hosts-file", "", "`file` in /etc/hosts format whose names are answered too (reloaded when it changes)")
 	fs.IntVar(&c.maxUDPSize, "max-udp-size", 1232, "largest UDP answer, in bytes, a client may ask for with EDNS0 (512 to 4096)")
+	fs.IntVar(&c.rateLimit, "rate-limit", 0, "in-zone UDP answers per second to one client network (/24, /56), as BIND's response-rate limiting; over it every second answer is an empty truncated reply and the rest are dropped (0: off)")
 	fs.Var(&c.allowRecursion, "allow-recursion", "clients (`CIDR`s, comma-separated) whose names outside the zone are forwarded; \"none\" for no one (default: loopback and the private ranges)")
 	fs.Var(&c.allowTransfer, "allow-transfer", "clients (`CIDR`s, comma-separated) that may transfer the zone with AXFR over TCP (default: no one)")
 
@@ -110,6 +112,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.maxUDPSize < 512 || c.maxUDPSize > 4096 {
 		errs = append(errs, fmt.Errorf("-max-udp-size: %d is out of range (512 to 4096)", c.maxUDPSize))
+	}
+	if c.rateLimit < 0 {
+		errs = append(errs, fmt.Errorf("-rate-limit: %d is negative", c.rateLimit))
 	}
 	if c.resync < time.Second {
 		errs = append(errs, fmt.Errorf("-resync: %v is too short (at least 1s)", c.resync))
