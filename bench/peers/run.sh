@@ -58,12 +58,14 @@ ZONE=swarm.internal.
 OUT=${OUT:-$ROOT/bench/results/peers-$(date +%Y%m%dT%H%M%S)}
 BIN=${BIN:-$ROOT/bench/results/bin}
 
-# Loopback ports.
-UP_PORT=15300
-declare -A PORT=([swarmdns]=15353 [coredns]=15354 [dnsmasq]=15355)
-ADMIN_PORT=18053
-GOSSIP_PORT=17947
-FEEDER_PORT=17950
+# Loopback ports (BASE_PORT+0..+60); other DNS work on the machine tends to
+# take 53, 5353 and 15353.
+BASE_PORT=${BASE_PORT:-25300}
+UP_PORT=$BASE_PORT
+declare -A PORT=([swarmdns]=$((BASE_PORT + 53)) [coredns]=$((BASE_PORT + 54)) [dnsmasq]=$((BASE_PORT + 55)))
+ADMIN_PORT=$((BASE_PORT + 56))
+GOSSIP_PORT=$((BASE_PORT + 47))
+FEEDER_PORT=$((BASE_PORT + 48))
 
 log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -137,6 +139,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# wait_ports_free PORT...: waits (up to 30s) until no socket is bound to the
+# loopback ports (a server of the previous run, or someone else's).
+wait_ports_free() {
+	command -v ss >/dev/null || return 0
+	local deadline=$((SECONDS + 30)) p busy
+	while :; do
+		busy=""
+		for p in "$@"; do
+			if [[ -n $(ss -Hanu "sport = :$p") || -n $(ss -Hant state listening "sport = :$p") ]]; then busy+=" $p"; fi
+		done
+		[[ -z $busy ]] && return 0
+		((SECONDS < deadline)) || die "loopback ports in use:$busy ($(ss -Hanup "sport = :${busy# }" | head -1)); set BASE_PORT"
+		sleep 0.5
+	done
+}
+
 records_for() { [[ $1 == hit-100k ]] && echo 100000 || echo 1000; }
 
 # start_server SERVER CASE RUN: starts SERVER pinned to SERVER_CPU, serving the
@@ -146,6 +164,7 @@ start_server() {
 	n=$(records_for "$c")
 	local port=${PORT[$s]} logf=$OUT/raw/$run.log
 	FPID=""
+	wait_ports_free "$port" $ADMIN_PORT $GOSSIP_PORT $FEEDER_PORT $((FEEDER_PORT + 1))
 	case $s in
 	swarmdns)
 		taskset -c "$SERVER_CPU" "$BIN/swarmdns" serve --zone $ZONE \
