@@ -48,6 +48,11 @@ type RunOptions struct {
 	Healthcheck *container.HealthConfig
 	// NoStart creates the container without starting it.
 	NoStart bool
+	// DNS and DNSSearch set the container's --dns servers and
+	// --dns-search domains.
+	DNS, DNSSearch []string
+	// Binds are bind mounts, "HOST-PATH:CONTAINER-PATH[:ro]" (-v).
+	Binds []string
 }
 
 // Container is a container Run made.
@@ -91,7 +96,12 @@ func Run(t testing.TB, opts RunOptions) Container {
 			cfg.ExposedPorts[nat.Port(p)] = struct{}{}
 		}
 	}
-	hostCfg := &container.HostConfig{NetworkMode: container.NetworkMode(opts.NetworkMode)}
+	hostCfg := &container.HostConfig{
+		NetworkMode: container.NetworkMode(opts.NetworkMode),
+		DNS:         opts.DNS,
+		DNSSearch:   opts.DNSSearch,
+		Binds:       opts.Binds,
+	}
 	var netCfg *network.NetworkingConfig
 	if len(opts.Networks) > 0 {
 		if opts.NetworkMode != "" {

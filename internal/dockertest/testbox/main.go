@@ -10,6 +10,8 @@
 //	                           the DNS server SERVER (host or host:port, port
 //	                           53 by default) and print one address a line;
 //	                           exit 1 when it fails
+//	check-file PATH            exit 0 when PATH exists, 1 otherwise (a
+//	                           healthcheck a test flips through a bind mount)
 //
 // Without arguments it sleeps.
 package main
@@ -40,8 +42,10 @@ func run(args []string) int {
 		return exitAfter(args[1:])
 	case "lookup":
 		return lookup(args[1:])
+	case "check-file":
+		return checkFile(args[1:])
 	default:
-		fmt.Fprintf(os.Stderr, "testbox: unknown command %q (want sleep, exit-after or lookup)\n", args[0])
+		fmt.Fprintf(os.Stderr, "testbox: unknown command %q (want sleep, exit-after, lookup or check-file)\n", args[0])
 		return 2
 	}
 }
@@ -125,6 +129,18 @@ func lookup(args []string) int {
 	}
 	for _, ip := range ips {
 		fmt.Println(ip)
+	}
+	return 0
+}
+
+func checkFile(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: testbox check-file PATH")
+		return 2
+	}
+	if _, err := os.Stat(args[0]); err != nil {
+		fmt.Fprintf(os.Stderr, "testbox: %v\n", err)
+		return 1
 	}
 	return 0
 }
