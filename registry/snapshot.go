@@ -33,10 +33,12 @@ type NodeInfo struct {
 // A new snapshot shares all it can with the one before: a write copies only
 // the node entry and the index shards it touches (see index.go).
 type Snapshot struct {
-	serial  uint32
-	local   string
-	nodes   []nodeEntry // by name
-	total   int         // record sets in all nodes
+	serial uint32
+	local  string
+	nodes  []nodeEntry // by name
+	total  int         // record sets in all nodes
+	// names, aliases and parents all shard by hashName, so a name has the
+	// same shard in each.
 	names   *sharded[string, []*RecordSet]
 	aliases *sharded[string, []*RecordSet] // the sets with an alias of that name
 	addrs   *sharded[netip.Addr, []*RecordSet]
@@ -306,13 +308,14 @@ func (s *Snapshot) Alias(name string) (Alias, bool) {
 // an empty non-terminal (an ancestor of a name that does), so that a miss
 // there is NODATA rather than NXDOMAIN (RFC 8020).
 func (s *Snapshot) Exists(name string) bool {
-	if _, ok := s.names.get(name); ok {
+	i := s.names.shard(name) // the three name indexes shard alike
+	if _, ok := s.names.shards[i][name]; ok {
 		return true
 	}
-	if _, ok := s.aliases.get(name); ok {
+	if _, ok := s.aliases.shards[i][name]; ok {
 		return true
 	}
-	_, ok := s.parents.get(name)
+	_, ok := s.parents.shards[i][name]
 	return ok
 }
 
