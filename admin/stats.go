@@ -40,7 +40,10 @@ func (s *Server) readStats() (Stats, error) {
 	}
 	// A partial gather still has the families that worked.
 	snap := s.cfg.Zone.Snapshot()
-	st := Stats{Node: snap.LocalNode(), Time: time.Now().UTC(), Records: len(snap.Sets()), Members: map[string]int{}}
+	st := Stats{Node: snap.LocalNode(), Time: time.Now().UTC(), Members: map[string]int{}}
+	for _, n := range snap.Nodes() {
+		st.Records += n.Records // cheaper than counting Sets(), which copies
+	}
 	for _, m := range s.memberList(snap) {
 		st.Members[m.State]++
 	}
