@@ -26,7 +26,7 @@ RUN go build -trimpath \
       -o /out/swarmdns ./cmd/swarmdns \
  && /out/swarmdns version \
  && mkdir -p /out/etc \
- && echo 'nobody:x:65534:65534:nobody:/nonexistent:/swarmdns' > /out/etc/passwd \
+ && echo 'nobody:x:65534:65534:nobody:/nonexistent:/usr/local/bin/swarmdns' > /out/etc/passwd \
  && echo 'nogroup:x:65534:' > /out/etc/group
 
 FROM scratch
@@ -41,10 +41,11 @@ LABEL org.opencontainers.image.title="swarmdns" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}"
 COPY --from=build /out/etc/passwd /out/etc/group /etc/
-COPY --from=build /out/swarmdns /swarmdns
+COPY --from=build /out/swarmdns /usr/local/bin/swarmdns
 # No CA certificates: swarmdns speaks DNS, memberlist and the Docker API
 # (over the socket, or TLS with the certificates you mount for DOCKER_HOST).
 
+# In $PATH, so `docker exec <sidecar> swarmdns members` works.
 # The admin API stays on loopback inside the container; the debug verbs
 # (`docker exec <sidecar> swarmdns members`) and the health check find it
 # through this variable.
@@ -60,9 +61,9 @@ EXPOSE 53/udp 53/tcp 7947/udp 7947/tcp
 USER 65534:65534
 
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["/swarmdns", "health"]
+  CMD ["/usr/local/bin/swarmdns", "health"]
 # SIGTERM (docker stop) makes swarmdns leave the gossip cluster cleanly
 # before it exits, so the other nodes drop its records at once.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["/swarmdns"]
+ENTRYPOINT ["/usr/local/bin/swarmdns"]
 CMD ["serve"]
