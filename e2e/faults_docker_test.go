@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -121,21 +120,6 @@ func waitExited(ctx context.Context, cli *client.Client, id string) error {
 			return fmt.Errorf("container %s still running: %w", short(id), ctx.Err())
 		case <-tick.C:
 		}
-	}
-}
-
-// noErrorLogs fails t if the node logged at error level or panicked.
-func noErrorLogs(t *testing.T, n *node) {
-	t.Helper()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for _, l := range n.lines {
-		if l["level"] == "error" || l["level"] == "fatal" || l["level"] == "panic" {
-			t.Errorf("node %s logged an error: %v", n.name, l)
-		}
-	}
-	if strings.Contains(n.logs.String(), "panic:") || strings.Contains(n.logs.String(), "DATA RACE") {
-		t.Errorf("node %s panicked or raced", n.name)
 	}
 }
 

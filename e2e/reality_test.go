@@ -318,3 +318,30 @@ func metricErr(adminAddr, token, family string) (float64, error) {
 	}
 	return sum, nil
 }
+
+// noErrorLogs fails t if the node logged at error level, panicked or
+// raced.
+func noErrorLogs(t *testing.T, n *node) {
+	t.Helper()
+	noErrorLogsBut(t, n, "")
+}
+
+// noErrorLogsBut is noErrorLogs allowing error lines whose message starts
+// with allowed (when not empty).
+func noErrorLogsBut(t *testing.T, n *node, allowed string) {
+	t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, l := range n.lines {
+		msg, _ := l["message"].(string)
+		if allowed != "" && strings.HasPrefix(msg, allowed) {
+			continue
+		}
+		if l["level"] == "error" || l["level"] == "fatal" || l["level"] == "panic" {
+			t.Errorf("node %s logged an error: %v", n.name, l)
+		}
+	}
+	if s := n.logs.String(); strings.Contains(s, "panic:") || strings.Contains(s, "DATA RACE") {
+		t.Errorf("node %s panicked or raced", n.name)
+	}
+}
