@@ -179,7 +179,7 @@ start_server() {
 		FPID=$!
 		PIDS+=("$FPID")
 		local deadline=$((SECONDS + 120))
-		until grep -q '^ready' "$OUT/raw/$run.feeder"; do
+		until grep -qs '^ready' "$OUT/raw/$run.feeder"; do
 			kill -0 "$FPID" 2>/dev/null || die "feeder failed: $(tail -3 "$OUT/raw/$run.feeder")"
 			kill -0 "$SPID" 2>/dev/null || die "swarmdns failed: $(tail -3 "$logf")"
 			((SECONDS < deadline)) || die "swarmdns did not get $n records in 120s"
