@@ -78,7 +78,9 @@ func badPackets() []badPacket {
 	const rd = 0x0100
 	inZone := qname("nothing-here", "swarm", "internal")
 	q := cat(inZone, u16(mdns.TypeA), u16(mdns.ClassINET))
-	query := func(bits uint16, rest ...[]byte) []byte { return cat(append([][]byte{hdr(7, bits, 1, 0, 0, 0), q}, rest...)...) }
+	withQ := func(bits uint16, rest ...[]byte) []byte {
+		return cat(append([][]byte{hdr(7, bits, 1, 0, 0, 0), q}, rest...)...)
+	}
 	withCounts := func(qd, an, ns, ar uint16, rest ...[]byte) []byte {
 		return cat(append([][]byte{hdr(7, rd, qd, an, ns, ar)}, rest...)...)
 	}
@@ -100,7 +102,7 @@ func badPackets() []badPacket {
 	return []badPacket{
 		{name: "5 bytes", pkt: hdr(7, rd, 1, 0, 0, 0)[:5], want: silence},
 		{name: "11-byte header", pkt: hdr(7, rd, 1, 0, 0, 0)[:11], want: silence},
-		{name: "a response (QR=1) sent as a query", pkt: query(0x8000 | rd), want: silence},
+		{name: "a response (QR=1) sent as a query", pkt: withQ(0x8000 | rd), want: silence},
 		{name: "question missing", pkt: hdr(7, rd, 1, 0, 0, 0), want: rcode, rcode: mdns.RcodeFormatError},
 		{name: "label cut short", pkt: cat(hdr(7, rd, 1, 0, 0, 0), []byte{5, 'w', 'e', 'b'}), want: rcode, rcode: mdns.RcodeFormatError},
 		{name: "compression pointer to itself", pkt: cat(hdr(7, rd, 1, 0, 0, 0), []byte{0xC0, 12, 0, 1, 0, 1}), want: rcode, rcode: mdns.RcodeFormatError},
@@ -121,7 +123,7 @@ func badPackets() []badPacket {
 		{name: "NSCOUNT 1 with no authority", pkt: withCounts(1, 0, 1, 0, q), want: anyReply},
 		{name: "ARCOUNT 2 with no additional", pkt: withCounts(1, 0, 0, 2, q), want: anyReply},
 		{name: "QDCOUNT 1 and 65535 answers claimed", pkt: withCounts(1, 0xFFFF, 0, 0, q), want: rcode, rcode: mdns.RcodeFormatError},
-		{name: "trailing garbage", pkt: query(rd, []byte("garbage after the question")), want: anyReply},
+		{name: "trailing garbage", pkt: withQ(rd, []byte("garbage after the question")), want: anyReply},
 		{name: "two OPT records", pkt: withCounts(1, 0, 0, 2, q, optRR(1232, 0, nil), optRR(1232, 0, nil)), want: rcode, rcode: mdns.RcodeFormatError},
 		{name: "OPT in the answer section", pkt: withCounts(1, 1, 0, 0, q, optRR(1232, 0, nil)), want: rcode, rcode: mdns.RcodeFormatError},
 		{name: "OPT in the authority section", pkt: withCounts(1, 0, 1, 0, q, optRR(1232, 0, nil)), want: rcode, rcode: mdns.RcodeFormatError},
@@ -132,13 +134,13 @@ func badPackets() []badPacket {
 		{name: "CHAOS version.bind TXT", pkt: class(qname("version", "bind"), mdns.TypeTXT, mdns.ClassCHAOS), want: rcode, rcode: mdns.RcodeRefused},
 		{name: "class ANY", pkt: class(inZone, mdns.TypeA, mdns.ClassANY), want: rcode, rcode: mdns.RcodeRefused},
 		{name: "AXFR over UDP", pkt: class(qname("swarm", "internal"), mdns.TypeAXFR, mdns.ClassINET), want: rcode, rcode: mdns.RcodeRefused},
-		{name: "opcode IQUERY (1)", pkt: query(opcode(mdns.OpcodeIQuery)), want: rcode, rcode: mdns.RcodeNotImplemented},
-		{name: "opcode STATUS (2)", pkt: query(opcode(mdns.OpcodeStatus)), want: rcode, rcode: mdns.RcodeNotImplemented},
-		{name: "opcode NOTIFY (4)", pkt: query(opcode(mdns.OpcodeNotify)), want: rcode, rcode: mdns.RcodeNotImplemented},
-		{name: "opcode 15", pkt: query(opcode(15)), want: rcode, rcode: mdns.RcodeNotImplemented},
+		{name: "opcode IQUERY (1)", pkt: withQ(opcode(mdns.OpcodeIQuery)), want: rcode, rcode: mdns.RcodeNotImplemented},
+		{name: "opcode STATUS (2)", pkt: withQ(opcode(mdns.OpcodeStatus)), want: rcode, rcode: mdns.RcodeNotImplemented},
+		{name: "opcode NOTIFY (4)", pkt: withQ(opcode(mdns.OpcodeNotify)), want: rcode, rcode: mdns.RcodeNotImplemented},
+		{name: "opcode 15", pkt: withQ(opcode(15)), want: rcode, rcode: mdns.RcodeNotImplemented},
 		{name: "UPDATE (5) of the zone", pkt: cat(hdr(7, opcode(mdns.OpcodeUpdate), 1, 0, 1, 0), qname("swarm", "internal"), u16(mdns.TypeSOA), u16(mdns.ClassINET),
 			inZone, u16(mdns.TypeA), u16(mdns.ClassINET), []byte{0, 0, 0, 60}, u16(4), []byte{6, 6, 6, 6}), want: rcode, rcode: mdns.RcodeRefused},
-		{name: "a 65000-byte datagram", pkt: query(rd, make([]byte, 65000-12-len(q))), want: anyReply},
+		{name: "a 65000-byte datagram", pkt: withQ(rd, make([]byte, 65000-12-len(q))), want: anyReply},
 	}
 }
 
