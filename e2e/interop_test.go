@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	mdns "github.com/miekg/dns"
 
 	"github.com/swarmdns/swarmdns/internal/await"
@@ -400,4 +401,203 @@ func TestInteropSOASerial(t *testing.T) {
 	dockertest.Docker(t, "rm", "-f", c.ID)
 	await.Until(t, 10*time.Second, expectAddrs(server, fqdn(c.Name)))
 	grew(s1, serials(), "container removed")
+}
+
+// resolverClient is one kind of container resolver the tests run.
+type resolverClient struct {
+	name  string
+	image func(t testing.TB) string
+}
+
+var resolverClients = []resolverClient{
+	{"busybox nslookup", dockertest.BusyboxImage},
+	{"glibc getent", dockertest.DebianImage},
+}
+
+// TestInteropContainerResolvers runs busybox's nslookup and glibc's getent
+// inside containers whose --dns is a node, on the default bridge (the
+// container asks the node itself) and on a user-defined network (Docker's
+// embedded DNS at 127.0.0.11 forwards to the node). Each resolves a
+// container on a third network (so Docker's DNS cannot know it) by its
+// short name through the search domain, by its fully qualified name, and
+// by its short name without a search domain (the node answers "name." from
+// the zone).
+func TestInteropContainerResolvers(t *testing.T) {
+	images := make([]string, len(resolverClients))
+	for i, rc := range resolverClients {
+		images[i] = rc.image(t)
+	}
+	clientNet := dockertest.Network(t, dockertest.NetworkOptions{Name: dockertest.Name(t, "clients")})
+	n := startBoxedNode(t, []string{"bridge", clientNet})
+	webNet := dockertest.Network(t, dockertest.NetworkOptions{Name: dockertest.Name(t, "web")})
+	web := dockertest.Run(t, dockertest.RunOptions{Networks: []string{webNet}, Labels: labels(n.scope)})
+	ip := containerIP(t, web.ID, webNet)
+	await.Until(t, 10*time.Second, expectAddrs(n.server(t, "bridge"), fqdn(web.Name), ip))
+
+	search := strings.TrimSuffix(zone, ".")
+	for i, rc := range resolverClients {
+		for _, network := range []string{"bridge", clientNet} {
+			where := "default bridge"
+			if network != "bridge" {
+				where = "user-defined network"
+			}
+			t.Run(rc.name+" on the "+where, func(t *testing.T) {
+				dns := containerIP(t, n.box.ID, network)
+				withSearch := startClient(t, images[i], network, dns, search)
+				noSearch := startClient(t, images[i], network, dns)
+				t.Logf("resolv.conf with --dns-search:\n%s", withSearch.resolvConf())
+				for _, q := range []struct {
+					c    clientBox
+					name string
+				}{
+					{withSearch, web.Name},
+					{withSearch, fqdn(web.Name)},
+					{noSearch, fqdn(web.Name)},
+					{noSearch, web.Name},
+				} {
+					await.Until(t, 15*time.Second, resolveIn(q.c, images[i], q.name, ip))
+				}
+			})
+		}
+	}
+}
+
+// TestInteropTwoNetworks is issue 4's network-aware answer with real
+// resolvers: a server container on networks X and Y; a client on X only
+// gets the server's address on X, a client on Y only the one on Y, whether
+// it asks the node itself or through Docker's embedded DNS, and a client
+// on neither network gets both. A whoami server shows the source address
+// Docker's embedded DNS forwards from.
+func TestInteropTwoNetworks(t *testing.T) {
+	bb := dockertest.BusyboxImage(t)
+	deb := dockertest.DebianImage(t)
+	netX := dockertest.Network(t, dockertest.NetworkOptions{Name: dockertest.Name(t, "x")})
+	netY := dockertest.Network(t, dockertest.NetworkOptions{Name: dockertest.Name(t, "y")})
+	n := startBoxedNode(t, []string{"bridge", netX, netY})
+	name := "both-" + dockertest.RunID()
+	srv := dockertest.Run(t, dockertest.RunOptions{Networks: []string{netX, netY}, Labels: labels(n.scope, "swarmdns.name="+name)})
+	ipX, ipY := containerIP(t, srv.ID, netX), containerIP(t, srv.ID, netY)
+	fq := fqdn(name)
+
+	// The test process asks on the default bridge: its address there
+	// (the bridge's gateway) is in neither X nor Y.
+	await.Until(t, 10*time.Second, expectAddrs(n.server(t, "bridge"), fq, ipX, ipY))
+	// On X's bridge the host's address is X's gateway: a client on X.
+	if err := expectAddrs(n.server(t, netX), fq, ipX)(); err != nil {
+		t.Errorf("test process asking from X's gateway: %v", err)
+	}
+
+	for _, tc := range []struct {
+		image   string
+		network string
+		want    []string
+	}{
+		{bb, netX, []string{ipX}},
+		{bb, netY, []string{ipY}},
+		{deb, netX, []string{ipX}},
+		{deb, netY, []string{ipY}},
+		{bb, "bridge", []string{ipX, ipY}},
+		{deb, "bridge", []string{ipX, ipY}},
+	} {
+		dns := containerIP(t, n.box.ID, tc.network)
+		c := startClient(t, tc.image, tc.network, dns)
+		// Through the container's resolv.conf: Docker's embedded DNS on X
+		// and Y, the node itself on the default bridge.
+		await.Until(t, 15*time.Second, resolveIn(c, tc.image, fq, tc.want...))
+		if tc.image == bb {
+			// Straight to the node, by its address on the client's network.
+			out, err := c.exec("nslookup", fq, dns)
+			if got, _ := nslookupAddrs(out); err != nil || !slices.Equal(got, tc.want) {
+				t.Errorf("nslookup %s %s on %s: got %v (%v); want %v\n%s", fq, dns, tc.network, got, err, tc.want, out)
+			}
+		}
+	}
+
+	// Which source address does Docker's embedded DNS forward from? Ask a
+	// whoami server through it.
+	w := startWhoami(t, netX)
+	c := startClient(t, bb, netX, containerIP(t, w.box.ID, netX))
+	own := containerIP(t, c.ID, netX)
+	var seen []string
+	await.Until(t, 15*time.Second, func() error {
+		out, err := c.exec("nslookup", "whoami.interop.test")
+		if err != nil {
+			return fmt.Errorf("nslookup whoami: %v\n%s", err, out)
+		}
+		seen, _ = nslookupAddrs(out)
+		return nil
+	})
+	if !slices.Equal(seen, []string{own}) {
+		t.Errorf("Docker's embedded DNS forwarded from %v; want the client's own address on X %s", seen, own)
+	}
+	t.Logf("Docker %s: the embedded DNS (127.0.0.11) forwards from the client container's own address %v", dockertest.Docker(t, "version", "-f", "{{.Server.Version}}"), seen)
+}
+
+// TestInteropHealth is issue 4's health check over the wire: two
+// containers behind one name, each with a healthcheck the test flips
+// through a file in a bind mount. A container that is starting or
+// unhealthy is left out of the answers and returns once healthy; when
+// every container behind the name is unhealthy, all are given.
+func TestInteropHealth(t *testing.T) {
+	n, scope := startScopedNode(t)
+	server := n.DNS()
+	dir := t.TempDir()
+	flag := func(which string, healthy bool) {
+		t.Helper()
+		path := filepath.Join(dir, which)
+		var err error
+		if healthy {
+			err = os.WriteFile(path, nil, 0o644)
+		} else {
+			err = os.Remove(path)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	name := "hc-" + dockertest.RunID()
+	run := func(which string) (dockertest.Container, string) {
+		c := dockertest.Run(t, dockertest.RunOptions{
+			Labels: labels(scope, "swarmdns.name="+name),
+			Binds:  []string{dir + ":/flags:ro"},
+			Healthcheck: &container.HealthConfig{
+				Test:     []string{"CMD", "/testbox", "check-file", "/flags/" + which},
+				Interval: 250 * time.Millisecond, Timeout: 2 * time.Second, Retries: 1,
+			},
+		})
+		return c, containerIP(t, c.ID, "bridge")
+	}
+	flag("a", true)
+	_, ipA := run("a")
+	_, ipB := run("b") // no flag: starting, then unhealthy
+	fq := fqdn(name)
+	step := func(what string, want ...string) {
+		t.Helper()
+		start := time.Now()
+		await.Until(t, 20*time.Second, expectAddrs(server, fq, want...))
+		t.Logf("%s: %v after %v", what, want, time.Since(start).Round(time.Millisecond))
+	}
+	// TXT records name every container behind the name, whatever its
+	// health: once there are two, b is in the registry.
+	await.Until(t, 20*time.Second, func() error {
+		r, err := query(server, "udp", fq, mdns.TypeTXT)
+		if err != nil {
+			return err
+		}
+		if len(r.Answer) != 2 {
+			return fmt.Errorf("%s TXT: got %d records; want 2", fq, len(r.Answer))
+		}
+		return nil
+	})
+	step("b starting, then unhealthy: left out", ipA)
+	flag("b", true)
+	step("b healthy: back", ipA, ipB)
+	flag("a", false)
+	step("a unhealthy: left out", ipB)
+	flag("b", false)
+	step("both unhealthy: both given", ipA, ipB)
+	flag("a", true)
+	step("a healthy again, b still unhealthy", ipA)
+	flag("b", true)
+	step("both healthy", ipA, ipB)
 }

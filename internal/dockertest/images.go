@@ -34,13 +34,14 @@ func Tool(t testing.TB, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		missing(t, "%s is not installed: %v", name, err)
+		Missing(t, "%s is not installed: %v", name, err)
 	}
 	return path
 }
 
-// missing skips t, or fails it when CI=true.
-func missing(t testing.TB, format string, args ...any) {
+// Missing skips t, or fails it when the env CI is "true", for a test
+// prerequisite (a tool, root) that CI provides.
+func Missing(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("CI=true and a test prerequisite is missing: "+format, args...)
@@ -74,7 +75,7 @@ func BusyboxImage(t testing.TB) string {
 	cli := Engine(t)
 	busyboxOnce.Do(func() { busyboxMiss, busyboxErr = buildBusybox(cli) })
 	if busyboxMiss != nil {
-		missing(t, "%v (install busybox-static)", busyboxMiss)
+		Missing(t, "%v (install busybox-static)", busyboxMiss)
 	}
 	if busyboxErr != nil {
 		t.Fatalf("busybox image: %v", busyboxErr)
@@ -197,12 +198,18 @@ var (
 // exist yet, so it is built once per machine (about a minute, plus the
 // download). Without debootstrap, or when not root, the test is skipped
 // (failed with CI=true); it calls Engine.
+//
+// It is slow the first time: with -short (CI runs without it) a test that
+// would have to build it is skipped.
 func DebianImage(t testing.TB) string {
 	t.Helper()
 	cli := Engine(t)
+	if testing.Short() && !debianExists(cli) {
+		t.Skipf("-short: building %s takes a minute or more", DebianTag)
+	}
 	debianOnce.Do(func() { debianMiss, debianErr = buildDebian(t, cli) })
 	if debianMiss != nil {
-		missing(t, "%v", debianMiss)
+		Missing(t, "%v", debianMiss)
 	}
 	if debianErr != nil {
 		t.Fatalf("debian image: %v", debianErr)
@@ -210,14 +217,16 @@ func DebianImage(t testing.TB) string {
 	return DebianTag
 }
 
+// debianExists reports whether the image DebianImage builds exists.
+func debianExists(cli *client.Client) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	_, err := cli.ImageInspect(ctx, DebianTag)
+	return err == nil
+}
+
 func buildDebian(t testing.TB, cli *client.Client) (miss, err error) {
-	exists := func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		defer cancel()
-		_, err := cli.ImageInspect(ctx, DebianTag)
-		return err == nil
-	}
-	if exists() {
+	if debianExists(cli) {
 		return nil, nil
 	}
 	debootstrap, err := exec.LookPath("debootstrap")
@@ -236,7 +245,7 @@ func buildDebian(t testing.TB, cli *client.Client) (miss, err error) {
 		return nil, fmt.Errorf("lock %s: %w", debianLock, err)
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if exists() { // another process built it while we waited
+	if debianExists(cli) { // another process built it while we waited
 		return nil, nil
 	}
 
