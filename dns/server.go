@@ -500,9 +500,12 @@ func startServer(name string, srv *mdns.Server) *runningServer {
 }
 
 // acceptMsg decides from the header alone what to do with a message:
-// responses are ignored (no reflection), opcodes other than QUERY get
-// NOTIMP (UPDATE is let through to be REFUSED), and a query must hold
-// exactly one question (FORMERR otherwise, RFC 8906).
+// responses are ignored (no reflection), messages whose counts no query
+// has get FORMERR (NOTIMP for opcodes other than QUERY and UPDATE), every
+// other message goes to the handler. miekg's own replies carry no OPT, so
+// the handler answers whatever may carry one: RFC 6891 §6.1.1 wants an OPT
+// in every reply to a query with one, and dig and BIND's resolver take a
+// FORMERR or NOTIMP without it for a server that does not speak EDNS.
 func acceptMsg(dh mdns.Header) mdns.MsgAcceptAction {
 	const qr = 1 << 15
 	if dh.Bits&qr != 0 {
@@ -516,9 +519,16 @@ func acceptMsg(dh mdns.Header) mdns.MsgAcceptAction {
 		}
 		return mdns.MsgAccept
 	default:
-		return mdns.MsgRejectNotImplemented
+		// A message of a plausible shape (NOTIFY carries an SOA in its
+		// answer section) goes to the handler, whose NOTIMP echoes the OPT.
+		if dh.Qdcount > 1 || dh.Ancount > 1 || dh.Nscount > 1 || dh.Arcount > 2 {
+			return mdns.MsgRejectNotImplemented
+		}
+		return mdns.MsgAccept
 	}
-	if dh.Qdcount != 1 || dh.Ancount != 0 || dh.Nscount > 1 || dh.Arcount > 2 {
+	// No question at all (dig +header-only) goes to the handler too, for
+	// the same reason.
+	if dh.Qdcount > 1 || dh.Ancount != 0 || dh.Nscount > 1 || dh.Arcount > 2 {
 		return mdns.MsgReject
 	}
 	return mdns.MsgAccept
@@ -611,7 +621,7 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 		defer s.releaseUDP()
 	}
 	client := remoteIP(w.RemoteAddr())
-	if tcp && len(req.Question) == 1 && (req.Question[0].Qtype == mdns.TypeAXFR || req.Question[0].Qtype == mdns.TypeIXFR) &&
+	if tcp && req.Opcode == mdns.OpcodeQuery && len(req.Question) == 1 && (req.Question[0].Qtype == mdns.TypeAXFR || req.Question[0].Qtype == mdns.TypeIXFR) &&
 		containsAddr(s.cfg.AllowTransfer, client) {
 		s.transfer(w, req, client)
 		s.metrics.request(req.Question[0].Qtype, mdns.RcodeSuccess, time.Since(start))
@@ -702,9 +712,6 @@ const (
 // zone, then the forwarder. The reply carries an OPT when req did; it is
 // not truncated.
 func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, tcp bool, ex *explain) (*mdns.Msg, string) {
-	if len(req.Question) != 1 {
-		return s.fail(req, mdns.RcodeFormatError, nil), SourceServer
-	}
 	for _, rr := range req.Ns {
 		if rr.Header().Rrtype == mdns.TypeOPT {
 			return s.fail(req, mdns.RcodeFormatError, nil), SourceServer // OPT only in the additional section
@@ -728,6 +735,9 @@ func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, 
 		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
 	default:
 		return s.fail(req, mdns.RcodeNotImplemented, opt), SourceServer
+	}
+	if len(req.Question) != 1 {
+		return s.fail(req, mdns.RcodeFormatError, opt), SourceServer
 	}
 	q := req.Question[0]
 	if q.Qclass != mdns.ClassINET {

@@ -305,6 +305,23 @@ func TestServerProtocol(t *testing.T) {
 			m.Opcode = mdns.OpcodeNotify
 			return pack(t, m)
 		}, rcode: mdns.RcodeNotImplemented},
+		{name: "QDCOUNT 0 with OPT: FORMERR with OPT", wire: func() []byte {
+			m := withOPT(query("web-1.swarm.internal.", mdns.TypeA), func(*mdns.OPT) {})
+			m.Question = nil
+			return pack(t, m)
+		}, rcode: mdns.RcodeFormatError, opt: true},
+		{name: "STATUS with OPT: NOTIMP with OPT", wire: func() []byte {
+			m := withOPT(query("swarm.internal.", mdns.TypeSOA), func(*mdns.OPT) {})
+			m.Opcode = mdns.OpcodeStatus
+			return pack(t, m)
+		}, rcode: mdns.RcodeNotImplemented, opt: true},
+		{name: "NOTIFY with an SOA and OPT: NOTIMP with OPT", wire: func() []byte {
+			m := withOPT(query("swarm.internal.", mdns.TypeSOA), func(*mdns.OPT) {})
+			m.Opcode = mdns.OpcodeNotify
+			soa, _ := mdns.NewRR("swarm.internal. 60 IN SOA ns.swarm.internal. h.swarm.internal. 2 30 10 600 5")
+			m.Answer = []mdns.RR{soa}
+			return pack(t, m)
+		}, rcode: mdns.RcodeNotImplemented, opt: true},
 		{name: "opcode 15: NOTIMP", wire: func() []byte { return append(header(7, 15<<11, 1, 0, 0, 0), question...) }, rcode: mdns.RcodeNotImplemented},
 		{name: "UPDATE: REFUSED", wire: func() []byte {
 			m := new(mdns.Msg)
