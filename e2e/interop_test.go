@@ -89,7 +89,8 @@ type clientCase struct {
 // network, PTR, SRV (named and by port), TXT, CNAME, ANY (RFC 8482), the
 // question's case echoed (0x20), NXDOMAIN and NODATA with the SOA, TCP,
 // EDNS0 sizes and truncation with TCP fallback, BADVERS, unknown options
-// not echoed, AXFR, and single-label names.
+// not echoed, REFUSED for CHAOS, FORMERR and NOTIMP that keep the OPT,
+// AXFR, and single-label names.
 func TestInteropDigKdig(t *testing.T) {
 	clients := []realClient{lookClient(t, "dig"), lookClient(t, "kdig")}
 	for _, c := range clients {
@@ -306,6 +307,32 @@ func TestInteropDigKdig(t *testing.T) {
 			}
 			if r.EDNS == nil || len(r.EDNS.Options) != 0 {
 				return fmt.Errorf("got EDNS %+v; want an OPT without options", r.EDNS)
+			}
+			return nil
+		}},
+		{name: "unknown type: NODATA", args: []string{fq, "TYPE65400"}, check: wantSOA("NOERROR")},
+		{name: "CHAOS class: REFUSED", args: []string{"-c", "CH", "version.bind", "TXT"}, check: func(r *clientReply) error {
+			return r.expect("REFUSED")
+		}},
+		{name: "no question: FORMERR with OPT", args: []string{"+header-only"}, skip: map[string]string{
+			"kdig": "kdig always sends a question",
+		}, check: func(r *clientReply) error {
+			if err := r.expect("FORMERR"); err != nil {
+				return err
+			}
+			if r.EDNS == nil {
+				return fmt.Errorf("no OPT: clients take the server for one without EDNS (RFC 6891 6.1.1)")
+			}
+			return nil
+		}},
+		{name: "opcode STATUS: NOTIMP with OPT", args: []string{"+opcode=status", zone}, skip: map[string]string{
+			"kdig": "kdig has no opcode option",
+		}, check: func(r *clientReply) error {
+			if err := r.expect("NOTIMP"); err != nil {
+				return err
+			}
+			if r.EDNS == nil {
+				return fmt.Errorf("no OPT: clients take the server for one without EDNS (RFC 6891 6.1.1)")
 			}
 			return nil
 		}},
