@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 
 	"github.com/swarmdns/swarmdns/registry"
 )
@@ -498,4 +501,122 @@ func TestRandomOpsConverge(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestJoinByName: a join address may be a DNS name (resolved at every
+// attempt); Joined closes once joined, at once for a node that joins no one.
+func TestJoinByName(t *testing.T) {
+	a := startNode(t, "a", nodeOpts{ip: netip.MustParseAddr("127.0.0.1")})
+	select {
+	case <-a.node.Joined():
+	default:
+		t.Error("a joins no one, yet Joined is not closed")
+	}
+	b := startNode(t, "b", nodeOpts{join: []string{fmt.Sprintf("localhost:%d", a.node.LocalAddr().Port())}})
+	select {
+	case <-b.node.Joined():
+	case <-time.After(10 * time.Second):
+		t.Fatal("b did not join a through localhost within 10s")
+	}
+	awaitMembers(t, a, b)
+	var names []string
+	for _, m := range b.node.Members() {
+		names = append(names, fmt.Sprintf("%s:%s:%v", m.Name, m.State, m.Local))
+	}
+	if want := []string{"a:alive:false", "b:alive:true"}; !slices.Equal(names, want) {
+		t.Errorf("b's members = %v; want %v", names, want)
+	}
+}
+
+// TestPortInUse: a gossip port that is taken fails New with a hint.
+func TestPortInUse(t *testing.T) {
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	reg, err := registry.New(registry.Config{Node: "p", Generation: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Config{Node: "p", BindAddr: ln.Addr().String(), Store: reg, Logger: zerolog.New(zerolog.NewTestWriter(t))})
+	if err == nil || !strings.Contains(err.Error(), "--gossip-listen") {
+		t.Errorf("New on a taken port: error %v; want one suggesting another --gossip-listen", err)
+	}
+}
+
+// TestConfigErrors: bad configurations fail New with a clear error.
+func TestConfigErrors(t *testing.T) {
+	reg, err := registry.New(registry.Config{Node: "p", Generation: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Store: reg}, "node name is empty"},
+		{Config{Node: "p"}, "no store"},
+		{Config{Node: "q", Store: reg}, "not the store's local node"},
+		{Config{Node: "p", Generation: 8, Store: reg}, "differs from the store's"},
+		{Config{Node: "p", Store: reg, Key: []byte("short")}, "want 16, 24 or 32"},
+		{Config{Node: "p", Store: reg, BindAddr: "example.com:1"}, "must be an IP address"},
+	} {
+		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v): error %v; want one with %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+// TestMetrics: the metrics are registered and move.
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a := startNode(t, "a", nodeOpts{metrics: reg})
+	b := startNode(t, "b", nodeOpts{join: []string{a.addr()}})
+	awaitMembers(t, a, b)
+	mustSet(t, b, testSet("c", "m", "10.0.0.1"))
+	eventually(t, 5*time.Second, func() error {
+		if len(lookup(a, "m.swarm.internal")) == 0 {
+			return fmt.Errorf("not replicated yet")
+		}
+		return nil
+	})
+	eventually(t, 5*time.Second, func() error {
+		v := gathered(t, reg)
+		for name, min := range map[string]float64{
+			"swarmdns_gossip_members":                                 2,
+			"swarmdns_gossip_messages_total{direction=in,kind=delta}": 1,
+			"swarmdns_gossip_bytes_total{direction=out}":              1,
+			"swarmdns_gossip_pushpull_bytes":                          1,
+		} {
+			if v[name] < min {
+				return fmt.Errorf("%s = %v; want at least %v (have %v)", name, v[name], min, v)
+			}
+		}
+		return nil
+	})
+}
+
+// gathered returns every sample in reg by name{label=value,...}.
+func gathered(t testing.TB, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]float64)
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			if len(labels) > 0 {
+				key += "{" + strings.Join(labels, ",") + "}"
+			}
+			out[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return out
 }

@@ -146,6 +146,9 @@ func (n *Node) Members() []Member {
 	n.mu.Lock()
 	out := make([]Member, 0, len(n.members)+1)
 	for _, mb := range n.members {
+		if mb.state == "" {
+			continue // its first event is still queued
+		}
 		m := Member{Name: mb.name, Addr: mb.addr, State: mb.state, Since: mb.since, LastSeen: mb.lastSeen, Generation: mb.meta.Generation}
 		if m.State == StateAlive {
 			m.LastSeen = now
@@ -198,10 +201,24 @@ func (q *eventQueue) take() []event {
 type eventDelegate struct{ n *Node }
 
 func (e *eventDelegate) push(kind memberlist.NodeEventType, node *memberlist.Node) {
-	e.n.events.push(event{
+	ev := event{
 		kind: kind, name: node.Name, addr: addrPort(node.Addr, node.Port),
 		meta: slices.Clone(node.Meta), at: time.Now(), local: node.Name == e.n.cfg.Node,
-	})
+	}
+	if !ev.local {
+		// The address is needed at once (to answer a push/pull from a
+		// node that just joined); the state waits for the loop.
+		n := e.n
+		n.mu.Lock()
+		mb := n.members[ev.name]
+		if mb == nil {
+			mb = &member{name: ev.name}
+			n.members[ev.name] = mb
+		}
+		mb.addr = ev.addr
+		n.mu.Unlock()
+	}
+	e.n.events.push(ev)
 }
 
 func (e *eventDelegate) NotifyJoin(node *memberlist.Node)   { e.push(memberlist.NodeJoin, node) }
@@ -222,7 +239,6 @@ func (n *Node) handleEvent(ev event) {
 	}
 	wasAlive := mb.state == StateAlive
 	prevGen, hadMeta := mb.meta.Generation, mb.hasMeta
-	mb.addr = ev.addr
 	if err == nil {
 		mb.meta, mb.hasMeta = md, true
 	}

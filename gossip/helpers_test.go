@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/swarmdns/swarmdns/registry"
@@ -45,12 +46,13 @@ func fastMemberlist(tr memberlist.Transport) func(*memberlist.Config) {
 }
 
 type nodeOpts struct {
-	key    []byte
-	lease  time.Duration
-	join   []string
-	gen    uint64
-	ip     netip.Addr
-	logOut io.Writer
+	key     []byte
+	lease   time.Duration
+	join    []string
+	gen     uint64
+	ip      netip.Addr
+	logOut  io.Writer
+	metrics prometheus.Registerer
 }
 
 // tnode is one test node: a registry, a gossip node on its own address,
@@ -101,6 +103,7 @@ func startNode(t testing.TB, name string, o nodeOpts) *tnode {
 		RejoinInterval:   300 * time.Millisecond,
 		LeaveTimeout:     2 * time.Second,
 		Store:            reg,
+		Metrics:          o.metrics,
 		Logger:           zerolog.New(w).Level(zerolog.InfoLevel).With().Str("node", name).Logger(),
 		MemberlistConfig: fastMemberlist(tr),
 	})

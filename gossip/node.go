@@ -681,6 +681,10 @@ type Stats struct {
 	Queued int
 }
 
+// NumMembers returns the number of nodes memberlist sees alive (or
+// suspect), this one included.
+func (n *Node) NumMembers() int { return n.ml.NumMembers() }
+
 // Stats returns the node's counters.
 func (n *Node) Stats() Stats {
 	return Stats{
