@@ -284,6 +284,15 @@ func TestInteropDigKdig(t *testing.T) {
 			return nil
 		}},
 		{name: "EDNS 512 truncates", args: []string{"+bufsize=512", "+ignore", hostsBig, "A"}, check: truncated(512)},
+		{name: "EDNS below 512 taken as 512", args: []string{"+bufsize=100", "+ignore", hostsBig, "A"}, check: func(r *clientReply) error {
+			if err := truncated(512)(r); err != nil {
+				return err
+			}
+			if r.Size <= 256 {
+				return fmt.Errorf("got %d octets; want a reply filled towards 512 (RFC 6891 6.2.5)", r.Size)
+			}
+			return nil
+		}},
 		{name: "no EDNS truncates at 512", args: []string{"+noedns", "+ignore", hostsBig, "A"}, check: func(r *clientReply) error {
 			if r.EDNS != nil {
 				return fmt.Errorf("got an OPT %+v in reply to a query without one", r.EDNS)

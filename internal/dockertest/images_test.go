@@ -2,6 +2,7 @@ package dockertest
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,4 +56,32 @@ func TestRunDNSAndBinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	await.Until(t, 10*time.Second, health("healthy"))
+}
+
+// TestToolGate runs TestToolGateHelper in a child process asking for a
+// tool that does not exist: it must skip, or fail when CI=true.
+func TestToolGate(t *testing.T) {
+	for _, tt := range []struct {
+		ci       string
+		wantFail bool
+		want     string
+	}{
+		{"", false, "SKIP: TestToolGateHelper"},
+		{"true", true, "CI=true and a test prerequisite is missing"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestToolGateHelper$", "-test.v")
+		cmd.Env = append(os.Environ(), "CI="+tt.ci, "DOCKERTEST_TOOL_HELPER=1")
+		out, err := cmd.CombinedOutput()
+		if failed := err != nil; failed != tt.wantFail || !strings.Contains(string(out), tt.want) {
+			t.Errorf("CI=%q: got error %v and output\n%s\nwant failed=%v and %q", tt.ci, err, out, tt.wantFail, tt.want)
+		}
+	}
+}
+
+func TestToolGateHelper(t *testing.T) {
+	if os.Getenv("DOCKERTEST_TOOL_HELPER") != "1" {
+		t.Skip("run by TestToolGate")
+	}
+	Tool(t, "swarmdns-no-such-tool")
+	t.Fatal("Tool returned without the tool")
 }
