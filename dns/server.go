@@ -41,6 +41,12 @@ const (
 // length and then trickles gets cut off) and the writing of one reply.
 const readTimeout = 2 * time.Second
 
+// udpReadBuffer is the receive buffer asked for the UDP socket (the kernel
+// caps it at net.core.rmem_max). The default (about 208 KiB, some 250 small
+// datagrams) overflows in bursts near saturation: dnsperf at the saturation
+// rate lost over 1% of its queries that way, none with 4 MiB.
+const udpReadBuffer = 4 << 20
+
 // DefaultAllowRecursion are the clients that may use the server as a
 // resolver when Config.AllowRecursion is nil: loopback, the private and
 // shared ranges (RFC 1918, RFC 6598), link-local, and IPv6 unique local.
@@ -344,6 +350,7 @@ func listen(addr string) (*net.UDPConn, net.Listener, error) {
 			return nil, nil, fmt.Errorf("listen udp %s: %w", addr, err)
 		}
 		udp := pc.(*net.UDPConn)
+		_ = udp.SetReadBuffer(udpReadBuffer) // best effort: a smaller buffer still works
 		tcpAddr := addr
 		if port == "0" {
 			tcpAddr = net.JoinHostPort(host, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port))
