@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 	"golang.org/x/sys/unix"
@@ -37,6 +38,7 @@ import (
 type nsNode struct {
 	*node
 	box   dockertest.Container
+	pid   int    // of the box's first process: its network namespace
 	scope string // the KEY=VALUE label of the containers it publishes
 }
 
@@ -53,14 +55,26 @@ func startBoxedNode(t *testing.T, networks []string, extra ...string) *nsNode {
 		dockertest.Missing(t, "entering a container's network namespace needs root")
 	}
 	box := dockertest.Run(t, dockertest.RunOptions{Name: dockertest.Name(t, "dnsbox"), Networks: networks})
-	pid := strings.TrimSpace(dockertest.Docker(t, "inspect", "-f", "{{.State.Pid}}", box.ID))
+	pid := boxPID(t, box)
 	scope := scopeLabel + "=" + dockertest.Name(t, "scope")
 	args := append([]string{"--watch-label", scope, "--ttl", "2s", "--dns-listen", ":53"}, extra...)
 	n := startNode(t, dockertest.Name(t, "node"), nodeOptions{
 		Args: args,
-		Wrap: func(argv []string) []string { return append([]string{nsenter, "-t", pid, "-n", "--"}, argv...) },
+		Wrap: func(argv []string) []string {
+			return append([]string{nsenter, "-t", strconv.Itoa(pid), "-n", "--"}, argv...)
+		},
 	})
-	return &nsNode{node: n, box: box, scope: scope}
+	return &nsNode{node: n, box: box, pid: pid, scope: scope}
+}
+
+// boxPID returns the host PID of a running container's first process.
+func boxPID(t *testing.T, c dockertest.Container) int {
+	t.Helper()
+	pid, err := strconv.Atoi(strings.TrimSpace(dockertest.Docker(t, "inspect", "-f", "{{.State.Pid}}", c.ID)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("pid of %s: %v (%d)", c.Name, err, pid)
+	}
+	return pid
 }
 
 // server returns the node's DNS address on network, host:53.
@@ -191,11 +205,7 @@ type whoami struct {
 func startWhoami(t *testing.T, network string) *whoami {
 	t.Helper()
 	box := dockertest.Run(t, dockertest.RunOptions{Name: dockertest.Name(t, "whoami"), Networks: []string{network}})
-	pid, err := strconv.Atoi(strings.TrimSpace(dockertest.Docker(t, "inspect", "-f", "{{.State.Pid}}", box.ID)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := listenPacketIn(pid, ":53")
+	pc, err := listenPacketIn(boxPID(t, box), ":53")
 	if err != nil {
 		t.Fatalf("whoami: %v", err)
 	}
@@ -219,38 +229,74 @@ func startWhoami(t *testing.T, network string) *whoami {
 	return w
 }
 
-// listenPacketIn opens a UDP socket on addr inside the network namespace
-// of process pid: the socket stays in that namespace after the thread
+// inNetns runs f on a thread that has entered the network namespace of
+// process pid: the sockets f opens stay in that namespace after the thread
 // comes back to its own.
-func listenPacketIn(pid int, addr string) (net.PacketConn, error) {
+func inNetns(pid int, f func() error) error {
 	runtime.LockOSThread()
 	self, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {
 		runtime.UnlockOSThread()
-		return nil, err
+		return err
 	}
 	defer self.Close()
 	target, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
 	if err != nil {
 		runtime.UnlockOSThread()
-		return nil, err
+		return err
 	}
 	defer target.Close()
 	if err := setns(target); err != nil {
 		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("setns to %d: %w", pid, err)
+		return fmt.Errorf("setns to %d: %w", pid, err)
 	}
-	pc, listenErr := net.ListenPacket("udp4", addr)
+	ferr := f()
 	if err := setns(self); err != nil {
 		// The thread is stuck in the other namespace: leave it locked so
 		// it ends with this goroutine instead of serving others.
-		if pc != nil {
-			pc.Close()
-		}
-		return nil, fmt.Errorf("setns back: %w", err)
+		return fmt.Errorf("setns back: %w", err)
 	}
 	runtime.UnlockOSThread()
-	return pc, listenErr
+	return ferr
+}
+
+// listenPacketIn opens a UDP socket on addr in the network namespace of
+// process pid.
+func listenPacketIn(pid int, addr string) (pc net.PacketConn, err error) {
+	err = inNetns(pid, func() error {
+		pc, err = net.ListenPacket("udp4", addr)
+		return err
+	})
+	if err != nil && pc != nil {
+		pc.Close()
+		pc = nil
+	}
+	return pc, err
+}
+
+// queryIn asks name's A records over UDP from inside the network namespace
+// of process pid, from 127.0.0.1 to 127.0.0.1:53.
+func queryIn(pid int, name string) (*mdns.Msg, error) {
+	var conn net.Conn
+	err := inNetns(pid, func() (err error) {
+		conn, err = net.Dial("udp4", "127.0.0.1:53")
+		return err
+	})
+	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
+		return nil, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	co := &mdns.Conn{Conn: conn}
+	m := new(mdns.Msg)
+	m.SetQuestion(name, mdns.TypeA)
+	if err := co.WriteMsg(m); err != nil {
+		return nil, err
+	}
+	return co.ReadMsg()
 }
 
 func setns(f *os.File) error { return unix.Setns(int(f.Fd()), unix.CLONE_NEWNET) }

@@ -502,7 +502,8 @@ func TestInteropContainerResolvers(t *testing.T) {
 // resolvers: a server container on networks X and Y; a client on X only
 // gets the server's address on X, a client on Y only the one on Y, whether
 // it asks the node itself or through Docker's embedded DNS, and a client
-// on neither network gets both. A whoami server shows the source address
+// on neither network (the test process from 127.0.0.1 or from the default
+// bridge, a container on the default bridge) gets both. A whoami server shows the source address
 // Docker's embedded DNS forwards from.
 func TestInteropTwoNetworks(t *testing.T) {
 	bb := dockertest.BusyboxImage(t)
@@ -518,6 +519,14 @@ func TestInteropTwoNetworks(t *testing.T) {
 	// The test process asks on the default bridge: its address there
 	// (the bridge's gateway) is in neither X nor Y.
 	await.Until(t, 10*time.Second, expectAddrs(n.server(t, "bridge"), fq, ipX, ipY))
+	// So does 127.0.0.1 (in the node's namespace).
+	r, err := queryIn(n.pid, fq)
+	if err != nil {
+		t.Fatalf("from 127.0.0.1: %v", err)
+	}
+	if got := addrsOf(r); !slices.Equal(got, sorted(ipX, ipY)) {
+		t.Errorf("from 127.0.0.1: got %v; want %v", got, sorted(ipX, ipY))
+	}
 	// On X's bridge the host's address is X's gateway: a client on X.
 	if err := expectAddrs(n.server(t, netX), fq, ipX)(); err != nil {
 		t.Errorf("test process asking from X's gateway: %v", err)
@@ -636,4 +645,10 @@ func TestInteropHealth(t *testing.T) {
 	step("a healthy again, b still unhealthy", ipA)
 	flag("b", true)
 	step("both healthy", ipA, ipB)
+}
+
+// sorted returns its arguments sorted.
+func sorted(s ...string) []string {
+	slices.Sort(s)
+	return s
 }
