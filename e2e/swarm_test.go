@@ -117,6 +117,26 @@ func TestSwarmStack(t *testing.T) {
 		}
 	})
 
+	t.Run("PlainContainer", func(t *testing.T) {
+		// Not a Swarm task: `docker run --dns` on the default bridge, where
+		// the address is the container's only resolver.
+		if !viaNodeDNS {
+			t.Skip("deploy/node-dns.sh could not run")
+		}
+		await.Until(t, 30*time.Second, func() error {
+			want, err := taskIPs(app+"_web", app+"_app")
+			if err != nil {
+				return err
+			}
+			out, err := dockertest.DockerCmd("run", "--rm", "--label", dockertest.LabelRun+"="+dockertest.RunID(),
+				"--dns", addr, busybox, "nslookup", "-type=a", web)
+			if got := parseNslookup(out); !slices.Equal(got, want) {
+				return fmt.Errorf("%s from a docker run --dns %s container: got %v (%v); want %v", web, addr, got, err, want)
+			}
+			return nil
+		})
+	})
+
 	t.Run("Scale", func(t *testing.T) {
 		for _, n := range []int{4, 1} {
 			start := time.Now()
