@@ -185,6 +185,42 @@ func TestInteropDigKdig(t *testing.T) {
 		}
 	}
 
+	// wantTransfer checks a zone transfer: SOA first and last with one
+	// serial, the web container's records in between.
+	wantTransfer := func(r *clientReply) error {
+		if err := r.expect("NOERROR"); err != nil {
+			return err
+		}
+		rrs := r.Answer
+		if len(rrs) < 3 || rrs[0].Header().Rrtype != mdns.TypeSOA || rrs[len(rrs)-1].Header().Rrtype != mdns.TypeSOA {
+			return fmt.Errorf("got %d records; want the SOA first and last", len(rrs))
+		}
+		if a, b := rrs[0].(*mdns.SOA).Serial, rrs[len(rrs)-1].(*mdns.SOA).Serial; a != b {
+			return fmt.Errorf("serials %d and %d; want the same", a, b)
+		}
+		want := map[string]bool{fq + " A " + ip4: false, fq + " AAAA " + ip6: false, fq + " TXT": false,
+			"_http._tcp." + fq + " SRV": false, "_9100._tcp." + fq + " SRV": false, fqdn(cname) + " CNAME": false}
+		for _, rr := range rrs {
+			h := rr.Header()
+			key := h.Name + " " + mdns.TypeToString[h.Rrtype]
+			switch rr := rr.(type) {
+			case *mdns.A:
+				key += " " + rr.A.String()
+			case *mdns.AAAA:
+				key += " " + rr.AAAA.String()
+			}
+			if _, ok := want[key]; ok {
+				want[key] = true
+			}
+		}
+		for k, seen := range want {
+			if !seen {
+				return fmt.Errorf("transfer of %d records lacks %s", len(rrs), k)
+			}
+		}
+		return nil
+	}
+
 	mixed := mixCase(fq)
 	cases := []clientCase{
 		{name: "A", args: []string{fq, "A"}, check: func(r *clientReply) error {
@@ -345,39 +381,17 @@ func TestInteropDigKdig(t *testing.T) {
 			}
 			return nil
 		}},
-		{name: "AXFR", args: []string{"AXFR", zone}, check: func(r *clientReply) error {
-			if err := r.expect("NOERROR"); err != nil {
+		{name: "several questions on one TCP connection", args: []string{"+tcp", "+keepopen", fq, "A", fq, "TXT"}, check: func(r *clientReply) error {
+			if err := r.expect("NOERROR", "aa"); err != nil {
 				return err
 			}
-			rrs := r.Answer
-			if len(rrs) < 3 || rrs[0].Header().Rrtype != mdns.TypeSOA || rrs[len(rrs)-1].Header().Rrtype != mdns.TypeSOA {
-				return fmt.Errorf("got %d records; want the SOA first and last", len(rrs))
-			}
-			if a, b := rrs[0].(*mdns.SOA).Serial, rrs[len(rrs)-1].(*mdns.SOA).Serial; a != b {
-				return fmt.Errorf("serials %d and %d; want the same", a, b)
-			}
-			want := map[string]bool{fq + " A " + ip4: false, fq + " AAAA " + ip6: false, fq + " TXT": false,
-				"_http._tcp." + fq + " SRV": false, "_9100._tcp." + fq + " SRV": false, fqdn(cname) + " CNAME": false}
-			for _, rr := range rrs {
-				h := rr.Header()
-				key := h.Name + " " + mdns.TypeToString[h.Rrtype]
-				switch rr := rr.(type) {
-				case *mdns.A:
-					key += " " + rr.A.String()
-				case *mdns.AAAA:
-					key += " " + rr.AAAA.String()
-				}
-				if _, ok := want[key]; ok {
-					want[key] = true
-				}
-			}
-			for k, seen := range want {
-				if !seen {
-					return fmt.Errorf("transfer of %d records lacks %s", len(rrs), k)
-				}
+			if r.Replies != 2 || !r.TCP || len(r.only(mdns.TypeTXT)) != 1 {
+				return fmt.Errorf("got %d replies (TCP %v), the last %v; want 2 over TCP, the last a TXT", r.Replies, r.TCP, r.Answer)
 			}
 			return nil
 		}},
+		{name: "AXFR", args: []string{"AXFR", zone}, check: wantTransfer},
+		{name: "IXFR answered with the full zone", args: []string{"ixfr=1", zone}, check: wantTransfer},
 	}
 	for _, c := range clients {
 		t.Run(c.name, func(t *testing.T) {

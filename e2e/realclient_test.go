@@ -58,6 +58,7 @@ type clientReply struct {
 	Size                          int             // the reply's size in octets
 	TCP                           bool            // the reply came over TCP
 	Retried                       bool            // the client saw TC and asked again over TCP
+	Replies                       int             // the replies printed (several questions); the last is parsed
 	Out                           string          // everything the client printed
 }
 
@@ -121,6 +122,7 @@ func parseDig(out string) (*clientReply, error) {
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	header := false
+	replies := 0
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		switch {
@@ -130,6 +132,7 @@ func parseDig(out string) (*clientReply, error) {
 			*r = clientReply{Flags: map[string]bool{}, Retried: retried}
 			section = &r.Answer
 			header = true
+			replies++
 			_, status, _ := strings.Cut(line, "status: ")
 			r.Rcode, _, _ = strings.Cut(status, ",")
 		case strings.HasPrefix(line, ";; flags:"):
@@ -190,6 +193,7 @@ func parseDig(out string) (*clientReply, error) {
 	if r.Rcode == "" {
 		return nil, errors.New("no reply in dig's output")
 	}
+	r.Replies = max(replies, 1)
 	return r, nil
 }
 
@@ -230,14 +234,16 @@ func parseKdig(out []byte) (*clientReply, error) {
 			}
 			msgs = append(msgs, m)
 		}
-		if len(msgs) > 1 {
-			msgs = msgs[len(msgs)-1:] // a retried query: the last reply
-		}
 	}
 	if len(msgs) == 0 {
 		return nil, errors.New("no reply in kdig's output")
 	}
-	r := &clientReply{Flags: map[string]bool{}}
+	r := &clientReply{Flags: map[string]bool{}, Replies: len(msgs)}
+	if trimmed[0] != '[' {
+		msgs = msgs[len(msgs)-1:] // several questions: the last reply
+	} else {
+		r.Replies = 1 // one transfer in several messages
+	}
 	ext := 0
 	for i, m := range msgs {
 		if i == 0 {
@@ -375,7 +381,7 @@ swarm.internal.		5	IN	SOA	ns.swarm.internal. hostmaster.swarm.internal. 17954488
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Rcode != "NXDOMAIN" || !r.Flags["aa"] || r.Flags["tc"] || !r.TCP || !r.Retried || r.Size != 986 ||
+	if r.Rcode != "NXDOMAIN" || !r.Flags["aa"] || r.Flags["tc"] || !r.TCP || !r.Retried || r.Size != 986 || r.Replies != 1 ||
 		r.EDNS == nil || r.EDNS.UDPSize != 1232 || len(r.EDNS.Options) != 1 || r.soa() == nil || len(r.Answer) != 0 {
 		t.Errorf("dig: got %+v (EDNS %+v)", r, r.EDNS)
 	}
