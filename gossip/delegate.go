@@ -254,10 +254,12 @@ func (n *Node) handleEvent(ev event) {
 			return
 		}
 		n.setState(mb, StateAlive, ev.at)
+		// Lease changes happen under n.mu, so that a concurrent
+		// afterRemoteWrite cannot restart the lease just cancelled.
 		n.mu.Lock()
 		delete(n.down, ev.name)
-		n.mu.Unlock()
 		n.store.SetLease(ev.name, time.Time{})
+		n.mu.Unlock()
 		n.markJoined()
 		if !wasAlive {
 			n.log.Info().Str("peer", ev.name).Stringer("addr", ev.addr).Uint64("generation", mb.meta.Generation).Msg("peer joined")
@@ -277,8 +279,8 @@ func (n *Node) handleEvent(ev event) {
 		l := lease{gen: gen, expires: ev.at.Add(n.cfg.Lease)}
 		n.mu.Lock()
 		n.down[ev.name] = l
-		n.mu.Unlock()
 		n.store.SetLease(ev.name, l.expires)
+		n.mu.Unlock()
 		n.setState(mb, StateDead, ev.at)
 		n.log.Info().Str("peer", ev.name).Time("until", l.expires).Msg("peer failed or is unreachable; keeping its records until its lease ends")
 	}

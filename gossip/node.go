@@ -471,8 +471,10 @@ func (n *Node) afterRemoteWrite(node string, gen uint64) {
 		l = lease{gen: gen, expires: now.Add(n.cfg.Lease)}
 		n.down[node] = l
 	}
-	n.mu.Unlock()
+	// Under n.mu: the loop cancels leases under it too (the store never
+	// calls back into gossip, so the lock order n.mu -> store is safe).
 	n.store.SetLease(node, l.expires)
+	n.mu.Unlock()
 }
 
 // handleState merges full node states. The sender's own state is

@@ -357,6 +357,14 @@ func newCountingTransport() (*countingTransport, error) {
 				case <-t.done:
 					return
 				}
+			}
+		}
+	}()
+	go func() {
+		for {
+			select {
+			case <-t.done:
+				return
 			case c := <-nt.StreamCh():
 				select {
 				case t.streams <- &countingConn{Conn: c, t: t}:
