@@ -45,20 +45,30 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long to send")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `file`")
 	memprofile := flag.String("memprofile", "", "write an allocation profile to `file`")
+	heapprofile := flag.String("heapprofile", "", "only fill the registry with -records sets, then write a heap profile of what stays live to `file` and print the bytes per set")
 	flag.Parse()
+	if *heapprofile != "" {
+		if err := heap(*records, *heapprofile); err != nil {
+			fmt.Fprintf(os.Stderr, "serveprof: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*kase, *records, *clients, *inflight, *duration, *cpuprofile, *memprofile); err != nil {
 		fmt.Fprintf(os.Stderr, "serveprof: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(kase string, records, clients, inflight int, duration time.Duration, cpuprofile, memprofile string) error {
+// newRegistry returns a registry holding n record sets shaped like the
+// benchmark's feeder publishes them (one name, one IPv4 address).
+func newRegistry(n int) (*registry.Registry, error) {
 	reg, err := registry.New(registry.Config{Node: "prof", Generation: 1})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sets := make([]registry.RecordSet, 0, records)
-	for i := range records {
+	sets := make([]registry.RecordSet, 0, n)
+	for i := range n {
 		v := uint32(i + 1)
 		sets = append(sets, registry.RecordSet{
 			ContainerID: fmt.Sprintf("%064x", i+1),
@@ -70,6 +80,42 @@ func run(kase string, records, clients, inflight int, duration time.Duration, cp
 		})
 	}
 	if _, err := reg.ReplaceLocal(sets); err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
+
+// heap measures what a registry of n sets keeps live.
+func heap(n int, path string) error {
+	runtime.MemProfileRate = 512
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	reg, err := newRegistry(n)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	fmt.Printf("registry with %d sets: %.0f heap bytes and %.1f heap objects per set live (%.1f MiB)\n", n,
+		float64(after.HeapAlloc-before.HeapAlloc)/float64(n), float64(after.HeapObjects-before.HeapObjects)/float64(n),
+		float64(after.HeapAlloc-before.HeapAlloc)/(1<<20))
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		return err
+	}
+	runtime.KeepAlive(reg)
+	return nil
+}
+
+func run(kase string, records, clients, inflight int, duration time.Duration, cpuprofile, memprofile string) error {
+	reg, err := newRegistry(records)
+	if err != nil {
 		return err
 	}
 
