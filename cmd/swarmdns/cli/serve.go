@@ -79,7 +79,12 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 			log.Warn().Err(err).Msg("no upstream resolvers: names outside the zone will get SERVFAIL (set --upstream)")
 		}
 	}
+	var nsAddrs []netip.Addr // ns.<zone>: the address DNS listens on, if it is one
+	if ap, err := netip.ParseAddrPort(c.dnsListen); err == nil && !ap.Addr().IsUnspecified() {
+		nsAddrs = []netip.Addr{ap.Addr()}
+	}
 	dnsCfg := dns.Config{
+		NSAddrs:        nsAddrs,
 		Zone:           c.zone,
 		Listen:         c.dnsListen,
 		TTL:            c.ttl,
@@ -135,6 +140,9 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 		defer node.Close()
 		log.Info().Str("addr", node.LocalAddr().String()).Strs("join", c.join).Msg("gossip listening")
 		dnsCfg.NodeAddrs = memberAddrs(node)
+		if a := node.LocalAddr().Addr(); a.IsValid() && !a.IsUnspecified() && len(dnsCfg.NSAddrs) == 0 {
+			dnsCfg.NSAddrs = []netip.Addr{a}
+		}
 	} else {
 		log.Warn().Msg("gossip disabled (--gossip-listen is empty): this node serves its own containers only")
 	}
