@@ -620,3 +620,38 @@ func gathered(t testing.TB, reg *prometheus.Registry) map[string]float64 {
 	}
 	return out
 }
+
+// TestHoleRepair: a node that lost some deltas but got a later one holds
+// the owner's latest version with holes; the digest hash reveals it and
+// the owner's state fills them (adds and removals).
+func TestHoleRepair(t *testing.T) {
+	nodes := startCluster(t, 3, nodeOpts{})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	mustSet(t, a, testSet("a1", "one", "10.0.0.1"))
+	mustSet(t, a, testSet("a2", "two", "10.0.0.2"))
+	awaitEqualViews(t, 5*time.Second, a, b, c)
+
+	// c hears no gossip (UDP) for a while; TCP keeps everyone alive.
+	c.tr.mutePackets(true, a.ip, b.ip)
+	mustSet(t, a, testSet("a3", "three", "10.0.0.3"))
+	a.reg.RemoveLocal("a1")
+	eventually(t, 5*time.Second, func() error {
+		if got := ownerSets(b, "n0"); !slices.Equal(got, []string{"a2", "a3"}) {
+			return fmt.Errorf("b holds n0's %v; want [a2 a3]", got)
+		}
+		return nil
+	})
+	// Let the queued deltas run out before c hears again.
+	eventually(t, 10*time.Second, func() error {
+		if q := a.node.Stats().Queued + b.node.Stats().Queued; q != 0 {
+			return fmt.Errorf("%d deltas still queued", q)
+		}
+		return nil
+	})
+	c.tr.mutePackets(false, a.ip, b.ip)
+	mustSet(t, a, testSet("a4", "four", "10.0.0.4"))
+	awaitEqualViews(t, 10*time.Second, a, b, c)
+	if got := ownerSets(c, "n0"); !slices.Equal(got, []string{"a2", "a3", "a4"}) {
+		t.Errorf("c holds n0's %v; want [a2 a3 a4]", got)
+	}
+}

@@ -47,11 +47,14 @@ var (
 )
 
 // digestEntry is what a node knows about another node: the generation and
-// version it holds.
+// version it holds, and a hash of the (container, version) pairs of its
+// sets. Versions alone do not tell a hole (a delta missed between two
+// that arrived) from a complete copy; the hash does.
 type digestEntry struct {
 	Node       string
 	Generation uint64
 	Version    uint64
+	Hash       uint64
 }
 
 // stateMsg is a decoded msgState: the sender, states it carries (its own
@@ -262,6 +265,7 @@ func encodeState(m *stateMsg) []byte {
 				e.str(d.Node)
 				e.uvarint(d.Generation)
 				e.uvarint(d.Version)
+				e.uvarint(d.Hash)
 			})
 		}
 	}
@@ -560,6 +564,9 @@ func decodeState(d *decoder) (*stateMsg, error) {
 			e.Node = bd.str()
 			e.Generation = bd.uvarint()
 			e.Version = bd.uvarint()
+			if len(bd.b) > 0 {
+				e.Hash = bd.uvarint()
+			}
 			if bd.err != nil {
 				d.fail(bd.err)
 				break

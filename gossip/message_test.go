@@ -77,7 +77,7 @@ func TestStateRoundTrip(t *testing.T) {
 			{Node: "node-a", Generation: 42, Version: 200, Sets: sets},
 			{Node: "node-b", Generation: 7, Version: 0},
 		},
-		Digest: []digestEntry{{"node-a", 42, 200}, {"node-b", 7, 0}, {"node-c", 9, 12}},
+		Digest: []digestEntry{{"node-a", 42, 200, 1}, {"node-b", 7, 0, 0}, {"node-c", 9, 12, 1 << 63}},
 	}
 	buf := encodeState(m)
 	got, err := decode(buf)
@@ -192,7 +192,7 @@ func FuzzDecode(f *testing.F) {
 	s := sampleSet(2)
 	f.Add(encodeDelta(registry.Delta{Node: "a", Generation: 1, Version: s.Version, ContainerID: s.ContainerID, Set: &s}))
 	f.Add(encodeDelta(registry.Delta{Node: "a", Generation: 1, Version: 3, ContainerID: "c"}))
-	f.Add(encodeState(&stateMsg{Sender: "a", Generation: 1, States: []registry.NodeState{{Node: "a", Generation: 1, Version: 200, Sets: []registry.RecordSet{s}}}, Digest: []digestEntry{{"b", 2, 3}}}))
+	f.Add(encodeState(&stateMsg{Sender: "a", Generation: 1, States: []registry.NodeState{{Node: "a", Generation: 1, Version: 200, Sets: []registry.RecordSet{s}}}, Digest: []digestEntry{{"b", 2, 3, 4}}}))
 	f.Add(encodeNotice(notice{Node: "b", Generation: 5}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, buf []byte) {

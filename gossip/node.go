@@ -2,8 +2,10 @@ package gossip
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log"
 	"net"
 	"net/netip"
@@ -529,6 +531,19 @@ func (n *Node) pushBack(m *stateMsg) {
 		}
 	}
 	snap := n.store.Snapshot()
+	ours := make(map[string]digestEntry)
+	for _, e := range digest(snap) {
+		ours[e.Node] = e
+	}
+	for _, e := range m.Digest {
+		// Same run, same version, other sets: one of the two copies has a
+		// hole (a lost delta) or a set a lost removal should have taken.
+		// Only the owner knows which: ask it for its state.
+		if o, ok := ours[e.Node]; ok && e.Node != n.cfg.Node && e.Node != m.Sender &&
+			o.Generation == e.Generation && o.Version == e.Version && o.Hash != e.Hash {
+			n.sync(e.Node)
+		}
+	}
 	var states []registry.NodeState
 	size, total := 0, 0
 	flush := func() {
@@ -645,10 +660,29 @@ func nodeState(snap *registry.Snapshot, info registry.NodeInfo) registry.NodeSta
 func digest(snap *registry.Snapshot) []digestEntry {
 	nodes := snap.Nodes()
 	out := make([]digestEntry, 0, len(nodes))
+	sets := snap.Sets() // ordered by node, like nodes
+	i := 0
 	for _, info := range nodes {
-		out = append(out, digestEntry{Node: info.Name, Generation: info.Generation, Version: info.Version})
+		e := digestEntry{Node: info.Name, Generation: info.Generation, Version: info.Version}
+		for ; i < len(sets) && sets[i].Node < info.Name; i++ {
+		}
+		for ; i < len(sets) && sets[i].Node == info.Name; i++ {
+			e.Hash ^= setHash(sets[i].ContainerID, sets[i].Version)
+		}
+		out = append(out, e)
 	}
 	return out
+}
+
+// setHash hashes one (container, version) pair; a node's digest hash is
+// the XOR of its sets' (so order does not matter).
+func setHash(id string, version uint64) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(id))
+	var v [8]byte
+	binary.LittleEndian.PutUint64(v[:], version)
+	_, _ = h.Write(v[:])
+	return h.Sum64()
 }
 
 func (n *Node) count(kind, direction string, size int) {

@@ -22,6 +22,7 @@ type faultTransport struct {
 
 	mu      sync.RWMutex
 	blocked map[netip.Addr]bool
+	mute    map[netip.Addr]bool // packets (UDP) only: streams still flow
 
 	packets chan *memberlist.Packet
 	streams chan net.Conn
@@ -46,6 +47,7 @@ func newFaultTransport(t testing.TB, ip netip.Addr) *faultTransport {
 		NetTransport: nt,
 		ip:           ip,
 		blocked:      make(map[netip.Addr]bool),
+		mute:         make(map[netip.Addr]bool),
 		packets:      make(chan *memberlist.Packet),
 		streams:      make(chan net.Conn),
 		done:         make(chan struct{}),
@@ -73,6 +75,31 @@ func (f *faultTransport) unblock(ips ...netip.Addr) {
 	}
 }
 
+// mutePackets drops the packets (not the streams) from ips, so that
+// gossip (UDP only) is lost while memberlist's TCP fallback keeps the
+// peers alive.
+func (f *faultTransport) mutePackets(on bool, ips ...netip.Addr) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ip := range ips {
+		if on {
+			f.mute[ip] = true
+		} else {
+			delete(f.mute, ip)
+		}
+	}
+}
+
+func (f *faultTransport) isMuted(addr string) bool {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return false
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.mute[ap.Addr().Unmap()]
+}
+
 func (f *faultTransport) isBlocked(addr string) bool {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
@@ -90,7 +117,7 @@ func (f *faultTransport) forwardPackets() {
 		case <-f.done:
 			return
 		case p := <-f.NetTransport.PacketCh():
-			if f.isBlocked(p.From.String()) {
+			if f.isBlocked(p.From.String()) || f.isMuted(p.From.String()) {
 				continue
 			}
 			select {

@@ -61,6 +61,9 @@ func run(n, perNode, trials int, rest, churn time.Duration, churnRate float64, s
 		wg.Wait()
 	}()
 	logger := zerolog.New(os.Stderr).Level(zerolog.WarnLevel)
+	if os.Getenv("CLUSTER_DEBUG") != "" {
+		logger = logger.Level(zerolog.InfoLevel)
+	}
 
 	fmt.Fprintf(os.Stderr, "starting %d nodes...\n", n)
 	var cluster []*node
@@ -133,6 +136,18 @@ func run(n, perNode, trials int, rest, churn time.Duration, churnRate float64, s
 		}
 		return true
 	}); err != nil {
+		for _, nd := range cluster {
+			snap := nd.reg.Snapshot()
+			if got := len(snap.Sets()); got != want {
+				var short []string
+				for _, info := range snap.Nodes() {
+					if info.Records != perNode || info.Stale {
+						short = append(short, fmt.Sprintf("%s:%d/gen%d/v%d/stale=%v", info.Name, info.Records, info.Generation%1000000, info.Version, info.Stale))
+					}
+				}
+				fmt.Fprintf(os.Stderr, "%s holds %d sets of %d nodes; short: %v\n", nd.name, got, len(snap.Nodes()), short)
+			}
+		}
 		return fmt.Errorf("initial records did not converge: %w", err)
 	}
 
