@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -654,4 +655,50 @@ func TestHoleRepair(t *testing.T) {
 	if got := ownerSets(c, "n0"); !slices.Equal(got, []string{"a2", "a3", "a4"}) {
 		t.Errorf("c holds n0's %v; want [a2 a3 a4]", got)
 	}
+}
+
+// TestOversizeSet: a set too large for one gossip packet is not
+// broadcast; push/pull carries it.
+func TestOversizeSet(t *testing.T) {
+	nodes := startCluster(t, 2, nodeOpts{})
+	a, b := nodes[0], nodes[1]
+	big := testSet("big", "big", "10.0.0.1")
+	for i := range 80 {
+		big.Names = append(big.Names, fmt.Sprintf("%s-alias-%02d.swarm.internal.", strings.Repeat(string(rune('a'+i%26)), 20), i))
+	}
+	if n := len(encodeDelta(registry.Delta{Node: "n0", Generation: 1, Version: 1, ContainerID: "big", Set: &big})); n <= a.node.maxDelta {
+		t.Fatalf("test set encodes to %d bytes; want more than the %d-byte packet budget", n, a.node.maxDelta)
+	}
+	rejected := a.node.Stats().Rejected
+	mustSet(t, a, big)
+	eventually(t, 10*time.Second, func() error {
+		if got := lookup(b, strings.Repeat("b", 20)+"-alias-79.swarm.internal"); len(got) != 1 {
+			return fmt.Errorf("b does not hold the big set yet")
+		}
+		return nil
+	})
+	if got := a.node.Stats().Rejected; got <= rejected {
+		t.Errorf("a's rejected count %d; want the oversize delta counted (more than %d)", got, rejected)
+	}
+}
+
+// TestNoGoroutineLeft: once Run has returned, none of the node's own
+// goroutines is left.
+func TestNoGoroutineLeft(t *testing.T) {
+	nodes := startCluster(t, 2, nodeOpts{})
+	mustSet(t, nodes[0], testSet("c", "x", "10.0.0.1"))
+	awaitEqualViews(t, 5*time.Second, nodes...)
+	for _, n := range nodes {
+		n.leave()
+	}
+	eventually(t, 5*time.Second, func() error {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "swarmdns/gossip.(*Node).") {
+				return fmt.Errorf("goroutine left:\n%s", g)
+			}
+		}
+		return nil
+	})
 }

@@ -92,9 +92,21 @@
 //
 // # Sizes
 //
-// Measured with BenchmarkStateSize (see its output for the current
-// numbers): a delta for a typical Swarm task (three names, two networks,
-// one port, an image with digest) is about 260 bytes; the push/pull state
-// grows with the local node's containers plus about 30 bytes per node of
-// the cluster.
+// Measured (BenchmarkEncodeDelta, BenchmarkStateSize, bench/cluster) for a
+// typical Swarm task (three names, two networks, one port, an image
+// reference with its sha256 digest, which alone is about 110 bytes):
+//
+//   - a delta is about 330 bytes, well under the ~1330-byte packet budget;
+//   - the push/pull state is the node's own sets plus about 40 bytes per
+//     node of the cluster: 18 KB at 100 nodes x 50 containers, 28 KB at
+//     300 x 50, 41 KB at 300 x 100 (about 6-7 KB after memberlist's LZW);
+//   - the whole zone, which a node joining empty receives once, is about
+//     300 bytes per container: 1.3 MB at 100 x 50, 3.9 MB at 300 x 50,
+//     7.8 MB at 300 x 100 (roughly a fifth with LZW).
+//
+// In one process on loopback with memberlist's LAN defaults, 50 nodes
+// converge in about 0.6 s (p50) and 0.8 s (p99) from a write on one node
+// to all nodes; each node sends about 370 B/s at rest and 1.4 KB per
+// cluster-wide change under churn (epidemic relay: every node forwards a
+// change about RetransmitMult*log10(N+1) times).
 package gossip
