@@ -492,7 +492,13 @@ func (n *Node) handleState(m *stateMsg, pushPull bool) {
 		if !n.acceptRemote(st.Node, st.Generation) {
 			continue
 		}
-		if st.Node == m.Sender {
+		held, known := n.store.Generation(st.Node)
+		if st.Node == m.Sender || !known || held < st.Generation {
+			// The owner's own state; or a relayed one for a run this node
+			// holds nothing of, where merging whole cannot remove anything
+			// (one snapshot instead of one per set, for a node that joins
+			// a large zone). A hole in a relay's copy is found by the
+			// digest hash later and filled by the owner.
 			if _, err := n.store.MergeNode(*st); err != nil {
 				n.reject("invalid")
 				if n.warn.allow("invalid/" + st.Node) {
