@@ -165,9 +165,9 @@ func TestFaultRestartEmptyAndMoved(t *testing.T) {
 		}
 		start := time.Now()
 		c.start(1)
-		// Issue 8 wants a moved node back "at once"; today its peers learn
-		// the new address only at its push/pulls (every 30s; the first may come
-		// before the old address is found dead): see
+		// Issue 8 wants a moved node back "at once"; today its peers
+		// learn the new address only at its push/pulls (every 30s; the
+		// first may come before the old address is found dead): see
 		// knownGaps.
 		bound := 10 * time.Second
 		if move && !knownGaps() {
