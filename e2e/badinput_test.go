@@ -191,10 +191,20 @@ func rawExchange(network, server string, pkt []byte, wait time.Duration) ([]byte
 // mutated queries; then that the server still answers, has not logged an
 // error, and holds no more goroutines than before.
 func TestBadPacketsOverTheWire(t *testing.T) {
-	n, sel := startScopedNode(t)
-	c := dockertest.Run(t, dockertest.RunOptions{Labels: labels(sel)})
-	ip := containerIP(t, c.ID, "bridge")
-	await.Until(t, 10*time.Second, expectAddrs(n.DNS(), fqdn(c.Name), ip))
+	n, _ := startScopedNode(t)
+	soa := func(network string) error { // a normal question with a normal answer
+		r, err := query(n.DNS(), network, zone, mdns.TypeSOA)
+		if err != nil {
+			return err
+		}
+		if r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 {
+			return fmt.Errorf("SOA over %s: got %s with %d answers; want the SOA", network, mdns.RcodeToString[r.Rcode], len(r.Answer))
+		}
+		return nil
+	}
+	if err := soa("udp"); err != nil {
+		t.Fatal(err)
+	}
 	goroutines := metric(t, n.Admin(), "", "go_goroutines")
 
 	for _, bp := range badPackets() {
@@ -234,7 +244,7 @@ func TestBadPacketsOverTheWire(t *testing.T) {
 
 	// Thousands of mutations of a valid query, without waiting for replies.
 	seed := new(mdns.Msg)
-	seed.SetQuestion(fqdn(c.Name), mdns.TypeA)
+	seed.SetQuestion(fqdn("web"), mdns.TypeA)
 	seed.SetEdns0(1232, false)
 	valid, err := seed.Pack()
 	if err != nil {
@@ -267,10 +277,9 @@ func TestBadPacketsOverTheWire(t *testing.T) {
 		}
 	}()
 
-	await.Until(t, 10*time.Second, expectAddrs(n.DNS(), fqdn(c.Name), ip))
-	r, err := query(n.DNS(), "tcp", fqdn(c.Name), mdns.TypeA)
-	if err != nil || !slices.Equal(addrsOf(r), []string{ip}) {
-		t.Errorf("after the bad packets, over TCP: got %v, %v; want [%s]", r, err, ip)
+	await.Until(t, 10*time.Second, func() error { return soa("udp") })
+	if err := soa("tcp"); err != nil {
+		t.Errorf("after the bad packets: %v", err)
 	}
 	await.Until(t, 20*time.Second, func() error {
 		if g := metric(t, n.Admin(), "", "go_goroutines"); g > goroutines+5 {
