@@ -3,7 +3,9 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"debug/elf"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -265,9 +267,17 @@ var (
 )
 
 // swarmdnsImage builds the swarmdns image from the Dockerfile with
-// deploy/build-image.sh, once per test process, and returns its tag.
+// deploy/build-image.sh, once per test process, and returns its tag. With
+// SWARMDNS_E2E_IMAGE set, it uses that image as it is instead (to iterate
+// on the tests without rebuilding; CI leaves it unset).
 func swarmdnsImage(t *testing.T) string {
 	t.Helper()
+	if img := os.Getenv("SWARMDNS_E2E_IMAGE"); img != "" {
+		if _, err := dockertest.DockerCmd("image", "inspect", img); err != nil {
+			t.Fatalf("SWARMDNS_E2E_IMAGE=%s: %v", img, err)
+		}
+		return img
+	}
 	imageOnce.Do(func() {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
@@ -324,23 +334,28 @@ func buildBusybox() error {
 		}
 	}
 	f.Close()
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp("", "swarmdns-busybox-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		return err
-	}
 	if err := os.WriteFile(filepath.Join(dir, "busybox"), data, 0o755); err != nil {
 		return err
+	}
+	sum := sha256.Sum256(data)
+	hash := hex.EncodeToString(sum[:])
+	if have, err := dockertest.DockerCmd("image", "inspect", "-f", "{{index .Config.Labels \"swarmdns.busybox.sha256\"}}", e2eBusyboxImage); err == nil && have == hash {
+		return nil // built from this busybox already
 	}
 	dockerfile := "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [\"sh\"]\n"
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		return err
 	}
-	if _, err := dockertest.DockerCmd("build", "-q", "-t", e2eBusyboxImage, dir); err != nil {
+	if _, err := dockertest.DockerCmd("build", "-q", "--label", "swarmdns.busybox.sha256="+hash, "-t", e2eBusyboxImage, dir); err != nil {
 		return err
 	}
 	return nil
