@@ -114,7 +114,11 @@ if ! have_image "$go_image"; then
 	fi
 fi
 
-goenv() { command -v go >/dev/null 2>&1 && go env "$1" || true; }
+goenv() {
+	if command -v go >/dev/null 2>&1; then
+		go env "$1"
+	fi
+}
 args=(
 	--network host
 	--build-arg "GO_IMAGE=$go_image"

@@ -280,7 +280,7 @@ func swarmdnsImage(t *testing.T) string {
 	}
 	imageOnce.Do(func() {
 		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "bash", deployFile(t, "build-image.sh"), e2eImage)
 		cmd.Env = append(os.Environ(), "PATH="+os.Getenv("PATH")+string(os.PathListSeparator)+filepath.Join(os.Getenv("GOROOT"), "bin"))
