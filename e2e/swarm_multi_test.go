@@ -146,6 +146,37 @@ func TestSwarmMultiEngine(t *testing.T) {
 	}
 	await.Until(t, 90*time.Second, expect(all))
 	t.Logf("back to both tasks %v after the stop (Swarm's restart delay is 5s)", time.Since(stopped).Round(time.Millisecond))
+
+	// A rolling update (what an upgrade does, with the same image):
+	// stack.yml's update_config replaces one node's sidecar at a time; at
+	// the end both are new, see each other, and serve both tasks.
+	var old []string
+	for _, e := range engines {
+		old = append(old, e.awaitTask(t, "swarmdns_swarmdns", true))
+	}
+	updated := time.Now()
+	a.docker(t, "service", "update", "--detach", "--force", "swarmdns_swarmdns")
+	await.Until(t, 180*time.Second, func() error {
+		for i, e := range engines {
+			out, err := e.dockerCmd("ps", "-q", "--filter", "label=com.docker.swarm.service.name=swarmdns_swarmdns", "--filter", "health=healthy")
+			if err != nil {
+				return err
+			}
+			ids := strings.Fields(out)
+			if len(ids) != 1 || ids[0] == old[i] {
+				return fmt.Errorf("engine %s: healthy sidecars %v; want one new one (old %s)", e.name, ids, old[i])
+			}
+			members, err := e.dockerCmd("exec", ids[0], "swarmdns", "members")
+			if err != nil {
+				return err
+			}
+			if n := strings.Count(members, " alive "); n != 2 {
+				return fmt.Errorf("members on %s after the update: %d alive; want 2\n%s", e.name, n, members)
+			}
+		}
+		return expect(all)()
+	})
+	t.Logf("rolling update of both sidecars done, cluster whole again, in %v", time.Since(updated).Round(time.Millisecond))
 }
 
 // nestedEngine is a dockerd of the test's own, in a netlab host's network
