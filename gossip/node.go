@@ -660,10 +660,10 @@ func (n *Node) ownState(snap *registry.Snapshot) registry.NodeState {
 // nodeState extracts one node's full state from a snapshot.
 func nodeState(snap *registry.Snapshot, info registry.NodeInfo) registry.NodeState {
 	st := registry.NodeState{Node: info.Name, Generation: info.Generation, Version: info.Version}
-	sets := snap.Sets()
-	i, _ := slices.BinarySearchFunc(sets, info.Name, func(s *registry.RecordSet, name string) int { return strings.Compare(s.Node, name) })
-	for ; i < len(sets) && sets[i].Node == info.Name; i++ {
-		st.Sets = append(st.Sets, *sets[i])
+	sets := snap.NodeSets(info.Name)
+	st.Sets = make([]registry.RecordSet, 0, len(sets))
+	for _, s := range sets {
+		st.Sets = append(st.Sets, *s)
 	}
 	return st
 }
@@ -672,14 +672,10 @@ func nodeState(snap *registry.Snapshot, info registry.NodeInfo) registry.NodeSta
 func digest(snap *registry.Snapshot) []digestEntry {
 	nodes := snap.Nodes()
 	out := make([]digestEntry, 0, len(nodes))
-	sets := snap.Sets() // ordered by node, like nodes
-	i := 0
 	for _, info := range nodes {
 		e := digestEntry{Node: info.Name, Generation: info.Generation, Version: info.Version}
-		for ; i < len(sets) && sets[i].Node < info.Name; i++ {
-		}
-		for ; i < len(sets) && sets[i].Node == info.Name; i++ {
-			e.Hash ^= setHash(sets[i].ContainerID, sets[i].Version)
+		for _, s := range snap.NodeSets(info.Name) {
+			e.Hash ^= setHash(s.ContainerID, s.Version)
 		}
 		out = append(out, e)
 	}

@@ -111,7 +111,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 		Metrics:      metrics,
 	})
 	if err != nil {
-		return fmt.Errorf("watcher: %w", err)
+		return err // already says which component
 	}
 
 	// Gossip binds before DNS so that DNS can answer <node>.node.<zone> from
@@ -123,19 +123,20 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 			return err
 		}
 		node, err = gossip.New(gossip.Config{
-			Node:          c.nodeName,
-			Generation:    generation,
-			BindAddr:      c.gossipListen,
-			AdvertiseAddr: c.gossipAdvertise,
-			Join:          c.join,
-			Key:           key,
-			Lease:         c.lease,
-			Store:         reg,
-			Logger:        log.With().Str("component", "gossip").Logger(),
-			Metrics:       metrics,
+			Node:           c.nodeName,
+			Generation:     generation,
+			BindAddr:       c.gossipListen,
+			AdvertiseAddr:  c.gossipAdvertise,
+			Join:           c.join,
+			Key:            key,
+			Lease:          c.lease,
+			RejoinInterval: c.rejoinInterval,
+			Store:          reg,
+			Logger:         log.With().Str("component", "gossip").Logger(),
+			Metrics:        metrics,
 		})
 		if err != nil {
-			return fmt.Errorf("gossip: %w", err)
+			return err // already says which component
 		}
 		defer node.Close()
 		log.Info().Str("addr", node.LocalAddr().String()).Strs("join", c.join).Msg("gossip listening")
@@ -149,7 +150,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 
 	dnsSrv, err := dns.New(dnsCfg)
 	if err != nil {
-		return fmt.Errorf("dns: %w", err)
+		return err // already says which component
 	}
 	defer dnsSrv.Close()
 
@@ -174,7 +175,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 		}
 		adminSrv, err = admin.New(cfg)
 		if err != nil {
-			return fmt.Errorf("admin: %w", err)
+			return err // already says which component
 		}
 		defer adminSrv.Close()
 	}

@@ -39,6 +39,7 @@ type serveConfig struct {
 	gossipKey       string
 	gossipKeyFile   string
 	lease           time.Duration
+	rejoinInterval  time.Duration
 
 	adminListen string
 	adminToken  string
@@ -74,6 +75,7 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.Var(&c.join, "join", "peers to join, `host[:port]` or DNS names (e.g. tasks.swarmdns), comma-separated or repeated")
 	fs.StringVar(&c.gossipKey, "gossip-key", "", "gossip encryption key, base64 of 16, 24 or 32 bytes")
 	fs.StringVar(&c.gossipKeyFile, "gossip-key-file", "", "`file` holding the gossip key (e.g. a Swarm secret)")
+	fs.DurationVar(&c.rejoinInterval, "rejoin-interval", 10*time.Second, "how often the --join addresses and lost peers are joined again (heals partitions memberlist gave up on)")
 	fs.DurationVar(&c.lease, "lease", 60*time.Second, "how long other nodes keep a node's records after it was last seen alive")
 
 	fs.StringVar(&c.adminListen, "admin-listen", "127.0.0.1:8053", "`address` of the admin HTTP API and /metrics (empty disables it)")
@@ -124,6 +126,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.lease < time.Second {
 		errs = append(errs, fmt.Errorf("-lease: %v is too short (at least 1s)", c.lease))
+	}
+	if c.rejoinInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("-rejoin-interval: %v is too short (at least 100ms)", c.rejoinInterval))
 	}
 	if strings.TrimSpace(c.nodeName) == "" {
 		errs = append(errs, errors.New("-node-name: empty (and the host name is unknown)"))
