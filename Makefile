@@ -14,9 +14,12 @@ build:
 # then each fuzz target for a bounded time.
 test: unit fuzz
 
+# The end-to-end tests run after the other packages, on their own, so that
+# no other package's containers churn on the engine while they run Swarm.
 unit:
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 60m ./...
+	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -race -count=1 -timeout 60m ./e2e
 
 # fuzz runs every fuzz target for $(FUZZTIME) on top of its committed corpus.
 fuzz:
