@@ -782,3 +782,16 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestParseNslookup checks the reading of busybox nslookup's output (no
+// engine needed).
+func TestParseNslookup(t *testing.T) {
+	out := "Server:\t\t127.0.0.11\nAddress:\t127.0.0.11:53\n\nNon-authoritative answer:\nName:\tweb.demo.swarm.internal\nAddress: 10.0.2.6\nName:\tweb.demo.swarm.internal\nAddress: 10.0.2.5\n\n"
+	if got, want := parseNslookup(out), []string{"10.0.2.5", "10.0.2.6"}; !slices.Equal(got, want) {
+		t.Errorf("answer: got %v; want %v", got, want)
+	}
+	nx := "Server:\t\t127.0.0.11\nAddress:\t127.0.0.11:53\n\n** server can't find x.swarm.internal: NXDOMAIN\n"
+	if got := parseNslookup(nx); len(got) != 0 {
+		t.Errorf("NXDOMAIN: got %v; want no addresses", got)
+	}
+}
