@@ -8,7 +8,7 @@
 # ADDR defaults to 169.254.53.53 (link-local: never routed off the node, so
 # a node without these rules fails fast instead of sending the queries
 # elsewhere). Run it as root on every node, at boot (a systemd unit After=
-# docker.service, see deploy/README-deploy.md), before or after deploying
+# docker.service, see README.md ("Deploying")), before or after deploying
 # deploy/stack.yml.
 #
 # What it does: swarmdns publishes port 53 on every node (deploy/stack.yml,
