@@ -38,7 +38,7 @@ import (
 const zone = "swarm.internal."
 
 func main() {
-	kase := flag.String("case", "hit", "queries: hit (in-zone names), nx (unknown in-zone names), fwd (100 forwarded names, cache hits)")
+	kase := flag.String("case", "hit", "queries: hit (in-zone names), nx (unknown in-zone names), fwd (100 forwarded names, cache hits), cold (a new forwarded name every query)")
 	records := flag.Int("records", 1000, "records in the zone")
 	clients := flag.Int("clients", 8, "client goroutines, each with its own socket")
 	inflight := flag.Int("inflight", 8, "queries in flight per client")
@@ -154,6 +154,11 @@ func run(kase string, records, clients, inflight int, duration time.Duration, cp
 		for i := range 100 {
 			names = append(names, fmt.Sprintf("w%d.fwd.example.", i))
 		}
+	case "cold":
+		// A unique forwarded name every query: every one misses the cache.
+		for i := range 1 << 20 {
+			names = append(names, fmt.Sprintf("c%d.cold.example.", i))
+		}
 	default:
 		return fmt.Errorf("unknown -case %q", kase)
 	}
@@ -171,7 +176,11 @@ func run(kase string, records, clients, inflight int, duration time.Duration, cp
 		return err
 	}
 	buf := make([]byte, 1500)
-	for i, q := range queries {
+	warm := queries
+	if kase == "cold" {
+		warm = queries[len(queries)-1:] // check one, cache none of the others
+	}
+	for i, q := range warm {
 		c.SetDeadline(time.Now().Add(2 * time.Second))
 		if _, err := c.Write(q); err != nil {
 			return err
@@ -212,7 +221,7 @@ func run(kase string, records, clients, inflight int, duration time.Duration, cp
 	deadline := start.Add(duration)
 	var wg sync.WaitGroup
 	for k := range clients {
-		wg.Go(func() { answered.Add(client(srv.UDPAddr(), queries, k, inflight, deadline)) })
+		wg.Go(func() { answered.Add(client(srv.UDPAddr(), queries, k, clients, inflight, deadline)) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -238,8 +247,10 @@ func run(kase string, records, clients, inflight int, duration time.Duration, cp
 }
 
 // client keeps inflight queries outstanding on one socket until deadline
-// and returns how many were answered. A lost reply is re-sent after 100 ms.
-func client(server netip.AddrPort, queries [][]byte, k, inflight int, deadline time.Time) int64 {
+// and returns how many were answered; a lost reply is replaced by a new
+// query after 100 ms. Client k of n sends queries k, k+n, k+2n… so no two
+// clients send the same query until the list wraps.
+func client(server netip.AddrPort, queries [][]byte, k, n, inflight int, deadline time.Time) int64 {
 	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(server))
 	if err != nil {
 		return 0
@@ -247,11 +258,11 @@ func client(server netip.AddrPort, queries [][]byte, k, inflight int, deadline t
 	defer c.Close()
 	q := make([]byte, 512)
 	send := func(i int) {
-		n := copy(q, queries[i%len(queries)])
+		size := copy(q, queries[(k+i*n)%len(queries)])
 		binary.BigEndian.PutUint16(q, uint16(i))
-		_, _ = c.Write(q[:n])
+		_, _ = c.Write(q[:size])
 	}
-	next := k * 131
+	next := 0
 	for range inflight {
 		send(next)
 		next++
