@@ -4,7 +4,8 @@
 //   - event-to-answer: containers are started one at a time; for each, the
 //     time from the engine's start event (its timeNano) to the first DNS
 //     answer from swarmdns that holds the container's name, and from the
-//     die event of `docker stop` to the first NXDOMAIN;
+//     `docker stop` (the call, its kill event and its die event) to the
+//     first NXDOMAIN;
 //   - startup sync: with -sync containers running, swarmdns is started
 //     -sync-runs times; each time, the time from the process start to
 //     /readyz answering 200, and to every container's name resolving.
@@ -300,16 +301,18 @@ func isNXDOMAIN(rcode int, _ bool) bool { return rcode == dns.RcodeNameError }
 type eventLog struct {
 	mu     sync.Mutex
 	start  map[string]time.Time
+	kill   map[string]time.Time // the first kill since the last start
 	die    map[string]time.Time
 	notify chan struct{}
 }
 
 func (b *bench) followEvents(ctx context.Context) (*eventLog, error) {
-	el := &eventLog{start: map[string]time.Time{}, die: map[string]time.Time{}, notify: make(chan struct{}, 1)}
+	el := &eventLog{start: map[string]time.Time{}, kill: map[string]time.Time{}, die: map[string]time.Time{}, notify: make(chan struct{}, 1)}
 	f := filters.NewArgs(
 		filters.Arg("type", string(events.ContainerEventType)),
 		filters.Arg("label", labelKey+"="+b.runID),
 		filters.Arg("event", "start"),
+		filters.Arg("event", "kill"),
 		filters.Arg("event", "die"),
 	)
 	msgs, errs := b.cli.Events(ctx, events.ListOptions{Filters: f})
@@ -322,6 +325,10 @@ func (b *bench) followEvents(ctx context.Context) (*eventLog, error) {
 				switch m.Action {
 				case events.ActionStart:
 					el.start[m.Actor.ID] = t
+				case events.ActionKill:
+					if _, ok := el.kill[m.Actor.ID]; !ok {
+						el.kill[m.Actor.ID] = t
+					}
 				case events.ActionDie:
 					el.die[m.Actor.ID] = t
 				}
@@ -376,7 +383,7 @@ func (b *bench) eventLatency(ctx context.Context, report *strings.Builder) error
 	res := newResolver(s.dnsAddr)
 	logf("event-to-answer: starting %d containers one at a time", b.cfg.n)
 
-	var fromEvent, fromReturn, dieToNX []time.Duration
+	var fromEvent, fromReturn, stopToNX, killToNX, dieToNX []time.Duration
 	ids := make([]string, 0, b.cfg.n)
 	for i := range b.cfg.n {
 		name := fmt.Sprintf("%s-e%d", b.runID, i)
@@ -429,6 +436,7 @@ func (b *bench) eventLatency(ctx context.Context, report *strings.Builder) error
 			got <- at
 		}()
 		timeout := 1
+		called := time.Now()
 		if err := b.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &timeout}); err != nil {
 			return fmt.Errorf("stop %.12s: %w", id, err)
 		}
@@ -438,11 +446,17 @@ func (b *bench) eventLatency(ctx context.Context, report *strings.Builder) error
 		case err := <-errc:
 			return err
 		}
-		ev, err := el.when(ctx, el.die, id)
+		kill, err := el.when(ctx, el.kill, id)
 		if err != nil {
 			return err
 		}
-		dieToNX = append(dieToNX, at.Sub(ev))
+		die, err := el.when(ctx, el.die, id)
+		if err != nil {
+			return err
+		}
+		stopToNX = append(stopToNX, at.Sub(called))
+		killToNX = append(killToNX, at.Sub(kill))
+		dieToNX = append(dieToNX, at.Sub(die))
 	}
 	if err := b.remove(ids); err != nil {
 		return err
@@ -456,11 +470,13 @@ func (b *bench) eventLatency(ctx context.Context, report *strings.Builder) error
 	}
 	row("start event -> first answer with the name", fromEvent)
 	row("docker start returned -> first answer", fromReturn)
-	row("die event (docker stop) -> first NXDOMAIN", dieToNX)
+	row("docker stop called -> first NXDOMAIN", stopToNX)
+	row("kill event (SIGTERM) -> first NXDOMAIN", killToNX)
+	row("die event -> first NXDOMAIN", dieToNX)
 	tw.Flush()
 	fmt.Fprintln(report)
 	return writeJSON(filepath.Join(b.cfg.out, "event-latency.json"), map[string]any{
-		"start_event_to_answer_ns": fromEvent, "start_return_to_answer_ns": fromReturn, "die_event_to_nxdomain_ns": dieToNX,
+		"start_event_to_answer_ns": fromEvent, "start_return_to_answer_ns": fromReturn, "stop_call_to_nxdomain_ns": stopToNX, "kill_event_to_nxdomain_ns": killToNX, "die_event_to_nxdomain_ns": dieToNX,
 	})
 }
 
