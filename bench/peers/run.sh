@@ -364,4 +364,6 @@ done
 	echo "ratios: swarmdns's value divided by the peer's (qps: higher is better; latency and RSS: lower is better)"
 	awk -F'\t' '{ s += $11; if ($11 > m) m = $11 } END { if (NR) printf "load average (1 min) after each run: mean %.1f, max %.1f on %d CPUs (other work on the machine shows here)\n", s / NR, m, '"$(nproc)"' }' "$OUT/results.tsv"
 } | tee "$OUT/table.txt"
+# The query files are rebuilt every run; the cold ones are big.
+rm -f "$OUT/data/q-fwd-cold" "$OUT/data/q-fwd-cold-rate"
 log "raw output in $OUT"

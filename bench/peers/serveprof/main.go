@@ -29,6 +29,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/swarmdns/swarmdns/dns"
@@ -131,6 +132,7 @@ func run(kase string, records, clients, inflight int, duration time.Duration, cp
 		Upstreams: []string{up.LocalAddr().String()},
 		Store:     reg,
 		Logger:    zerolog.Nop(),
+		Metrics:   prometheus.NewRegistry(), // as swarmdns serve runs it
 	})
 	if err != nil {
 		return err
