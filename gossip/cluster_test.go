@@ -702,3 +702,67 @@ func TestNoGoroutineLeft(t *testing.T) {
 		return nil
 	})
 }
+
+// noPushPull leaves repairs to swarmdns's own state exchanges: no
+// push/pull round comes within a test, and a suspicion lasts long enough
+// (about 4s) for a short partition to end before anyone is found dead.
+func noPushPull(c *memberlist.Config) {
+	c.PushPullInterval = time.Hour
+	c.SuspicionMult = 20
+	c.SuspicionMaxTimeoutMult = 1
+}
+
+// TestShortPartitionRepair: a partition shorter than failure detection
+// (suspicions, no death, so no join event after it) during which both
+// sides add and remove sets: the deltas are lost, and without push/pull
+// the refutations that follow the heal must trigger the state exchange.
+func TestShortPartitionRepair(t *testing.T) {
+	nodes := startCluster(t, 4, nodeOpts{tune: noPushPull})
+	a, b, c, d := nodes[0], nodes[1], nodes[2], nodes[3]
+	mustSet(t, a, testSet("a-old", "aold", "10.0.1.1"))
+	mustSet(t, c, testSet("c-old", "cold", "10.0.3.1"))
+	awaitEqualViews(t, 5*time.Second, nodes...)
+
+	left, right := []*tnode{a, b}, []*tnode{c, d}
+	partition(left, right)
+	cut := time.Now()
+	a.reg.RemoveLocal("a-old")
+	mustSet(t, a, testSet("a-new", "anew", "10.0.1.2"))
+	c.reg.RemoveLocal("c-old")
+	mustSet(t, c, testSet("c-new", "cnew", "10.0.3.2"))
+	// Each side sees its own changes; the queued deltas run out.
+	eventually(t, 5*time.Second, func() error {
+		if got := ownerSets(b, "n0"); !slices.Equal(got, []string{"a-new"}) {
+			return fmt.Errorf("b holds n0's %v; want [a-new]", got)
+		}
+		if got := ownerSets(d, "n2"); !slices.Equal(got, []string{"c-new"}) {
+			return fmt.Errorf("d holds n2's %v; want [c-new]", got)
+		}
+		if q := a.node.Stats().Queued + b.node.Stats().Queued + c.node.Stats().Queued + d.node.Stats().Queued; q != 0 {
+			return fmt.Errorf("%d deltas still queued", q)
+		}
+		// Long enough for every node to probe the other side and suspect
+		// it (a probe every 200ms, round-robin), shorter than a suspicion.
+		if d := time.Since(cut); d < 1500*time.Millisecond {
+			return fmt.Errorf("partition lasted %v; want 1.5s", d)
+		}
+		return nil
+	})
+	for _, n := range nodes {
+		if memberState(n, "n0") == StateDead || memberState(n, "n2") == StateDead {
+			t.Fatalf("%s found a peer dead: the partition was not short enough for this test", n.name)
+		}
+	}
+	healed := time.Now()
+	heal(left, right)
+	awaitEqualViews(t, 5*time.Second, nodes...)
+	t.Logf("converged %v after the heal", time.Since(healed))
+	for _, n := range nodes {
+		if got := ownerSets(n, "n0"); !slices.Equal(got, []string{"a-new"}) {
+			t.Errorf("%s holds n0's %v; want [a-new]", n.name, got)
+		}
+		if got := ownerSets(n, "n2"); !slices.Equal(got, []string{"c-new"}) {
+			t.Errorf("%s holds n2's %v; want [c-new]", n.name, got)
+		}
+	}
+}

@@ -328,6 +328,39 @@ func (n *Node) sync(peer string) {
 	n.sendTo(peer, "state", encodeState(m))
 }
 
+// syncAll exchanges own states with every alive peer, at most once per
+// syncAllEvery (a peer's rate limit for joins, syncEvery, does not apply:
+// a join a moment before the partition must not stop the repair). The loop runs it when memberlist refuted a suspicion or
+// a death notice about the local node: some peers could not reach it a
+// moment ago, without declaring it dead, so no join event will follow, and
+// the deltas either side sent meanwhile were lost (a removal then stayed
+// on the other side until a push/pull round, 30-60s).
+func (n *Node) syncAll() {
+	now := time.Now()
+	if now.Sub(n.lastSyncAll) < syncAllEvery {
+		return
+	}
+	n.lastSyncAll = now
+	var peers []string
+	n.mu.Lock()
+	for name, mb := range n.members {
+		if mb.state != StateAlive {
+			continue
+		}
+		n.lastSync[name] = now
+		peers = append(peers, name)
+	}
+	n.mu.Unlock()
+	if len(peers) == 0 {
+		return
+	}
+	n.log.Debug().Int("peers", len(peers)).Msg("refuted a suspicion; exchanging own states with the peers")
+	buf := encodeState(&stateMsg{Sender: n.cfg.Node, Generation: n.gen.Load(), Flags: stateWantReply, States: []registry.NodeState{n.ownState(n.store.Snapshot())}})
+	for _, p := range peers {
+		n.sendTo(p, "state", buf)
+	}
+}
+
 // conflictDelegate logs two nodes claiming one name.
 type conflictDelegate struct{ n *Node }
 

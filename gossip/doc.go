@@ -57,7 +57,12 @@
 // way from the first peer it joins. When a peer joins or comes back (after
 // a failure or a partition), both sides exchange their own full states at
 // once, so whatever deltas were lost meanwhile is repaired in one round
-// trip rather than at the next random push/pull.
+// trip rather than at the next random push/pull. A partition shorter
+// than failure detection declares no one dead, so no join follows it; but
+// it leaves suspicions that the suspected nodes refute once they are
+// reached again, and a node that refutes (memberlist v0.7.0 has no hook
+// for it: its "Refuting a suspect/dead message" log line is the sign)
+// exchanges its own state with every alive peer, at most every 2s.
 //
 // # Failure, leave and rejoin
 //

@@ -53,6 +53,8 @@ type nodeOpts struct {
 	ip      netip.Addr
 	logOut  io.Writer
 	metrics prometheus.Registerer
+	// tune, when set, adjusts memberlist's config after fastMemberlist.
+	tune func(*memberlist.Config)
 }
 
 // tnode is one test node: a registry, a gossip node on its own address,
@@ -94,18 +96,23 @@ func startNode(t testing.TB, name string, o nodeOpts) *tnode {
 		w = io.MultiWriter(w, o.logOut)
 	}
 	node, err := New(Config{
-		Node:             name,
-		Generation:       o.gen,
-		BindAddr:         netip.AddrPortFrom(o.ip, 0).String(),
-		Join:             o.join,
-		Key:              o.key,
-		Lease:            o.lease,
-		RejoinInterval:   300 * time.Millisecond,
-		LeaveTimeout:     2 * time.Second,
-		Store:            reg,
-		Metrics:          o.metrics,
-		Logger:           zerolog.New(w).Level(zerolog.InfoLevel).With().Str("node", name).Logger(),
-		MemberlistConfig: fastMemberlist(tr),
+		Node:           name,
+		Generation:     o.gen,
+		BindAddr:       netip.AddrPortFrom(o.ip, 0).String(),
+		Join:           o.join,
+		Key:            o.key,
+		Lease:          o.lease,
+		RejoinInterval: 300 * time.Millisecond,
+		LeaveTimeout:   2 * time.Second,
+		Store:          reg,
+		Metrics:        o.metrics,
+		Logger:         zerolog.New(w).Level(zerolog.InfoLevel).With().Str("node", name).Logger(),
+		MemberlistConfig: func(c *memberlist.Config) {
+			fastMemberlist(tr)(c)
+			if o.tune != nil {
+				o.tune(c)
+			}
+		},
 	})
 	if err != nil {
 		_ = tr.Shutdown()

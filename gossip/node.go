@@ -37,6 +37,9 @@ const (
 	reconnectTimeout = 24 * time.Hour
 	// syncEvery limits the state exchanges with one peer.
 	syncEvery = 5 * time.Second
+	// syncAllEvery limits the exchanges with every peer after a refuted
+	// suspicion.
+	syncAllEvery = 2 * time.Second
 	// maxQueued bounds the broadcast queue; push/pull repairs what it drops.
 	maxQueued = 4096
 	// inboxSize is how many received messages wait for the loop.
@@ -63,17 +66,20 @@ type Node struct {
 	gen     atomic.Uint64
 	leaving atomic.Bool
 
-	inbox  chan []byte
-	outbox chan outMsg
-	events eventQueue
-	stats  counters
-	warn   sometimes
-	logw   *logWriter
+	inbox   chan []byte
+	refuted chan struct{}
+	outbox  chan outMsg
+	events  eventQueue
+	stats   counters
+	warn    sometimes
+	logw    *logWriter
 
 	mu       sync.Mutex
 	members  map[string]*member
 	down     map[string]lease
 	lastSync map[string]time.Time
+	// lastSyncAll is only used by the loop.
+	lastSyncAll time.Time
 
 	joined     chan struct{}
 	joinedOnce sync.Once
@@ -130,6 +136,7 @@ func New(c Config) (*Node, error) {
 		store:    cfg.Store,
 		start:    time.Now(),
 		inbox:    make(chan []byte, inboxSize),
+		refuted:  make(chan struct{}, 1),
 		outbox:   make(chan outMsg, 256),
 		warn:     sometimes{period: 10 * time.Second},
 		members:  make(map[string]*member),
@@ -183,6 +190,12 @@ func New(c Config) (*Node, error) {
 	mc.Conflict = &conflictDelegate{n}
 	mc.Alive = &aliveDelegate{n}
 	n.logw = newLogWriter(n.log)
+	n.logw.onRefute = func() {
+		select {
+		case n.refuted <- struct{}{}:
+		default:
+		}
+	}
 	mc.Logger = log.New(n.logw, "", 0)
 	if cfg.MemberlistConfig != nil {
 		cfg.MemberlistConfig(mc)
@@ -327,6 +340,8 @@ func (n *Node) loop(ctx context.Context) error {
 			}
 		case <-sub.Ready():
 			n.broadcastLocal(sub.Next())
+		case <-n.refuted:
+			n.syncAll()
 		case <-tick.C:
 			for _, node := range n.store.ExpireLeases() {
 				n.log.Info().Str("peer", node).Dur("lease", n.cfg.Lease).Msg("peer's lease ended; its records are dropped")
