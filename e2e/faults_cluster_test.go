@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -30,12 +29,6 @@ func (c *cluster) reality(live ...int) *realityCheck {
 	}
 	return newRealityCheck(c.t, owners, viewers...)
 }
-
-// knownGaps says whether to assert the issue-8 targets that swarmdns does
-// not meet yet (see e2e/RELIABILITY.md, "Open gaps"): set
-// SWARMDNS_E2E_KNOWN_GAPS=1 to run those checks (they fail until the gossip
-// fixes described there land).
-func knownGaps() bool { return os.Getenv("SWARMDNS_E2E_KNOWN_GAPS") == "1" }
 
 // TestFaultTwoPartitionsChangeAndHeal splits four nodes two against two for
 // long enough that each side finds the other dead; each side changes its
@@ -162,15 +155,11 @@ func TestFaultRestartEmptyAndMoved(t *testing.T) {
 		}
 		start := time.Now()
 		c.start(1)
-		// Issue 8 wants a moved node back "at once"; today its peers
-		// learn the new address only at its push/pulls (every 30s; the
-		// first may come before the old address is found dead): see
-		// knownGaps.
-		bound := 10 * time.Second
-		if move && !knownGaps() {
-			bound = 90 * time.Second
-		}
-		took := c.reality(all...).await(t, bound)
+		// Issue 3 wants a moved node back at once: its peers refuse the
+		// new address until they find the old one dead, and the node
+		// joins them again every 2s meanwhile (it sees them hold its name
+		// at the old address).
+		took := c.reality(all...).await(t, 10*time.Second)
 		t.Logf("restart (new address: %v) → every zone equals docker ps after %v", move, took.Round(time.Millisecond))
 		awaitAlive(t, c, 0, c.names[1], c.lab.Host(2).Addr().String())
 		t.Logf("restart (new address: %v) → %s alive at %s on node 0 after %v", move, c.names[1], c.lab.Host(2).Addr(), time.Since(start).Round(time.Millisecond))

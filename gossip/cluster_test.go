@@ -766,3 +766,39 @@ func TestShortPartitionRepair(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartNewAddress: a node crashes and comes back at once at another
+// address with the same name (a rescheduled task). Its peers refuse the new
+// address while the old one looks alive; the restarted node sees them hold
+// its name elsewhere and joins them again until they take the new one.
+// Without push/pull nothing else would tell them.
+func TestRestartNewAddress(t *testing.T) {
+	noPP := func(c *memberlist.Config) { c.PushPullInterval = time.Hour }
+	nodes := startCluster(t, 3, nodeOpts{tune: noPP})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	mustSet(t, b, testSet("b-old", "bold", "10.0.2.1"))
+	awaitEqualViews(t, 5*time.Second, a, b, c)
+
+	b.crash()
+	restarted := time.Now()
+	b2 := startNode(t, "n1", nodeOpts{tune: noPP, join: []string{a.addr()}})
+	mustSet(t, b2, testSet("b-new", "bnew", "10.0.2.2"))
+	eventually(t, 8*time.Second, func() error {
+		for _, n := range []*tnode{a, c} {
+			var got Member
+			for _, m := range n.node.Members() {
+				if m.Name == "n1" {
+					got = m
+				}
+			}
+			if got.State != StateAlive || got.Addr.Addr() != b2.ip {
+				return fmt.Errorf("%s sees n1 %s at %v; want alive at %v", n.name, got.State, got.Addr, b2.ip)
+			}
+			if sets := ownerSets(n, "n1"); !slices.Equal(sets, []string{"b-new"}) {
+				return fmt.Errorf("%s holds n1's %v; want [b-new]", n.name, sets)
+			}
+		}
+		return nil
+	})
+	t.Logf("peers took the new address and its records %v after the restart", time.Since(restarted))
+}

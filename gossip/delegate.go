@@ -365,6 +365,21 @@ func (n *Node) syncAll() {
 type conflictDelegate struct{ n *Node }
 
 func (c *conflictDelegate) NotifyConflict(existing, other *memberlist.Node) {
+	if existing.Name == c.n.cfg.Node {
+		// A peer holds this node's name at another address: a previous
+		// run's, still alive or freshly dead there. Nothing would tell
+		// that peer the new address once the old one is found dead (until
+		// a push/pull, 30s or more), so join the peers again, fast, for a
+		// while (rejoinLoop).
+		c.n.fastUntil.Store(time.Now().Add(fastRejoinFor).UnixNano())
+		if c.n.warn.allow("conflict/self") {
+			c.n.log.Warn().Stringer("addr", addrPort(existing.Addr, existing.Port)).
+				Stringer("held", addrPort(other.Addr, other.Port)).
+				Dur("every", fastRejoinEvery).
+				Msg("peers still hold this node's name at an earlier address (a previous run?); joining them again until they take the new one")
+		}
+		return
+	}
 	if c.n.warn.allow("conflict/" + existing.Name) {
 		c.n.log.Warn().Str("peer", existing.Name).Stringer("known", addrPort(existing.Addr, existing.Port)).
 			Stringer("other", addrPort(other.Addr, other.Port)).

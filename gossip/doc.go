@@ -81,7 +81,12 @@
 // (for 24h). memberlist refuses a known name from a new address while the
 // old one is still alive or freshly dead; DeadNodeReclaimTime is set to 2s
 // so that a node restarted at a new address (a rescheduled task) gets its
-// name back as soon as the old address is found dead.
+// name back as soon as the old address is found dead. Nothing would tell
+// the peers the new address then (until a push/pull), so a node that sees
+// a peer hold its own name at another address (memberlist's conflict
+// delegate) joins its alive peers again every 2s, for 30s after the last
+// such conflict: each takes the new address at the first join after its
+// old one is dead for DeadNodeReclaimTime.
 //
 // # Security
 //

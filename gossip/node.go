@@ -37,6 +37,15 @@ const (
 	reconnectTimeout = 24 * time.Hour
 	// syncEvery limits the state exchanges with one peer.
 	syncEvery = 5 * time.Second
+	// fastRejoinEvery and fastRejoinFor: after seeing peers hold the local
+	// node's name at another address (a previous run's), the node joins
+	// its alive peers again this often, for this long after the last such
+	// conflict, so that each takes the new address as soon as it finds the
+	// old one dead (plus deadNodeReclaimTime).
+	fastRejoinEvery = 2 * time.Second
+	fastRejoinFor   = 30 * time.Second
+	// maxFastJoins bounds the peers joined per fast round.
+	maxFastJoins = 8
 	// syncAllEvery limits the exchanges with every peer after a refuted
 	// suspicion.
 	syncAllEvery = 2 * time.Second
@@ -65,6 +74,8 @@ type Node struct {
 
 	gen     atomic.Uint64
 	leaving atomic.Bool
+	// fastUntil (unix nanoseconds) ends the fast rejoin mode.
+	fastUntil atomic.Int64
 
 	inbox   chan []byte
 	refuted chan struct{}

@@ -28,6 +28,10 @@ func (n *Node) rejoinLoop(ctx context.Context) error {
 		default:
 			wait = min(wait*2, n.cfg.RejoinInterval)
 		}
+		if n.fast() {
+			n.rejoinAlive(ctx)
+			wait = min(wait, fastRejoinEvery)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -87,6 +91,34 @@ func (n *Node) rejoin(ctx context.Context) {
 		n.log.Debug().Stringer("addr", a).Msg("joined")
 		n.markJoined()
 		return
+	}
+}
+
+// fast says whether the fast rejoin mode is on: peers were seen holding
+// the local node's name at another address lately.
+func (n *Node) fast() bool { return time.Now().UnixNano() < n.fastUntil.Load() }
+
+// rejoinAlive joins alive peers (up to maxFastJoins, at random) again: a
+// join is a push/pull that carries the local node's alive state at its
+// current address, which a peer takes once the address it held is dead
+// for deadNodeReclaimTime.
+func (n *Node) rejoinAlive(ctx context.Context) {
+	var addrs []netip.AddrPort
+	n.mu.Lock()
+	for _, mb := range n.members {
+		if mb.state == StateAlive && mb.addr.IsValid() {
+			addrs = append(addrs, mb.addr)
+		}
+	}
+	n.mu.Unlock()
+	rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
+	for i, a := range addrs {
+		if i >= maxFastJoins || ctx.Err() != nil {
+			return
+		}
+		if _, err := n.ml.Join([]string{a.String()}); err != nil && n.warn.allow("join/"+a.String()) {
+			n.log.Debug().Err(err).Stringer("addr", a).Msg("join failed")
+		}
 	}
 }
 
