@@ -315,10 +315,13 @@ func (n *Node) checkGeneration(peer string, gen uint64) {
 // sync exchanges own states with a peer that joined or came back: each
 // side sends the other its own full state, so both are current at once
 // even when deltas were lost while they could not talk.
-func (n *Node) sync(peer string) {
+func (n *Node) sync(peer string) { n.syncWithin(peer, syncEvery) }
+
+// syncWithin is sync at most once per every with one peer.
+func (n *Node) syncWithin(peer string, every time.Duration) {
 	now := time.Now()
 	n.mu.Lock()
-	if t, ok := n.lastSync[peer]; ok && now.Sub(t) < syncEvery {
+	if t, ok := n.lastSync[peer]; ok && now.Sub(t) < every {
 		n.mu.Unlock()
 		return
 	}
@@ -359,6 +362,41 @@ func (n *Node) syncAll() {
 	for _, p := range peers {
 		n.sendTo(p, "state", buf)
 	}
+}
+
+// probed records a probe's outcome (from memberlist's log lines and the
+// ping delegate; it may run under memberlist's node lock and never
+// blocks). A peer that answers after a failed probe was cut off from this
+// node for a moment, maybe too briefly for anyone to suspect it or for
+// this node to be suspected: the loop exchanges own states with it, since
+// the deltas of that moment were lost.
+func (n *Node) probed(peer string, ok bool) {
+	if peer == n.cfg.Node {
+		return
+	}
+	n.mu.Lock()
+	was := n.unreach[peer]
+	if ok {
+		delete(n.unreach, peer)
+	} else if _, known := n.members[peer]; known {
+		n.unreach[peer] = true
+	}
+	n.mu.Unlock()
+	if ok && was {
+		select {
+		case n.reached <- peer:
+		default:
+		}
+	}
+}
+
+// pingDelegate implements memberlist.PingDelegate: a direct probe that
+// got its ack.
+type pingDelegate struct{ n *Node }
+
+func (p *pingDelegate) AckPayload() []byte { return nil }
+func (p *pingDelegate) NotifyPingComplete(other *memberlist.Node, _ time.Duration, _ []byte) {
+	p.n.probed(other.Name, true)
 }
 
 // conflictDelegate logs two nodes claiming one name.

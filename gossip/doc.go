@@ -62,7 +62,11 @@
 // it leaves suspicions that the suspected nodes refute once they are
 // reached again, and a node that refutes (memberlist v0.7.0 has no hook
 // for it: its "Refuting a suspect/dead message" log line is the sign)
-// exchanges its own state with every alive peer, at most every 2s.
+// exchanges its own state with every alive peer, at most every 2s. A
+// node whose probe of a peer failed (or got through over TCP only) also
+// exchanges states with that peer when it answers again (the ping
+// delegate, and the probe's log lines): a pair of nodes neither of which
+// was suspected is repaired too.
 //
 // # Failure, leave and rejoin
 //

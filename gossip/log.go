@@ -23,6 +23,9 @@ type logWriter struct {
 	// must not block) when memberlist refutes a suspicion or a death
 	// notice about the local node.
 	onRefute func()
+	// onProbe, when set, is called (without blocking) when a probe of
+	// peer failed (ok false) or reached it over TCP only (ok true).
+	onProbe func(peer string, ok bool)
 }
 
 func newLogWriter(l zerolog.Logger) *logWriter {
@@ -59,12 +62,37 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	if w.onRefute != nil && (bytes.HasPrefix(line, []byte("Refuting a suspect message")) || bytes.HasPrefix(line, []byte("Refuting a dead message"))) {
 		w.onRefute()
 	}
+	// Likewise for the probes: "Failed UDP ping: x (timeout reached)",
+	// "Suspect x has failed, no acks received", "Was able to connect to x
+	// over TCP but UDP probes failed".
+	if w.onProbe != nil {
+		if peer, ok := between(line, "Failed UDP ping: ", " (timeout reached)"); ok {
+			w.onProbe(peer, false)
+		} else if peer, ok := between(line, "Suspect ", " has failed, no acks received"); ok {
+			w.onProbe(peer, false)
+		} else if peer, ok := between(line, "Was able to connect to ", " over TCP but UDP probes failed"); ok {
+			w.onProbe(peer, true)
+		}
+	}
 	l := &w.log
 	if lvl >= zerolog.WarnLevel {
 		l = &w.loud
 	}
 	l.WithLevel(lvl).Msg(string(line))
 	return len(p), nil
+}
+
+// between returns what line holds between prefix and the first suffix.
+func between(line []byte, prefix, suffix string) (string, bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(prefix))
+	if !ok {
+		return "", false
+	}
+	i := bytes.Index(rest, []byte(suffix))
+	if i <= 0 {
+		return "", false
+	}
+	return string(rest[:i]), true
 }
 
 // sometimes lets an action happen at most once per period per key, for

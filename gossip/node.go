@@ -79,6 +79,8 @@ type Node struct {
 
 	inbox   chan []byte
 	refuted chan struct{}
+	// reached gets peers that answer a probe after failing one.
+	reached chan string
 	outbox  chan outMsg
 	events  eventQueue
 	stats   counters
@@ -89,6 +91,9 @@ type Node struct {
 	members  map[string]*member
 	down     map[string]lease
 	lastSync map[string]time.Time
+	// unreach holds the peers a probe of this node failed to reach since
+	// they last answered one.
+	unreach map[string]bool
 	// lastSyncAll is only used by the loop.
 	lastSyncAll time.Time
 
@@ -148,6 +153,8 @@ func New(c Config) (*Node, error) {
 		start:    time.Now(),
 		inbox:    make(chan []byte, inboxSize),
 		refuted:  make(chan struct{}, 1),
+		reached:  make(chan string, 256),
+		unreach:  make(map[string]bool),
 		outbox:   make(chan outMsg, 256),
 		warn:     sometimes{period: 10 * time.Second},
 		members:  make(map[string]*member),
@@ -207,6 +214,8 @@ func New(c Config) (*Node, error) {
 		default:
 		}
 	}
+	n.logw.onProbe = n.probed
+	mc.Ping = &pingDelegate{n}
 	mc.Logger = log.New(n.logw, "", 0)
 	if cfg.MemberlistConfig != nil {
 		cfg.MemberlistConfig(mc)
@@ -353,6 +362,8 @@ func (n *Node) loop(ctx context.Context) error {
 			n.broadcastLocal(sub.Next())
 		case <-n.refuted:
 			n.syncAll()
+		case peer := <-n.reached:
+			n.syncWithin(peer, syncAllEvery)
 		case <-tick.C:
 			for _, node := range n.store.ExpireLeases() {
 				n.log.Info().Str("peer", node).Dur("lease", n.cfg.Lease).Msg("peer's lease ended; its records are dropped")
