@@ -93,6 +93,24 @@ func parseDebugArgs(fs *flag.FlagSet, d *debugFlags, args []string, getenv func(
 }
 
 // client returns the admin API client the flags describe.
+// clientNoArgs parses the flags of a verb that takes no positional
+// argument and returns the admin API client they describe; ok is false when
+// the verb must stop with code (help, or a usage error already reported).
+func clientNoArgs(fs *flag.FlagSet, d *debugFlags, args []string, stderr io.Writer) (c *admin.Client, code int, ok bool) {
+	pos, code, ok := parseDebugArgs(fs, d, args, debugGetenv, stderr)
+	if !ok {
+		return nil, code, false
+	}
+	if len(pos) > 0 {
+		return nil, debugUsageError(stderr, fs, "unexpected argument %q", pos[0]), false
+	}
+	c, err := d.client()
+	if err != nil {
+		return nil, debugUsageError(stderr, fs, "%v", err), false
+	}
+	return c, exitOK, true
+}
+
 func (d *debugFlags) client() (*admin.Client, error) {
 	return admin.NewClient(d.admin, d.token, d.timeout)
 }

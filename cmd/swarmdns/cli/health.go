@@ -21,16 +21,9 @@ import (
 func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, d := newDebugFlags("health", "health [flags]", debugGetenv)
 	ready := fs.Bool("ready", false, "check /readyz (synced with Docker, joined the cluster) instead of /healthz (the process lives)")
-	pos, code, ok := parseDebugArgs(fs, d, args, debugGetenv, stderr)
+	c, code, ok := clientNoArgs(fs, d, args, stderr)
 	if !ok {
 		return code
-	}
-	if len(pos) > 0 {
-		return debugUsageError(stderr, fs, "unexpected argument %q", pos[0])
-	}
-	c, err := d.client()
-	if err != nil {
-		return debugUsageError(stderr, fs, "%v", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()

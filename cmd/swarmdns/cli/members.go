@@ -10,16 +10,9 @@ import (
 
 func runMembers(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, d := newDebugFlags("members", "members [flags]", debugGetenv)
-	pos, code, ok := parseDebugArgs(fs, d, args, debugGetenv, stderr)
+	c, code, ok := clientNoArgs(fs, d, args, stderr)
 	if !ok {
 		return code
-	}
-	if len(pos) > 0 {
-		return debugUsageError(stderr, fs, "unexpected argument %q", pos[0])
-	}
-	c, err := d.client()
-	if err != nil {
-		return debugUsageError(stderr, fs, "%v", err)
 	}
 	resp, err := c.Members(ctx)
 	if err != nil {

@@ -14,16 +14,9 @@ import (
 
 func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, d := newDebugFlags("stats", "stats [flags]", debugGetenv)
-	pos, code, ok := parseDebugArgs(fs, d, args, debugGetenv, stderr)
+	c, code, ok := clientNoArgs(fs, d, args, stderr)
 	if !ok {
 		return code
-	}
-	if len(pos) > 0 {
-		return debugUsageError(stderr, fs, "unexpected argument %q", pos[0])
-	}
-	c, err := d.client()
-	if err != nil {
-		return debugUsageError(stderr, fs, "%v", err)
 	}
 	st, err := c.Stats(ctx)
 	if err != nil {
