@@ -73,6 +73,9 @@ type config struct {
 	syncRuns int
 	out      string
 	timeout  time.Duration
+
+	cluster       int
+	clusterTrials int
 }
 
 func main() {
@@ -82,6 +85,8 @@ func main() {
 	flag.IntVar(&c.sync, "sync", 200, "running containers for the startup sync measurement (0 skips it)")
 	flag.IntVar(&c.syncRuns, "sync-runs", 3, "swarmdns starts measured with -sync containers running")
 	flag.StringVar(&c.out, "out", "", "`dir` for swarmdns's logs and the results (default bench/results/events-<time>)")
+	flag.IntVar(&c.cluster, "cluster", 3, "real swarmdns processes for the cluster convergence measurement (0 skips it)")
+	flag.IntVar(&c.clusterTrials, "cluster-trials", 30, "containers started and stopped for the cluster convergence measurement")
 	flag.DurationVar(&c.timeout, "timeout", 10*time.Second, "how long one name may take to resolve before the run fails")
 	flag.Parse()
 	if c.out == "" {
@@ -151,6 +156,11 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 	}
+	if c.cluster > 0 && c.clusterTrials > 0 {
+		if err := b.clusterConvergence(ctx, &report); err != nil {
+			return err
+		}
+	}
 	fmt.Print(report.String())
 	return os.WriteFile(filepath.Join(c.out, "table.txt"), []byte(report.String()), 0o644)
 }
@@ -165,11 +175,12 @@ type bench struct {
 
 // server is one running swarmdns process.
 type server struct {
-	cmd     *exec.Cmd
-	dnsAddr string
-	admin   string
-	started time.Time
-	done    chan error
+	cmd        *exec.Cmd
+	dnsAddr    string
+	admin      string
+	gossipAddr string // cluster nodes only
+	started    time.Time
+	done       chan error
 }
 
 func (b *bench) startServer(ctx context.Context, logName string) (*server, error) {
@@ -585,10 +596,19 @@ func resolveAll(ctx context.Context, addr string, names []string, timeout time.D
 // ---------------------------------------------------------------- Docker
 
 func (b *bench) create(ctx context.Context, name string) (string, error) {
+	return b.createLabelled(ctx, name, nil)
+}
+
+// createLabelled creates a container of the run with extra labels.
+func (b *bench) createLabelled(ctx context.Context, name string, labels map[string]string) (string, error) {
+	all := map[string]string{labelKey: b.runID}
+	for k, v := range labels {
+		all[k] = v
+	}
 	cfg := &container.Config{
 		Image:  imageTag,
 		Cmd:    []string{"sleep"},
-		Labels: map[string]string{labelKey: b.runID},
+		Labels: all,
 	}
 	created, err := b.cli.ContainerCreate(ctx, cfg, &container.HostConfig{}, nil, nil, name)
 	if err != nil {
