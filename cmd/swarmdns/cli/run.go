@@ -69,6 +69,8 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s  %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'swarmdns <command> --help' for a command's flags; every flag can also be set\nthrough the environment variable SWARMDNS_<FLAG> (upper case, '-' as '_').")
+	fmt.Fprintln(w, "\nFlags of 'swarmdns serve':")
+	printFlags(w, newServeFlags(&serveConfig{}))
 }
 
 // parseFlags parses args into fs, then fills every flag not given on the
