@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -145,11 +143,7 @@ func (b *bench) startClusterNode(i int, join string) (*server, error) {
 		}
 		addrs[k] = a
 	}
-	logFile, err := os.Create(filepath.Join(b.cfg.out, fmt.Sprintf("swarmdns-cluster-%d.log", i)))
-	if err != nil {
-		return nil, err
-	}
-	args := []string{"serve",
+	args := []string{
 		"--zone", zone,
 		"--dns-listen", addrs[0],
 		"--admin-listen", addrs[1],
@@ -163,17 +157,6 @@ func (b *bench) startClusterNode(i int, join string) (*server, error) {
 	if join != "" {
 		args = append(args, "--join", join)
 	}
-	cmd := exec.Command(b.cfg.swarmdns, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	s := &server{cmd: cmd, dnsAddr: addrs[0], admin: "http://" + addrs[1], gossipAddr: addrs[2], done: make(chan error, 1)}
-	s.started = time.Now()
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start swarmdns: %w", err)
-	}
-	go func() {
-		s.done <- cmd.Wait()
-		logFile.Close()
-	}()
-	return s, nil
+	s := &server{dnsAddr: addrs[0], admin: "http://" + addrs[1], gossipAddr: addrs[2]}
+	return s, b.spawn(s, fmt.Sprintf("swarmdns-cluster-%d.log", i), args...)
 }

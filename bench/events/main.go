@@ -192,11 +192,8 @@ func (b *bench) startServer(ctx context.Context, logName string) (*server, error
 	if err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(b.cfg.out, logName))
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(b.cfg.swarmdns, "serve",
+	s := &server{dnsAddr: dnsAddr, admin: "http://" + adminAddr}
+	err = b.spawn(s, logName,
 		"--zone", zone,
 		"--dns-listen", dnsAddr,
 		"--admin-listen", adminAddr,
@@ -207,18 +204,29 @@ func (b *bench) startServer(ctx context.Context, logName string) (*server, error
 		"--log-level", "info",
 		"--log-format", "json",
 	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	s := &server{cmd: cmd, dnsAddr: dnsAddr, admin: "http://" + adminAddr, done: make(chan error, 1)}
+	return s, err
+}
+
+// spawn runs `swarmdns serve args...` for s, its output to logName in the
+// results folder; s.done gets the process's exit.
+func (b *bench) spawn(s *server, logName string, args ...string) error {
+	logFile, err := os.Create(filepath.Join(b.cfg.out, logName))
+	if err != nil {
+		return err
+	}
+	s.cmd = exec.Command(b.cfg.swarmdns, append([]string{"serve"}, args...)...)
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	s.done = make(chan error, 1)
 	s.started = time.Now()
-	if err := cmd.Start(); err != nil {
+	if err := s.cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("start swarmdns: %w", err)
+		return fmt.Errorf("start swarmdns: %w", err)
 	}
 	go func() {
-		s.done <- cmd.Wait()
+		s.done <- s.cmd.Wait()
 		logFile.Close()
 	}()
-	return s, nil
+	return nil
 }
 
 // ready polls /readyz until it answers 200 and returns when that was.
