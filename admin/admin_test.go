@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/swarmdns/swarmdns/admin"
+	"github.com/swarmdns/swarmdns/internal/testrun"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -107,20 +108,7 @@ func startServer(t *testing.T, cfg admin.Config) (*admin.Server, string) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: got %v; want nil", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Run did not return after its context ended")
-		}
-	})
+	testrun.Start(t, s.Run)
 	return s, "http://" + s.Addr().String()
 }
 

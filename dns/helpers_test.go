@@ -1,7 +1,8 @@
 package dns
 
 import (
-	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"runtime"
@@ -14,6 +15,8 @@ import (
 	mdns "github.com/miekg/dns"
 	"github.com/rs/zerolog"
 
+	"github.com/swarmdns/swarmdns/internal/await"
+	"github.com/swarmdns/swarmdns/internal/testrun"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -125,20 +128,7 @@ func newTestServer(t testing.TB, cfg Config) *Server {
 
 func runTestServer(t testing.TB, s *Server) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Run did not return within 10s of cancel")
-		}
-	})
+	testrun.Start(t, s.Run)
 	// Wait until it answers.
 	waitFor(t, 5*time.Second, func() bool {
 		m := new(mdns.Msg)
@@ -152,16 +142,12 @@ func runTestServer(t testing.TB, s *Server) {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, within time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for delay := time.Millisecond; ; delay = min(delay*2, 50*time.Millisecond) {
-		if cond() {
-			return
+	await.Until(t, within, func() error {
+		if !cond() {
+			return errors.New("condition not met")
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", within)
-		}
-		time.Sleep(delay) // polling interval of a deadline-bound wait, not a wait for a condition
-	}
+		return nil
+	})
 }
 
 // exchange sends m to addr over net ("udp" or "tcp").
@@ -252,19 +238,14 @@ func checkGoroutines(t *testing.T) func() {
 	before := runtime.NumGoroutine()
 	return func() {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			n := runtime.NumGoroutine()
-			if n <= before {
-				return
-			}
-			if time.Now().After(deadline) {
+		await.Until(t, 10*time.Second, func() error {
+			if n := runtime.NumGoroutine(); n > before {
 				buf := make([]byte, 1<<20)
 				buf = buf[:runtime.Stack(buf, true)]
-				t.Fatalf("goroutines: got %d after; want at most %d (before)\n%s", n, before, buf)
+				return fmt.Errorf("goroutines: got %d after; want at most %d (before)\n%s", n, before, buf)
 			}
-			time.Sleep(10 * time.Millisecond) // polling interval of a deadline-bound wait
-		}
+			return nil
+		})
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/swarmdns/swarmdns/internal/await"
 	"github.com/swarmdns/swarmdns/internal/dockertest"
+	"github.com/swarmdns/swarmdns/internal/testrun"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -70,19 +71,11 @@ func newEnv(t *testing.T, mod func(*Config), modW func(*Watcher)) *env {
 		modW(w)
 	}
 	e.w = w
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: got %v; want nil after cancel", err)
-		}
-	})
+	run := testrun.Start(t, w.Run)
 	select {
 	case <-w.Synced():
-	case err := <-done:
-		t.Fatalf("Run returned before the first sync: %v", err)
+	case <-run.Done():
+		t.Fatalf("Run returned before the first sync: %v", run.Err())
 	case <-time.After(30 * time.Second):
 		t.Fatal("no first sync within 30s")
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/swarmdns/swarmdns/admin"
+	"github.com/swarmdns/swarmdns/internal/testrun"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -96,15 +97,7 @@ func debugServer(t *testing.T, token string) (string, *testExplainer, *prometheu
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("admin Run: %v", err)
-		}
-	})
+	testrun.Start(t, s.Run)
 	return s.Addr().String(), ex, requests
 }
 
