@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/swarmdns/swarmdns/internal/await"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -195,19 +196,7 @@ func memberState(tn *tnode, peer string) MemberState {
 // eventually polls cond until it returns nil or the deadline passes.
 func eventually(t testing.TB, within time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", within, err)
-		}
-		<-tick.C
-	}
+	await.Until(t, within, cond)
 }
 
 // testSet is a record set for container id named name with one address.

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"fmt"
+	"github.com/swarmdns/swarmdns/internal/await"
 	"net/netip"
 	"sync"
 	"testing"
@@ -103,13 +105,12 @@ func mustMerge(t testing.TB, r *Registry, st NodeState) bool {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	await.Until(t, 5*time.Second, func() error {
+		if !cond() {
+			return fmt.Errorf("timed out waiting for %s", what)
 		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // deltaOf turns a feed change into the delta gossip would send.
