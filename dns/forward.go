@@ -72,10 +72,11 @@ type flight struct {
 
 // resolve returns the reply to k, which the caller owns: from the cache, or
 // from the upstreams (joining an identical query in flight if there is one).
-// With cacheOnly it never queries an upstream. ctx bounds the wait; base is
-// the context the upstream query itself runs under (the server's), so that
-// one client giving up does not fail the others waiting on the same query.
-func (f *forwarder) resolve(ctx, base context.Context, k cacheKey, cacheOnly bool) (*mdns.Msg, error) {
+// With cacheOnly it never queries an upstream. base is the context the
+// upstream query runs under (the server's), so that one client giving up
+// does not fail the others waiting on the same query; a client that joins
+// another's query waits at most the forward timeout.
+func (f *forwarder) resolve(base context.Context, k cacheKey, cacheOnly bool) (*mdns.Msg, error) {
 	if m := f.cache.get(k); m != nil {
 		f.metrics.cacheHit()
 		return m, nil
@@ -108,6 +109,10 @@ func (f *forwarder) resolve(ctx, base context.Context, k cacheKey, cacheOnly boo
 		f.mu.Unlock()
 		close(c.done)
 	} else {
+		// Only a query that waits on another's flight needs a deadline of
+		// its own; a cache hit must not pay for a timer.
+		ctx, cancel := context.WithTimeout(base, f.timeout)
+		defer cancel()
 		select {
 		case <-c.done:
 		case <-ctx.Done():

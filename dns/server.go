@@ -794,9 +794,7 @@ func (s *Server) forward(ctx context.Context, req *mdns.Msg, opt *mdns.OPT) (*md
 		name: registry.CanonicalName(q.Name), qtype: q.Qtype, qclass: q.Qclass,
 		do: opt != nil && opt.Do(), cd: req.CheckingDisabled,
 	}
-	fctx, cancel := context.WithTimeout(ctx, s.cfg.ForwardTimeout)
-	defer cancel()
-	up, err := s.fwd.resolve(fctx, ctx, k, !req.RecursionDesired)
+	up, err := s.fwd.resolve(ctx, k, !req.RecursionDesired)
 	if err != nil {
 		rcode := mdns.RcodeServerFailure
 		if errors.Is(err, errBusy) || errors.Is(err, errNotCached) {
