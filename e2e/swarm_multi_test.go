@@ -336,25 +336,10 @@ func (e *nestedEngine) deploy(t *testing.T, stack, file string, env ...string) {
 // Swarm service on this engine and returns its ID.
 func (e *nestedEngine) awaitTask(t *testing.T, service string, healthy bool) string {
 	t.Helper()
-	var id string
-	err := await.Check(120*time.Second, func() error {
-		args := []string{"ps", "-q", "--filter", "label=com.docker.swarm.service.name=" + service}
-		if healthy {
-			args = append(args, "--filter", "health=healthy")
-		}
-		out, err := e.dockerCmd(args...)
-		if err != nil {
-			return err
-		}
-		if ids := strings.Fields(out); len(ids) > 0 {
-			id = ids[0]
-			return nil
-		}
-		return fmt.Errorf("engine %s: no running container of %s", e.name, service)
-	})
+	id, err := findTask(e.dockerCmd, service, healthy)
 	if err != nil {
 		ps, _ := e.dockerCmd("service", "ps", "--no-trunc", service)
-		t.Fatalf("%v\n%s", err, ps)
+		t.Fatalf("engine %s: %v\n%s", e.name, err, ps)
 	}
 	return id
 }

@@ -513,13 +513,26 @@ func removeStack(t *testing.T, name string) {
 // task states (`docker service ps`) when none comes.
 func awaitTask(t *testing.T, service string, healthy bool) string {
 	t.Helper()
+	id, err := findTask(dockertest.DockerCmd, service, healthy)
+	if err != nil {
+		ps, _ := dockertest.DockerCmd("service", "ps", "--no-trunc", service)
+		logs, _ := dockertest.DockerCmd("service", "logs", "--raw", "--tail", "30", service)
+		t.Fatalf("%v\n%s\n%s", err, ps, logs)
+	}
+	return id
+}
+
+// findTask waits up to two minutes for a running (and healthy, if asked)
+// container of a Swarm service, asking the engine through docker, and
+// returns its ID.
+func findTask(docker func(args ...string) (string, error), service string, healthy bool) (string, error) {
 	var id string
 	err := await.Check(120*time.Second, func() error {
 		args := []string{"ps", "-q", "--filter", "label=com.docker.swarm.service.name=" + service}
 		if healthy {
 			args = append(args, "--filter", "health=healthy")
 		}
-		out, err := dockertest.DockerCmd(args...)
+		out, err := docker(args...)
 		if err != nil {
 			return err
 		}
@@ -529,12 +542,7 @@ func awaitTask(t *testing.T, service string, healthy bool) string {
 		}
 		return fmt.Errorf("no running%s container of service %s", map[bool]string{true: " healthy"}[healthy], service)
 	})
-	if err != nil {
-		ps, _ := dockertest.DockerCmd("service", "ps", "--no-trunc", service)
-		logs, _ := dockertest.DockerCmd("service", "logs", "--raw", "--tail", "30", service)
-		t.Fatalf("%v\n%s\n%s", err, ps, logs)
-	}
-	return id
+	return id, err
 }
 
 // --- DNS from inside a container ---
