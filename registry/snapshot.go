@@ -289,6 +289,14 @@ func (s *Snapshot) Lookup(name string) []*RecordSet {
 	return slices.Clone(sets)
 }
 
+// LookupShared is Lookup without the copy: it returns the snapshot's own
+// slice, for the DNS answer path that reads it once per query. The slice
+// and its sets must not be modified or appended to.
+func (s *Snapshot) LookupShared(name string) []*RecordSet {
+	sets, _ := s.names.get(name)
+	return sets[:len(sets):len(sets)]
+}
+
 // Alias returns the CNAME record at name, if any. When several containers
 // claim name, the first by node and container wins.
 func (s *Snapshot) Alias(name string) (Alias, bool) {

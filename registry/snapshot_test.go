@@ -31,6 +31,15 @@ func TestSnapshotLookupAcrossNodes(t *testing.T) {
 	if got := snap.Lookup("nope.swarm.internal."); got != nil {
 		t.Errorf("Lookup(miss): got %v; want nil", ids(got))
 	}
+	if got, want := ids(snap.LookupShared("web.swarm.internal.")), ids(snap.Lookup("web.swarm.internal.")); !slices.Equal(got, want) {
+		t.Errorf("LookupShared(web): got %q; want %q, as Lookup", got, want)
+	}
+	if shared := snap.LookupShared("web.swarm.internal."); cap(shared) != len(shared) {
+		t.Errorf("LookupShared: cap %d > len %d: an append would write into the snapshot", cap(shared), len(shared))
+	}
+	if got := snap.LookupShared("nope.swarm.internal."); got != nil {
+		t.Errorf("LookupShared(miss): got %v; want nil", ids(got))
+	}
 	if _, ok := snap.Node("zzz"); ok {
 		t.Error("Node(unknown): got found")
 	}
