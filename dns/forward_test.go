@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -621,5 +622,25 @@ func TestForwardSkipsFailedUpstream(t *testing.T) {
 	}
 	if got, want := s.fwd.order(), []int{1, 0}; !slices.Equal(got, want) {
 		t.Errorf("order: got %v; want %v", got, want)
+	}
+}
+
+// BenchmarkForwardMiss is a cache miss through the forwarder: a new name
+// every query, asked of an upstream on loopback (answerA, in this process)
+// and cached.
+func BenchmarkForwardMiss(b *testing.B) {
+	up := startUpstream(b, answerA)
+	s, err := New(Config{Listen: "127.0.0.1:0", Store: benchRegistry(b, 10), Upstreams: []string{up.addr}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		k := cacheKey{name: fmt.Sprintf("c%d.cold.example.", i), qtype: mdns.TypeA, qclass: mdns.ClassINET}
+		if m, err := s.fwd.resolve(ctx, k, false); err != nil || len(m.Answer) != 1 {
+			b.Fatalf("got %v, %v", m, err)
+		}
 	}
 }
