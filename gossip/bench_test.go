@@ -88,7 +88,7 @@ func BenchmarkStateSize(b *testing.B) {
 				var pp []byte
 				b.ReportAllocs()
 				for b.Loop() {
-					pp = encodeState(&stateMsg{Sender: own.Name, Generation: own.Generation, States: []registry.NodeState{n.ownState(snap)}, Digest: digest(snap)})
+					pp = mustEncodeState(b, &stateMsg{Sender: own.Name, Generation: own.Generation, States: []registry.NodeState{n.ownState(snap)}, Digest: digest(snap)})
 				}
 				_, zone := StateSize(snap)
 				b.ReportMetric(float64(len(pp)), "pushpull-bytes")
@@ -98,7 +98,7 @@ func BenchmarkStateSize(b *testing.B) {
 				for _, info := range snap.Nodes() {
 					all.States = append(all.States, nodeState(snap, info))
 				}
-				b.ReportMetric(float64(lzwSize(zone, func() []byte { return encodeState(all) })), "zone-lzw-bytes")
+				b.ReportMetric(float64(lzwSize(zone, func() []byte { return mustEncodeState(b, all) })), "zone-lzw-bytes")
 			})
 		}
 	}

@@ -248,7 +248,7 @@ func TestGarbageAndOwnNode(t *testing.T) {
 		{msgState, 1, 1, 'x', 1, 0, 0xff, 0xff, 0xff, 0x7f},
 		encodeDelta(registry.Delta{Node: "n1", Generation: b.node.Generation(), Version: 1000, ContainerID: "mine", Set: &forged}),
 		encodeDelta(registry.Delta{Node: "n1", Generation: b.node.Generation(), Version: 1001, ContainerID: "evil", Set: &forgedNew}),
-		encodeState(&stateMsg{Sender: "n1", Generation: b.node.Generation(), States: []registry.NodeState{{Node: "n1", Generation: b.node.Generation(), Version: 5000}}}),
+		mustEncodeState(t, &stateMsg{Sender: "n1", Generation: b.node.Generation(), States: []registry.NodeState{{Node: "n1", Generation: b.node.Generation(), Version: 5000}}}),
 		encodeDelta(registry.Delta{Node: "far", Generation: uint64(time.Now().Add(48 * time.Hour).UnixNano()), Version: 1, ContainerID: "x", Set: &forgedNew}),
 		encodeNotice(notice{Node: "someone-else", Generation: 1}),
 	}

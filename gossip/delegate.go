@@ -65,7 +65,7 @@ func (d *delegate) LocalState(join bool) []byte {
 	if join {
 		m.Flags |= stateJoin
 	}
-	buf := encodeState(m)
+	buf := n.encodeState(m)
 	n.metrics.pushPullSize(len(buf))
 	n.count("state", "out", len(buf))
 	return buf
@@ -328,7 +328,7 @@ func (n *Node) syncWithin(peer string, every time.Duration) {
 	n.lastSync[peer] = now
 	n.mu.Unlock()
 	m := &stateMsg{Sender: n.cfg.Node, Generation: n.gen.Load(), Flags: stateWantReply, States: []registry.NodeState{n.ownState(n.store.Snapshot())}}
-	n.sendTo(peer, "state", encodeState(m))
+	n.sendTo(peer, "state", n.encodeState(m))
 }
 
 // syncAll exchanges own states with every alive peer, at most once per
@@ -358,7 +358,7 @@ func (n *Node) syncAll() {
 		return
 	}
 	n.log.Debug().Int("peers", len(peers)).Msg("refuted a suspicion; exchanging own states with the peers")
-	buf := encodeState(&stateMsg{Sender: n.cfg.Node, Generation: n.gen.Load(), Flags: stateWantReply, States: []registry.NodeState{n.ownState(n.store.Snapshot())}})
+	buf := n.encodeState(&stateMsg{Sender: n.cfg.Node, Generation: n.gen.Load(), Flags: stateWantReply, States: []registry.NodeState{n.ownState(n.store.Snapshot())}})
 	for _, p := range peers {
 		n.sendTo(p, "state", buf)
 	}

@@ -44,6 +44,9 @@ const (
 var (
 	errShort       = errors.New("message truncated")
 	errUnknownType = errors.New("unknown message type")
+	// errStateTooLarge: a node state holds more than maxSets record sets,
+	// which every decoder refuses (the whole message with it).
+	errStateTooLarge = errors.New("node state too large for one message")
 )
 
 // digestEntry is what a node knows about another node: the generation and
@@ -233,8 +236,13 @@ func encodeDelta(d registry.Delta) []byte {
 	return e.b
 }
 
-// encodeState returns the wire form of m.
-func encodeState(m *stateMsg) []byte {
+// encodeState returns the wire form of m. A node state of more than
+// maxSets record sets would make every receiver refuse the whole message,
+// so it is left out (a state cannot be split: the owner's state is merged
+// as complete, and a part would remove the rest); the error, wrapping
+// errStateTooLarge, names what was left out, and the message returned
+// still carries everything else.
+func encodeState(m *stateMsg) ([]byte, error) {
 	e := encoder{b: make([]byte, 0, 1024)}
 	e.byte(msgState)
 	e.byte(formatVersion)
@@ -245,9 +253,21 @@ func encodeState(m *stateMsg) []byte {
 		flags |= stateDigest
 	}
 	e.byte(flags)
-	e.uvarint(uint64(len(m.States)))
+	var tooLarge []error
+	states := 0
+	for i := range m.States {
+		if k := len(m.States[i].Sets); k > maxSets {
+			tooLarge = append(tooLarge, fmt.Errorf("%w: %s holds %d record sets (at most %d)", errStateTooLarge, m.States[i].Node, k, maxSets))
+			continue
+		}
+		states++
+	}
+	e.uvarint(uint64(states))
 	for i := range m.States {
 		st := &m.States[i]
+		if len(st.Sets) > maxSets {
+			continue
+		}
 		e.block(func() {
 			e.str(st.Node)
 			e.uvarint(st.Generation)
@@ -269,7 +289,7 @@ func encodeState(m *stateMsg) []byte {
 			})
 		}
 	}
-	return e.b
+	return e.b, errors.Join(tooLarge...)
 }
 
 // encodeNotice returns the wire form of n.

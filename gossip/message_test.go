@@ -2,9 +2,11 @@ package gossip
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -79,7 +81,7 @@ func TestStateRoundTrip(t *testing.T) {
 		},
 		Digest: []digestEntry{{"node-a", 42, 200, 1}, {"node-b", 7, 0, 0}, {"node-c", 9, 12, 1 << 63}},
 	}
-	buf := encodeState(m)
+	buf := mustEncodeState(t, m)
 	got, err := decode(buf)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +91,48 @@ func TestStateRoundTrip(t *testing.T) {
 	want.States[1].Sets = nil
 	if !reflect.DeepEqual(*got.state, want) {
 		t.Errorf("round trip differs:\ngot  %+v\nwant %+v", got.state, want)
+	}
+}
+
+// mustEncodeState encodes m, failing the test if a state was left out.
+func mustEncodeState(tb testing.TB, m *stateMsg) []byte {
+	tb.Helper()
+	buf, err := encodeState(m)
+	if err != nil {
+		tb.Fatalf("encodeState: %v", err)
+	}
+	return buf
+}
+
+// A node state over the decoder's limit is left out by the sender, with
+// an error naming it, so that the rest of the message still gets through
+// (a receiver refuses the whole message when any state is over the limit).
+func TestEncodeStateLeavesOutOversizeState(t *testing.T) {
+	big := registry.NodeState{Node: "big", Generation: 1, Version: maxSets + 1, Sets: make([]registry.RecordSet, maxSets+1)}
+	for i := range big.Sets {
+		big.Sets[i] = registry.RecordSet{ContainerID: strconv.Itoa(i), Version: uint64(i + 1)}
+	}
+	small := registry.NodeState{Node: "small", Generation: 2, Version: 1, Sets: []registry.RecordSet{sampleSet(1)}}
+	small.Sets[0].Version = 1
+	m := &stateMsg{Sender: "big", Generation: 1, States: []registry.NodeState{big, small}, Digest: []digestEntry{{"big", 1, maxSets + 1, 7}}}
+	buf, err := encodeState(m)
+	if !errors.Is(err, errStateTooLarge) || !strings.Contains(err.Error(), "big holds 65537 record sets") {
+		t.Errorf("encodeState error = %v; want errStateTooLarge naming big and its size", err)
+	}
+	got, err := decode(buf)
+	if err != nil {
+		t.Fatalf("decode what was sent: %v", err)
+	}
+	if len(got.state.States) != 1 || got.state.States[0].Node != "small" || len(got.state.States[0].Sets) != 1 {
+		t.Errorf("decoded states = %+v; want only small's", got.state.States)
+	}
+	if len(got.state.Digest) != 1 {
+		t.Errorf("decoded digest = %+v; want it kept", got.state.Digest)
+	}
+	// At the limit itself the state goes.
+	big.Sets = big.Sets[:maxSets]
+	if _, err := encodeState(&stateMsg{Sender: "big", Generation: 1, States: []registry.NodeState{big}}); err != nil {
+		t.Errorf("encodeState at the limit: %v", err)
 	}
 }
 
@@ -192,7 +236,7 @@ func FuzzDecode(f *testing.F) {
 	s := sampleSet(2)
 	f.Add(encodeDelta(registry.Delta{Node: "a", Generation: 1, Version: s.Version, ContainerID: s.ContainerID, Set: &s}))
 	f.Add(encodeDelta(registry.Delta{Node: "a", Generation: 1, Version: 3, ContainerID: "c"}))
-	f.Add(encodeState(&stateMsg{Sender: "a", Generation: 1, States: []registry.NodeState{{Node: "a", Generation: 1, Version: 200, Sets: []registry.RecordSet{s}}}, Digest: []digestEntry{{"b", 2, 3, 4}}}))
+	f.Add(mustEncodeState(f, &stateMsg{Sender: "a", Generation: 1, States: []registry.NodeState{{Node: "a", Generation: 1, Version: 200, Sets: []registry.RecordSet{s}}}, Digest: []digestEntry{{"b", 2, 3, 4}}}))
 	f.Add(encodeNotice(notice{Node: "b", Generation: 5}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, buf []byte) {
@@ -206,7 +250,7 @@ func FuzzDecode(f *testing.F) {
 		case msgDelta:
 			again = encodeDelta(m.delta)
 		case msgState:
-			again = encodeState(m.state)
+			again = mustEncodeState(t, m.state)
 		case msgNotice:
 			again = encodeNotice(m.notice)
 		}

@@ -573,7 +573,7 @@ func (n *Node) handleState(m *stateMsg, pushPull bool) {
 	}
 	if m.Flags&stateWantReply != 0 && !pushPull {
 		reply := &stateMsg{Sender: n.cfg.Node, Generation: n.gen.Load(), States: []registry.NodeState{n.ownState(n.store.Snapshot())}}
-		n.sendTo(m.Sender, "state", encodeState(reply))
+		n.sendTo(m.Sender, "state", n.encodeState(reply))
 	}
 }
 
@@ -608,7 +608,7 @@ func (n *Node) pushBack(m *stateMsg) {
 		if len(states) == 0 {
 			return
 		}
-		buf := encodeState(&stateMsg{Sender: n.cfg.Node, Generation: n.gen.Load(), States: states})
+		buf := n.encodeState(&stateMsg{Sender: n.cfg.Node, Generation: n.gen.Load(), States: states})
 		n.sendTo(m.Sender, "state", buf)
 		states, size = nil, 0
 	}
@@ -695,6 +695,20 @@ func (n *Node) queueBroadcast(node, container string, buf []byte) {
 	if n.queue.NumQueued() > maxQueued {
 		n.queue.Prune(maxQueued)
 	}
+}
+
+// encodeState is encodeState (the wire form) for sending: a node state too
+// large for any receiver is left out of the message, counted as rejected
+// ("oversize") and logged, instead of being sent and refused every time.
+func (n *Node) encodeState(m *stateMsg) []byte {
+	buf, err := encodeState(m)
+	if err != nil {
+		n.reject("oversize")
+		if n.warn.allow("oversize/state") {
+			n.log.Warn().Err(err).Msg("a node state is too large for gossip and was left out of a state message; its records spread by deltas only")
+		}
+	}
+	return buf
 }
 
 // ownState is the local node's full state in snap.

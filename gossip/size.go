@@ -16,5 +16,8 @@ func StateSize(snap *registry.Snapshot) (pushPull, zone int) {
 	for _, info := range snap.Nodes() {
 		all.States = append(all.States, nodeState(snap, info))
 	}
-	return len(encodeState(pp)), len(encodeState(all))
+	// A state too large to send is left out of both (and of what is sent).
+	ppBuf, _ := encodeState(pp)
+	allBuf, _ := encodeState(all)
+	return len(ppBuf), len(allBuf)
 }
