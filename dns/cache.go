@@ -1,7 +1,11 @@
 package dns
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash/maphash"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,23 +22,48 @@ type cacheKey struct {
 	do, cd bool
 }
 
-// cacheEntry is one cached upstream reply. msg is never modified after it is
-// stored: readers copy what they hand out.
+// cachedHeader is what a packed cache hit tells the caller about the reply.
+type cachedHeader struct {
+	rcode      int
+	ad         bool   // the upstream's AD bit
+	an, ns, ar uint16 // section counts (no OPT)
+}
+
+// cacheEntry is one cached upstream reply, packed: a 12-byte header, the
+// question of its key (canonical name), then the upstream's answer,
+// authority and additional sections (its OPT left out), compressed. Owner
+// names equal to the question's (in any case) are the canonical name, so
+// compression makes them pointers to offset 12. An entry is never modified
+// after it is stored, so readers use it outside the shard's lock.
 type cacheEntry struct {
-	msg     *mdns.Msg
-	stored  time.Time
-	expires time.Time
+	key      cacheKey
+	wire     []byte
+	sections int      // offset of the answer section in wire
+	ttls     []uint16 // offset of each record's TTL, from sections
+	hdr      cachedHeader
+	stored   time.Time
+	expires  time.Time
 }
 
 // cacheShards spreads the cache over independent locks, so that lookups on
 // both cores do not queue on one mutex.
 const cacheShards = 16
 
+// evictScan is how many slots an insert into a full shard looks at for one
+// to reuse.
+const evictScan = 8
+
 // cache keeps forwarded replies for as long as their TTLs allow: positive
 // answers for the smallest TTL of their records, negative ones (NXDOMAIN and
 // NODATA) for the SOA's minimum (RFC 2308 §5), both capped at maxTTL. It
-// holds at most about size entries; when a shard is full it drops expired
-// entries, then arbitrary ones.
+// holds at most about size entries.
+//
+// Eviction is constant time per insert (CLOCK with a bounded sweep): the
+// entries of a shard sit in a fixed ring of slots; an insert into a full
+// shard looks at the evictScan slots after the hand and reuses the first
+// expired one, else the first not read since the hand last passed it, else
+// the slot at the hand. Entries read by a hit get that second chance; an
+// entry found expired by a lookup frees its slot at once.
 type cache struct {
 	now    func() time.Time
 	maxTTL time.Duration
@@ -43,16 +72,20 @@ type cache struct {
 }
 
 type cacheShard struct {
-	mu      sync.Mutex
-	entries map[cacheKey]cacheEntry
-	limit   int
+	mu    sync.Mutex
+	index map[cacheKey]int32 // slot of each entry
+	slots []*cacheEntry      // nil: free (listed in free)
+	refs  []bool             // read since the hand passed
+	free  []int32
+	hand  int
+	limit int
 }
 
 func newCache(size int, maxTTL time.Duration, now func() time.Time) *cache {
 	c := &cache{now: now, maxTTL: maxTTL, seed: maphash.MakeSeed()}
 	per := max(1, (size+cacheShards-1)/cacheShards)
 	for i := range c.shards {
-		c.shards[i].entries = make(map[cacheKey]cacheEntry)
+		c.shards[i].index = make(map[cacheKey]int32)
 		c.shards[i].limit = per
 	}
 	return c
@@ -62,37 +95,88 @@ func (c *cache) shard(k cacheKey) *cacheShard {
 	return &c.shards[maphash.String(c.seed, k.name)%cacheShards]
 }
 
-// get returns a copy of the cached reply for k with its TTLs lowered by the
-// time it has spent in the cache, or nil.
-func (c *cache) get(k cacheKey) *mdns.Msg {
+// lookup returns the live entry for k and its age in whole seconds, or nil.
+// It never retains k.
+func (c *cache) lookup(k cacheKey) (*cacheEntry, uint32) {
 	sh := c.shard(k)
 	now := c.now()
 	sh.mu.Lock()
-	e, ok := sh.entries[k]
-	if ok && !now.Before(e.expires) {
-		delete(sh.entries, k)
-		ok = false
-	}
-	sh.mu.Unlock()
+	i, ok := sh.index[k]
 	if !ok {
+		sh.mu.Unlock()
+		return nil, 0
+	}
+	e := sh.slots[i]
+	if !now.Before(e.expires) {
+		sh.removeLocked(i)
+		sh.mu.Unlock()
+		return nil, 0
+	}
+	sh.refs[i] = true
+	sh.mu.Unlock()
+	return e, uint32(now.Sub(e.stored) / time.Second)
+}
+
+// get returns the cached reply for k, unpacked, with its TTLs lowered by
+// the time it has spent in the cache, or nil. The caller owns it. Its
+// question and the owner names equal to it are the canonical name; its
+// Rcode and AuthenticatedData are the upstream's; it has no OPT.
+func (c *cache) get(k cacheKey) *mdns.Msg {
+	e, age := c.lookup(k)
+	if e == nil {
 		return nil
 	}
-	age := uint32(now.Sub(e.stored) / time.Second)
-	m := e.msg.Copy()
+	m := new(mdns.Msg)
+	if m.Unpack(e.wire) != nil {
+		return nil // cannot happen: put packed it and checked it
+	}
+	m.Rcode = e.hdr.rcode
+	m.AuthenticatedData = e.hdr.ad
 	for _, sec := range [][]mdns.RR{m.Answer, m.Ns, m.Extra} {
 		for _, rr := range sec {
 			h := rr.Header()
-			if h.Ttl > age {
-				h.Ttl -= age
-			} else {
-				h.Ttl = 0
-			}
+			h.Ttl = agedTTL(h.Ttl, age)
 		}
 	}
 	return m
 }
 
-// put stores m (which the cache now owns) for k if it is cacheable.
+// appendSections appends to dst the answer, authority and additional
+// sections of the cached reply for k, TTLs lowered by the entry's age,
+// exactly as they follow the question in the packed entry. Compression
+// pointers in them assume the message starts with a 12-byte header and
+// then the question for k (any case: same length), so the caller writes
+// its own header and the client's question bytes, then these. It returns
+// false on a miss or an expired entry (and then appends nothing).
+//
+// It does not allocate (beyond growing dst when it is too short) and never
+// retains k, whose name may alias the caller's buffer.
+func (c *cache) appendSections(dst []byte, k cacheKey) ([]byte, cachedHeader, bool) {
+	e, age := c.lookup(k)
+	if e == nil {
+		return dst, cachedHeader{}, false
+	}
+	start := len(dst)
+	dst = append(dst, e.wire[e.sections:]...)
+	if age > 0 {
+		out := dst[start:]
+		for _, off := range e.ttls {
+			p := out[off : off+4]
+			binary.BigEndian.PutUint32(p, agedTTL(binary.BigEndian.Uint32(p), age))
+		}
+	}
+	return dst, e.hdr, true
+}
+
+func agedTTL(ttl, age uint32) uint32 {
+	if ttl > age {
+		return ttl - age
+	}
+	return 0
+}
+
+// put stores the reply m to k if it is cacheable. The cache keeps a packed
+// copy: m is neither retained nor modified, and k's name is copied.
 func (c *cache) put(k cacheKey, m *mdns.Msg) {
 	ttl, ok := cacheTTL(m)
 	if !ok {
@@ -102,30 +186,70 @@ func (c *cache) put(k cacheKey, m *mdns.Msg) {
 	if d <= 0 {
 		return
 	}
+	k.name = strings.Clone(k.name)
+	e, err := packEntry(k, m)
+	if err != nil {
+		return // not representable (too big, or a record miekg cannot pack): not cached
+	}
 	now := c.now()
+	e.stored, e.expires = now, now.Add(d)
 	sh := c.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if _, exists := sh.entries[k]; !exists && len(sh.entries) >= sh.limit {
-		sh.evictLocked(now)
+	if i, exists := sh.index[k]; exists {
+		sh.slots[i], sh.refs[i] = e, false
+		return
 	}
-	sh.entries[k] = cacheEntry{msg: m, stored: now, expires: now.Add(d)}
+	var i int32
+	switch {
+	case len(sh.free) > 0:
+		i = sh.free[len(sh.free)-1]
+		sh.free = sh.free[:len(sh.free)-1]
+	case len(sh.slots) < sh.limit:
+		i = int32(len(sh.slots))
+		sh.slots = append(sh.slots, nil)
+		sh.refs = append(sh.refs, false)
+	default:
+		i = sh.victimLocked(now)
+		delete(sh.index, sh.slots[i].key)
+	}
+	sh.slots[i], sh.refs[i] = e, false
+	sh.index[k] = i
 }
 
-// evictLocked makes room for one entry: expired entries go first; if there
-// are none, one arbitrary entry goes (map order is random).
-func (sh *cacheShard) evictLocked(now time.Time) {
-	for k, e := range sh.entries {
-		if !now.Before(e.expires) {
-			delete(sh.entries, k)
+// victimLocked picks the slot an insert into the full shard reuses, in at
+// most evictScan steps: the first expired entry after the hand, else the
+// first not read since the hand passed it, else the one at the hand. The
+// entries passed over lose their second chance and the hand moves past the
+// victim.
+func (sh *cacheShard) victimLocked(now time.Time) int32 {
+	n := len(sh.slots)
+	victim := -1
+	for s := range min(evictScan, n) {
+		j := (sh.hand + s) % n
+		if !now.Before(sh.slots[j].expires) {
+			victim = j
+			break
+		}
+		if victim < 0 && !sh.refs[j] {
+			victim = j
 		}
 	}
-	for k := range sh.entries {
-		if len(sh.entries) < sh.limit {
-			return
-		}
-		delete(sh.entries, k)
+	if victim < 0 {
+		victim = sh.hand
 	}
+	for j := sh.hand; j != victim; j = (j + 1) % n {
+		sh.refs[j] = false
+	}
+	sh.hand = (victim + 1) % n
+	return int32(victim)
+}
+
+// removeLocked frees slot i.
+func (sh *cacheShard) removeLocked(i int32) {
+	delete(sh.index, sh.slots[i].key)
+	sh.slots[i], sh.refs[i] = nil, false
+	sh.free = append(sh.free, i)
 }
 
 // len returns the number of entries, expired ones included.
@@ -134,10 +258,119 @@ func (c *cache) len() int {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
-		n += len(sh.entries)
+		n += len(sh.index)
 		sh.mu.Unlock()
 	}
 	return n
+}
+
+// packEntry packs m's sections behind k's question (see cacheEntry) and
+// finds the TTL of every record in them.
+func packEntry(k cacheKey, m *mdns.Msg) (*cacheEntry, error) {
+	p := mdns.Msg{Compress: true}
+	p.Response = true
+	p.Rcode = m.Rcode & 0xF
+	p.AuthenticatedData = m.AuthenticatedData
+	p.Question = []mdns.Question{{Name: k.name, Qtype: k.qtype, Qclass: k.qclass}}
+	p.Answer = canonicalOwners(m.Answer, k.name)
+	p.Ns = canonicalOwners(m.Ns, k.name)
+	for _, rr := range m.Extra {
+		if rr.Header().Rrtype != mdns.TypeOPT {
+			p.Extra = append(p.Extra, rr)
+		}
+	}
+	p.Extra = canonicalOwners(p.Extra, k.name)
+	wire, err := p.Pack()
+	if err != nil {
+		return nil, fmt.Errorf("pack cache entry for %s: %w", k.name, err)
+	}
+	e := &cacheEntry{
+		key:  k,
+		wire: wire,
+		hdr: cachedHeader{
+			rcode: m.Rcode, ad: m.AuthenticatedData,
+			an: uint16(len(p.Answer)), ns: uint16(len(p.Ns)), ar: uint16(len(p.Extra)),
+		},
+	}
+	if e.sections, err = skipWireName(wire, 12); err != nil {
+		return nil, fmt.Errorf("cache entry for %s: %w", k.name, err)
+	}
+	e.sections += 4 // qtype, qclass
+	e.ttls, err = wireTTLOffsets(wire, e.sections, len(p.Answer)+len(p.Ns)+len(p.Extra))
+	if err != nil {
+		return nil, fmt.Errorf("cache entry for %s: %w", k.name, err)
+	}
+	return e, nil
+}
+
+// canonicalOwners returns rrs with every owner name equal to name (in any
+// case) set to name. It copies the slice and the records it changes, and
+// returns rrs itself when nothing changes.
+func canonicalOwners(rrs []mdns.RR, name string) []mdns.RR {
+	var out []mdns.RR
+	for i, rr := range rrs {
+		if h := rr.Header(); h.Name != name && strings.EqualFold(h.Name, name) {
+			if out == nil {
+				out = make([]mdns.RR, len(rrs))
+				copy(out, rrs)
+			}
+			out[i] = mdns.Copy(rr)
+			out[i].Header().Name = name
+		}
+	}
+	if out == nil {
+		return rrs
+	}
+	return out
+}
+
+// errBadWire: a packed message that does not parse; only a bug in the
+// packing could cause it.
+var errBadWire = errors.New("malformed packed message")
+
+// skipWireName returns the offset just after the (possibly compressed)
+// domain name at off in msg.
+func skipWireName(msg []byte, off int) (int, error) {
+	for off < len(msg) {
+		c := int(msg[off])
+		switch c & 0xC0 {
+		case 0x00:
+			if c == 0 {
+				return off + 1, nil
+			}
+			off += 1 + c
+		case 0xC0:
+			if off+2 > len(msg) {
+				return 0, errBadWire
+			}
+			return off + 2, nil
+		default:
+			return 0, errBadWire
+		}
+	}
+	return 0, errBadWire
+}
+
+// wireTTLOffsets returns the offsets, from off, of the TTL fields of the n
+// records that start at off in msg, which they must fill exactly.
+func wireTTLOffsets(msg []byte, off, n int) ([]uint16, error) {
+	ttls := make([]uint16, 0, n)
+	start := off
+	for range n {
+		var err error
+		if off, err = skipWireName(msg, off); err != nil {
+			return nil, err
+		}
+		if off+10 > len(msg) {
+			return nil, errBadWire
+		}
+		ttls = append(ttls, uint16(off+4-start))
+		off += 10 + int(binary.BigEndian.Uint16(msg[off+8:]))
+	}
+	if off != len(msg) {
+		return nil, errBadWire
+	}
+	return ttls, nil
 }
 
 // cacheTTL returns how long m may be cached, in seconds: the smallest TTL of

@@ -102,7 +102,7 @@ func (f *forwarder) resolve(base context.Context, k cacheKey, cacheOnly bool) (*
 	if !joined {
 		c.msg, c.err = f.exchange(base, k)
 		if c.err == nil {
-			f.cache.put(k, c.msg.Copy())
+			f.cache.put(k, c.msg)
 		}
 		f.mu.Lock()
 		delete(f.flights, k)
