@@ -17,7 +17,12 @@ type Change struct {
 	NodeChanged bool
 }
 
-func (c Change) key() string { return c.Node + "/" + c.ContainerID }
+// changeKey names what a change is about: a container of a node, or the
+// node itself (no container). A struct, not a joined string, so that
+// feeding 100,000 changes does not allocate a key for each.
+type changeKey struct{ node, container string }
+
+func (c Change) key() changeKey { return changeKey{c.Node, c.ContainerID} }
 
 // Subscription follows the change feed. Changes are coalesced per container
 // (only the latest change of each is kept until Next takes them), so a slow
@@ -28,7 +33,7 @@ type Subscription struct {
 
 	mu      sync.Mutex
 	pending []Change
-	index   map[string]int // key -> position in pending
+	index   map[changeKey]int // key -> position in pending
 	closed  bool
 	stop    func() bool // unregisters the ctx watch
 }
@@ -37,7 +42,7 @@ type Subscription struct {
 // after it, taken atomically. The subscription ends when ctx ends (or on
 // Close).
 func (r *Registry) Subscribe(ctx context.Context) (*Snapshot, *Subscription) {
-	s := &Subscription{r: r, notify: make(chan struct{}, 1), index: make(map[string]int)}
+	s := &Subscription{r: r, notify: make(chan struct{}, 1), index: make(map[changeKey]int)}
 	r.mu.Lock()
 	r.subs[s] = struct{}{}
 	snap := r.snap.Load()

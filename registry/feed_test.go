@@ -66,7 +66,7 @@ func TestSubscribeCoalesces(t *testing.T) {
 	got := sub.Next()
 	var keys []string
 	for _, c := range got {
-		keys = append(keys, c.key())
+		keys = append(keys, c.Node+"/"+c.ContainerID)
 	}
 	if want := []string{"a/c1", "a/c2", "b/", "b/x"}; !slices.Equal(keys, want) {
 		t.Fatalf("changes: got %q; want %q (oldest first, one per container)", keys, want)

@@ -35,6 +35,7 @@ type Registry struct {
 	nodes  map[string]*nodeState
 	subs   map[*Subscription]struct{}
 	serial uint32
+	strs   interner // shares the strings that repeat across sets
 
 	snap atomic.Pointer[Snapshot]
 }
@@ -166,6 +167,7 @@ func (r *Registry) setLocalLocked(set RecordSet) (Change, bool) {
 	n := r.nodes[r.local]
 	set = set.Clone()
 	set.normalize()
+	r.strs.set(&set)
 	set.Node = r.local
 	if old, ok := n.sets[set.ContainerID]; ok {
 		set.Version = old.Version

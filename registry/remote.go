@@ -54,7 +54,7 @@ func (r *Registry) ApplyDelta(d Delta) (bool, error) {
 		r.commitLocked(changes)
 		return false, nil
 	}
-	changes = append(changes, n.applyLocked(d.ContainerID, d.Set, d.Version))
+	changes = append(changes, n.applyLocked(&r.strs, d.ContainerID, d.Set, d.Version))
 	r.commitLocked(changes)
 	return true, nil
 }
@@ -96,12 +96,12 @@ func (r *Registry) MergeNode(st NodeState) (bool, error) {
 			prev = max(old.Version, n.floor)
 		}
 		if s.Version > prev {
-			changes = append(changes, n.applyLocked(id, s, s.Version))
+			changes = append(changes, n.applyLocked(&r.strs, id, s, s.Version))
 		}
 	}
 	for id, old := range n.sets {
 		if _, ok := in[id]; !ok && old.Version <= st.Version {
-			changes = append(changes, n.applyLocked(id, nil, st.Version))
+			changes = append(changes, n.applyLocked(&r.strs, id, nil, st.Version))
 		}
 	}
 	for id, v := range n.tombs {
@@ -211,8 +211,8 @@ func (r *Registry) remoteNodeLocked(node string, gen uint64) (n *nodeState, chan
 }
 
 // applyLocked writes (set != nil) or removes one container's set of a remote
-// node at version v.
-func (n *nodeState) applyLocked(id string, set *RecordSet, v uint64) Change {
+// node at version v; strs shares the written set's repeating strings.
+func (n *nodeState) applyLocked(strs *interner, id string, set *RecordSet, v uint64) Change {
 	n.version = max(n.version, v)
 	if set == nil {
 		delete(n.sets, id)
@@ -222,6 +222,7 @@ func (n *nodeState) applyLocked(id string, set *RecordSet, v uint64) Change {
 	}
 	s := set.Clone()
 	s.normalize()
+	strs.set(&s)
 	s.Node, s.Version = n.name, v
 	n.sets[id] = &s
 	delete(n.tombs, id)
