@@ -2,8 +2,10 @@ package gossip
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"reflect"
 	"strconv"
@@ -262,4 +264,26 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encode changed the message:\n%+v\n%+v", m, m2)
 		}
 	})
+}
+
+// setHash is FNV-1a over the ID and the little-endian version, as the
+// digests of earlier releases computed it with hash/fnv: peers of both
+// must agree on every hash.
+func TestSetHashIsFNV1a(t *testing.T) {
+	for _, c := range []struct {
+		id      string
+		version uint64
+	}{{"", 0}, {"c1", 1}, {fmt.Sprintf("%064x", 12345), 1<<63 | 0x0102030405060708}} {
+		h := fnv.New64a()
+		h.Write([]byte(c.id))
+		var v [8]byte
+		binary.LittleEndian.PutUint64(v[:], c.version)
+		h.Write(v[:])
+		if got, want := setHash(c.id, c.version), h.Sum64(); got != want {
+			t.Errorf("setHash(%q, %d) = %#x; want %#x", c.id, c.version, got, want)
+		}
+		if a := testing.AllocsPerRun(10, func() { setHash(c.id, c.version) }); a != 0 {
+			t.Errorf("setHash allocates %v times", a)
+		}
+	}
 }
