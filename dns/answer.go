@@ -201,16 +201,35 @@ func (z *zoneConfig) records(snap *registry.Snapshot, name, owner string, qtype 
 	return rrs, true, ""
 }
 
-// addrRecords returns the A or AAAA records of sets for client:
+// addrRecords returns the A or AAAA records of sets for client, as
+// selectAddrs picks them, each group shuffled.
+func (z *zoneConfig) addrRecords(snap *registry.Snapshot, sets []*registry.RecordSet, owner string, qtype uint16, client netip.Addr, ex *explain) []mdns.RR {
+	var buf [8]netip.Addr
+	ips, nLocal, ttl := z.selectAddrs(snap, sets, qtype == mdns.TypeA, client, ex, buf[:0])
+	shuffleAddrs(ips[:nLocal])
+	shuffleAddrs(ips[nLocal:])
+	if len(ips) == 0 {
+		return nil
+	}
+	rrs := make([]mdns.RR, len(ips))
+	for i, ip := range ips {
+		rrs[i] = addrRR(owner, qtype, ip, ttl)
+	}
+	return rrs
+}
+
+// selectAddrs appends to dst the IPv4 (is4) or IPv6 addresses of sets to
+// give client, and returns them with how many lead as the local node's and
+// the TTL they all share:
 //   - health: sets whose healthcheck is not passing are left out, unless no
 //     set with an address of the family passes (then all are given);
 //   - network: when the client's address lies in the subnet of one of a
 //     set's networks, only that set's addresses on such networks are given;
-//   - order: the local node's records first, then the others, each group
-//     shuffled; a TTL lowered to staleTTL when any owning node is stale;
+//   - order: the local node's addresses first, then the others (the caller
+//     shuffles each group); the TTL lowered to staleTTL when any owning node
+//     is stale;
 //   - an address held by several sets is given once.
-func (z *zoneConfig) addrRecords(snap *registry.Snapshot, sets []*registry.RecordSet, owner string, qtype uint16, client netip.Addr, ex *explain) []mdns.RR {
-	is4 := qtype == mdns.TypeA
+func (z *zoneConfig) selectAddrs(snap *registry.Snapshot, sets []*registry.RecordSet, is4 bool, client netip.Addr, ex *explain, dst []netip.Addr) (ips []netip.Addr, nLocal int, ttl uint32) {
 	anyServing := false
 	for _, s := range sets {
 		if s.Health.Serving() && hasFamily(s, is4) {
@@ -219,9 +238,9 @@ func (z *zoneConfig) addrRecords(snap *registry.Snapshot, sets []*registry.Recor
 		}
 	}
 	local := snap.LocalNode()
-	var rrs []mdns.RR
-	nLocal := 0
-	ttl := z.ttl
+	ips = dst
+	first := len(dst)
+	ttl = z.ttl
 	for _, s := range sets {
 		if !hasFamily(s, is4) {
 			continue
@@ -229,15 +248,21 @@ func (z *zoneConfig) addrRecords(snap *registry.Snapshot, sets []*registry.Recor
 		reason := ReasonServed
 		if !s.Health.Serving() {
 			if anyServing {
-				explainSet(ex, s, is4, false, "left out: healthcheck "+s.Health.String())
+				if ex != nil {
+					explainSet(ex, s, is4, false, "left out: healthcheck "+s.Health.String())
+				}
 				continue
 			}
-			reason = "served although healthcheck " + s.Health.String() + ": every container behind the name is unhealthy"
+			if ex != nil {
+				reason = "served although healthcheck " + s.Health.String() + ": every container behind the name is unhealthy"
+			}
 		}
 		stale := false
 		if n, ok := snap.Node(s.Node); ok && n.Stale {
 			stale = true
-			reason += "; TTL lowered: node " + s.Node + " is stale"
+			if ex != nil {
+				reason += "; TTL lowered: node " + s.Node + " is stale"
+			}
 		}
 		shared := sharesNetwork(s, client)
 		given := false
@@ -251,18 +276,16 @@ func (z *zoneConfig) addrRecords(snap *registry.Snapshot, sets []*registry.Recor
 				}
 				continue
 			}
-			if hasAddr(rrs, a.IP) {
+			if slices.Contains(ips[first:], a.IP) {
 				ex.add(candidate(s, a, false, "left out: the same address is already given"))
 				continue
 			}
 			ex.add(candidate(s, a, true, reason))
-			rr := addrRR(owner, qtype, a.IP, ttl)
+			ips = append(ips, a.IP)
 			if s.Node == local {
-				rrs = append(rrs, rr)
-				rrs[nLocal], rrs[len(rrs)-1] = rrs[len(rrs)-1], rrs[nLocal]
+				last := len(ips) - 1
+				ips[first+nLocal], ips[last] = ips[last], ips[first+nLocal]
 				nLocal++
-			} else {
-				rrs = append(rrs, rr)
 			}
 			given = true
 		}
@@ -270,14 +293,7 @@ func (z *zoneConfig) addrRecords(snap *registry.Snapshot, sets []*registry.Recor
 			ttl = z.staleTTL
 		}
 	}
-	shuffle(rrs[:nLocal])
-	shuffle(rrs[nLocal:])
-	if ttl != z.ttl {
-		for _, rr := range rrs {
-			rr.Header().Ttl = ttl // all records of an RRset share a TTL (RFC 2181 §5.2)
-		}
-	}
-	return rrs
+	return ips[first:], nLocal, ttl
 }
 
 // ReasonServed is the Candidate.Reason of a record given without remark.
@@ -358,22 +374,6 @@ func hasFamily(s *registry.RecordSet, is4 bool) bool {
 	return false
 }
 
-func hasAddr(rrs []mdns.RR, ip netip.Addr) bool {
-	for _, rr := range rrs {
-		var have []byte
-		switch rr := rr.(type) {
-		case *mdns.A:
-			have = rr.A
-		case *mdns.AAAA:
-			have = rr.AAAA
-		}
-		if a, ok := netip.AddrFromSlice(have); ok && a.Unmap() == ip {
-			return true
-		}
-	}
-	return false
-}
-
 // aRecord and aaaaRecord hold a record and the bytes of its address in
 // one allocation.
 type aRecord struct {
@@ -408,6 +408,14 @@ func shuffle(rrs []mdns.RR) {
 		return
 	}
 	rand.Shuffle(len(rrs), func(i, j int) { rrs[i], rrs[j] = rrs[j], rrs[i] })
+}
+
+// shuffleAddrs permutes ips in place; callers own the slice.
+func shuffleAddrs(ips []netip.Addr) {
+	for i := len(ips) - 1; i > 0; i-- {
+		j := rand.IntN(i + 1)
+		ips[i], ips[j] = ips[j], ips[i]
+	}
 }
 
 // ptrRecords answers the reverse name of ip from the sets that hold it. When

@@ -174,10 +174,11 @@ type upstream struct {
 func startUpstream(t testing.TB, handler func(w mdns.ResponseWriter, r *mdns.Msg)) *upstream {
 	t.Helper()
 	u := &upstream{names: make(chan string, 1024)}
-	udp, tcp, err := listen("127.0.0.1:0")
+	udps, _, tcp, err := listenSockets("127.0.0.1:0", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	udp := udps[0]
 	u.addr = udp.LocalAddr().String()
 	h := mdns.HandlerFunc(func(w mdns.ResponseWriter, r *mdns.Msg) {
 		if isProbe(r) {

@@ -166,8 +166,12 @@ type Server struct {
 	allowRecursion []netip.Prefix
 	rrl            *rateLimiter // nil when off
 
-	udp *net.UDPConn
-	tcp net.Listener
+	udp      *net.UDPConn   // the first UDP socket; UDPAddr reports its address
+	udpConns []*net.UDPConn // every UDP socket on the address (SO_REUSEPORT), each with its own reader
+	pktinfo  bool           // the sockets are bound to a wildcard address: replies set their source
+	tcp      net.Listener
+
+	soaNames []byte // the SOA's MNAME and RNAME in wire form, for the fast path
 
 	hosts      atomic.Pointer[hostsTable] // nil without Config.HostsFile
 	hostsState hostsFileState
@@ -306,6 +310,7 @@ func New(cfg Config) (*Server, error) {
 		loopLog:     cfg.Logger,
 		probes:      make(map[string]*loopProbe),
 	}
+	s.soaNames = appendName(appendName(nil, s.zone.nsName), s.zone.mbox)
 	if cfg.HostsFile != "" {
 		t, st, bad, err := loadHosts(cfg.HostsFile, s.zone.ttl)
 		if err != nil {
@@ -316,11 +321,12 @@ func New(cfg Config) (*Server, error) {
 		s.logHostsLoaded(t, bad)
 	}
 	s.base, s.stopBase = context.WithCancel(context.Background())
-	s.udp, s.tcp, err = listen(cfg.Listen)
+	s.udpConns, s.pktinfo, s.tcp, err = listen(cfg.Listen)
 	if err != nil {
 		s.stopBase()
 		return nil, fmt.Errorf("dns: %w", err)
 	}
+	s.udp = s.udpConns[0]
 	return s, nil
 }
 
@@ -344,33 +350,48 @@ func normalizeUpstream(u string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-// listen binds UDP and TCP on addr. With port 0 both get the same port.
-func listen(addr string) (*net.UDPConn, net.Listener, error) {
+// listen binds the UDP sockets (one per core) and the TCP listener on
+// addr. With port 0 both get the same port.
+func listen(addr string) (udp []*net.UDPConn, pktinfo bool, tcp net.Listener, err error) {
+	return listenSockets(addr, udpSocketCount())
+}
+
+// listenSockets is listen with udpCount UDP sockets.
+func listenSockets(addr string, udpCount int) (udp []*net.UDPConn, pktinfo bool, tcp net.Listener, err error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listen address %q: %w", addr, err)
+		return nil, false, nil, fmt.Errorf("listen address %q: %w", addr, err)
 	}
 	for attempt := 0; ; attempt++ {
-		pc, err := net.ListenPacket("udp", addr)
+		udp, pktinfo, err := listenUDP(addr, udpCount)
 		if err != nil {
-			return nil, nil, fmt.Errorf("listen udp %s: %w", addr, err)
+			return nil, false, nil, err
 		}
-		udp := pc.(*net.UDPConn)
-		_ = udp.SetReadBuffer(udpReadBuffer) // best effort: a smaller buffer still works
 		tcpAddr := addr
 		if port == "0" {
-			tcpAddr = net.JoinHostPort(host, strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port))
+			tcpAddr = net.JoinHostPort(host, strconv.Itoa(udp[0].LocalAddr().(*net.UDPAddr).Port))
 		}
 		tcp, err := net.Listen("tcp", tcpAddr)
 		if err != nil {
-			udp.Close()
+			for _, c := range udp {
+				_ = c.Close()
+			}
 			if port == "0" && attempt < 10 {
 				continue // the TCP side of that port is taken: pick another
 			}
-			return nil, nil, fmt.Errorf("listen tcp %s: %w", tcpAddr, err)
+			return nil, false, nil, fmt.Errorf("listen tcp %s: %w", tcpAddr, err)
 		}
-		return udp, tcp, nil
+		return udp, pktinfo, tcp, nil
 	}
+}
+
+// closeSockets closes every socket of the server.
+func (s *Server) closeSockets() error {
+	errs := []error{s.tcp.Close()}
+	for _, c := range s.udpConns {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // UDPAddr returns the address the server receives UDP queries on.
@@ -391,7 +412,7 @@ func (s *Server) Close() error {
 	var err error
 	s.closed.Do(func() {
 		s.stopBase()
-		err = errors.Join(s.udp.Close(), s.tcp.Close())
+		err = s.closeSockets()
 	})
 	return err
 }
@@ -411,42 +432,41 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	defer s.stopBase()
 
-	handler := mdns.HandlerFunc(s.serveDNS)
-	// miekg pools one read buffer of UDPSize bytes per query in flight, so
-	// the size multiplies by MaxConcurrent under load: 64 KiB buffers cost
-	// ~280 MiB more RSS at saturation than 4 KiB ones (e2e load test).
-	udpSrv := &mdns.Server{
-		PacketConn:     s.udp,
-		Handler:        handler,
-		UDPSize:        maxQuerySize,
-		ReadTimeout:    readTimeout,
-		MsgAcceptFunc:  s.acceptUDP,
-		MsgInvalidFunc: func([]byte, error) { s.releaseUDP() },
-		DecorateReader: func(r mdns.Reader) mdns.Reader { return &boundedReader{Reader: r, slots: s.udpSlots} },
-	}
 	tcpSrv := &mdns.Server{
 		Listener:      &limitListener{Listener: s.tcp, slots: s.tcpSlots, metrics: s.metrics},
-		Handler:       handler,
+		Handler:       mdns.HandlerFunc(s.serveDNS),
 		ReadTimeout:   readTimeout,
 		WriteTimeout:  readTimeout,
 		IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },
 		MaxTCPQueries: -1,
 		MsgAcceptFunc: acceptMsg,
 	}
-	servers := []*runningServer{startServer("udp", udpSrv), startServer("tcp", tcpSrv)}
+	tcp := startServer("tcp", tcpSrv)
+
+	// One reader per UDP socket; each returns when its socket is closed.
+	// udpHandlers counts the full-path queries they started.
+	var udpHandlers sync.WaitGroup
+	udpDone := make(chan error, len(s.udpConns))
+	for _, conn := range s.udpConns {
+		go func() {
+			err := s.serveUDP(conn, &udpHandlers)
+			if err != nil {
+				err = fmt.Errorf("serve udp: %w", err)
+			}
+			udpDone <- err
+		}()
+	}
 
 	var runErr error
-	for _, rs := range servers {
-		select {
-		case <-rs.started:
-		case err := <-rs.done:
-			rs.done <- err
-			runErr = err
-		}
+	select {
+	case <-tcp.started:
+	case err := <-tcp.done:
+		tcp.done <- err
+		runErr = err
 	}
 	if runErr == nil {
-		s.log.Info().Stringer("udp", s.UDPAddr()).Stringer("tcp", s.TCPAddr()).Str("zone", s.zone.origin).
-			Strs("upstreams", s.cfg.Upstreams).Msg("dns server listening")
+		s.log.Info().Stringer("udp", s.UDPAddr()).Int("udp_sockets", len(s.udpConns)).Stringer("tcp", s.TCPAddr()).
+			Str("zone", s.zone.origin).Strs("upstreams", s.cfg.Upstreams).Msg("dns server listening")
 		probing := make(chan struct{})
 		go func() {
 			defer close(probing)
@@ -463,31 +483,37 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-		case err := <-servers[0].done:
-			servers[0].done <- err
-			runErr = err
-		case err := <-servers[1].done:
-			servers[1].done <- err
+		case err := <-udpDone:
+			udpDone <- err
+			if runErr = err; runErr == nil {
+				runErr = errors.New("udp socket closed")
+			}
+		case err := <-tcp.done:
+			tcp.done <- err
 			runErr = err
 		}
 	}
 
 	s.stopBase() // cancel forwarded queries so handlers finish
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, rs := range servers {
-		select {
-		case <-rs.started:
-			_ = rs.srv.ShutdownContext(sctx)
-		default: // it never started: it has returned or will with an error
-		}
+	for _, c := range s.udpConns {
+		_ = c.Close() // the readers return
 	}
-	for _, rs := range servers {
-		if err := <-rs.done; err != nil && runErr == nil {
+	for range s.udpConns {
+		if err := <-udpDone; err != nil && runErr == nil {
 			runErr = err
 		}
 	}
-	_ = s.udp.Close()
+	udpHandlers.Wait()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	select {
+	case <-tcp.started:
+		_ = tcp.srv.ShutdownContext(sctx)
+	default: // it never started: it has returned or will with an error
+	}
+	if err := <-tcp.done; err != nil && runErr == nil {
+		runErr = err
+	}
 	_ = s.tcp.Close()
 	if runErr != nil {
 		return fmt.Errorf("dns: %w", runErr)
@@ -550,46 +576,12 @@ func acceptMsg(dh mdns.Header) mdns.MsgAcceptAction {
 	return mdns.MsgAccept
 }
 
-// acceptUDP is acceptMsg for the UDP server: a message that will not reach
-// the handler gives its slot back here.
-func (s *Server) acceptUDP(dh mdns.Header) mdns.MsgAcceptAction {
-	a := acceptMsg(dh)
-	if a != mdns.MsgAccept {
-		s.releaseUDP()
-	}
-	return a
-}
-
-// releaseUDP frees the slot a UDP query took when it was read. It never
-// blocks, so a release without an acquire cannot wedge the server.
+// releaseUDP frees the slot a full-path UDP query took. It never blocks,
+// so a release without an acquire cannot wedge the server.
 func (s *Server) releaseUDP() {
 	select {
 	case <-s.udpSlots:
 	default:
-	}
-}
-
-// boundedReader takes a slot of the UDP semaphore before each read, so at
-// most cap(slots) UDP queries are handled at once (miekg starts a goroutine
-// per packet). The slot is released when the handler returns, or earlier
-// when the message is dropped or rejected (acceptUDP, MsgInvalidFunc).
-type boundedReader struct {
-	mdns.Reader
-	slots chan struct{}
-}
-
-func (r *boundedReader) ReadUDP(conn *net.UDPConn, timeout time.Duration) ([]byte, *mdns.SessionUDP, error) {
-	r.slots <- struct{}{}
-	for {
-		m, sess, err := r.Reader.ReadUDP(conn, timeout)
-		if err != nil {
-			<-r.slots
-			return nil, nil, err
-		}
-		if len(m) < 12 {
-			continue // shorter than a header: miekg would drop it; keep the slot
-		}
-		return m, sess, nil
 	}
 }
 

@@ -1,0 +1,222 @@
+package dns
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	mdns "github.com/miekg/dns"
+)
+
+// The UDP side of the server is its own: one socket per core on the same
+// address (SO_REUSEPORT), each read by one goroutine that answers plain
+// in-zone queries itself (fastpath.go) and hands every other packet to the
+// full miekg path in a goroutine of its own, bounded by Config.MaxConcurrent.
+// miekg's UDP server starts a goroutine and makes some fifteen allocations
+// per packet before the handler sees it; at the rates a sidecar must take
+// that was most of the cost of an answer.
+
+// udpSocketCount is how many UDP sockets share the address.
+func udpSocketCount() int {
+	if !reusePort {
+		return 1
+	}
+	return max(1, runtime.GOMAXPROCS(0))
+}
+
+// listenUDP binds count UDP sockets to addr (with port 0, to the port the
+// first one gets), and sets their receive buffers and, when addr is a
+// wildcard, packet info. It reports whether replies need their source set.
+func listenUDP(addr string, count int) (conns []*net.UDPConn, pktinfo bool, err error) {
+	lc := net.ListenConfig{}
+	if count > 1 {
+		lc.Control = reusePortControl
+	}
+	defer func() {
+		if err != nil {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+			conns = nil
+		}
+	}()
+	for i := range count {
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			return conns, false, fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		conn := pc.(*net.UDPConn)
+		conns = append(conns, conn)
+		_ = conn.SetReadBuffer(udpReadBuffer) // best effort: a smaller buffer still works
+		if i == 0 {
+			local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+			pktinfo = local.Addr().IsUnspecified()
+			host, _, _ := net.SplitHostPort(addr)
+			addr = net.JoinHostPort(host, strconv.Itoa(int(local.Port())))
+		}
+		if pktinfo {
+			if err := enablePktinfo(conn); err != nil {
+				return conns, false, err
+			}
+		}
+	}
+	return conns, pktinfo, nil
+}
+
+// serveUDP reads queries from conn until it is closed. Handlers it starts
+// are counted in handlers; the caller waits for them.
+func (s *Server) serveUDP(conn *net.UDPConn, handlers *sync.WaitGroup) error {
+	buf := make([]byte, maxQuerySize)
+	oob := make([]byte, pktinfoSize)
+	replyOOB := make([]byte, pktinfoSize)
+	fb := &fastBuffers{out: make([]byte, 0, maxQuerySize)}
+	for {
+		n, oobn, _, from, err := conn.ReadMsgUDPAddrPort(buf, oob)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			s.qlog.Debug().Err(err).Msg("read udp")
+			continue
+		}
+		if n < headerLen {
+			continue // not even a header: nothing to answer
+		}
+		start := time.Now()
+		client := from.Addr().Unmap()
+		var dst netip.Addr
+		var ifindex uint32
+		if s.pktinfo {
+			dst, ifindex = parsePktinfo(oob[:oobn])
+		}
+		if r, ok := s.answerFast(buf[:n], client, fb); ok {
+			if _, _, err := conn.WriteMsgUDPAddrPort(r.msg, setPktinfo(replyOOB, dst, ifindex), from); err != nil {
+				s.qlog.Debug().Err(err).Stringer("client", client).Msg("write reply")
+			}
+			d := time.Since(start)
+			s.metrics.request(r.qtype, r.rcode, d)
+			if e := s.qlog.Debug(); e.Enabled() {
+				e.Str("name", r.name).Str("type", mdns.Type(r.qtype).String()).Str("rcode", rcodeLabel(r.rcode)).
+					Stringer("client", client).Bool("tcp", false).Int("answers", int(binary.BigEndian.Uint16(r.msg[6:]))).
+					Bool("tc", false).Dur("took", d).Msg("query")
+			}
+			continue
+		}
+		// Everything else runs on its own goroutine: it may wait on an
+		// upstream. When MaxConcurrent are running the reader waits too,
+		// and the kernel's buffer takes the rest.
+		s.udpSlots <- struct{}{}
+		pkt := make([]byte, n)
+		copy(pkt, buf[:n])
+		w := &udpWriter{conn: conn, from: from, dst: dst, ifindex: ifindex}
+		handlers.Add(1)
+		go func() {
+			defer handlers.Done()
+			defer s.releaseUDP()
+			s.serveUDPPacket(w, pkt)
+		}()
+	}
+}
+
+// serveUDPPacket takes one UDP packet through the full path: the header
+// checks of acceptMsg, miekg's parser, then serveDNS. A message that cannot
+// be parsed gets FORMERR, as miekg's own server gives it.
+func (s *Server) serveUDPPacket(w *udpWriter, pkt []byte) {
+	dh := mdns.Header{
+		Id:      binary.BigEndian.Uint16(pkt[0:]),
+		Bits:    binary.BigEndian.Uint16(pkt[2:]),
+		Qdcount: binary.BigEndian.Uint16(pkt[4:]),
+		Ancount: binary.BigEndian.Uint16(pkt[6:]),
+		Nscount: binary.BigEndian.Uint16(pkt[8:]),
+		Arcount: binary.BigEndian.Uint16(pkt[10:]),
+	}
+	req := new(mdns.Msg)
+	action := acceptMsg(dh)
+	switch action {
+	case mdns.MsgIgnore:
+		return
+	case mdns.MsgAccept:
+		if req.Unpack(pkt) == nil {
+			s.serveDNS(w, req)
+			return
+		}
+		// The header is set; the question too when it parsed.
+	default:
+		_ = req.Unpack(pkt[:headerLen]) // the header alone always parses
+	}
+	opcode := req.Opcode
+	req.SetRcodeFormatError(req)
+	req.Zero = false
+	if action == mdns.MsgRejectNotImplemented {
+		req.Opcode = opcode
+		req.Rcode = mdns.RcodeNotImplemented
+	}
+	req.Answer, req.Ns, req.Extra = nil, nil, nil
+	_ = w.WriteMsg(req)
+}
+
+// udpWriter is the mdns.ResponseWriter for one UDP query on the full path.
+type udpWriter struct {
+	conn    *net.UDPConn
+	from    netip.AddrPort
+	dst     netip.Addr // the query's destination, when the socket is a wildcard
+	ifindex uint32
+}
+
+// LocalAddr returns the address the query was sent to, when known.
+func (w *udpWriter) LocalAddr() net.Addr {
+	local := w.conn.LocalAddr().(*net.UDPAddr)
+	if w.dst.IsValid() {
+		return net.UDPAddrFromAddrPort(netip.AddrPortFrom(w.dst, uint16(local.Port)))
+	}
+	return local
+}
+
+// RemoteAddr returns the client's address.
+func (w *udpWriter) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(w.from) }
+
+// WriteMsg packs m and sends it to the client.
+func (w *udpWriter) WriteMsg(m *mdns.Msg) error {
+	wire, err := m.Pack()
+	if err != nil {
+		return fmt.Errorf("pack reply: %w", err)
+	}
+	_, err = w.Write(wire)
+	return err
+}
+
+// Write sends b to the client, from the address the query went to.
+func (w *udpWriter) Write(b []byte) (int, error) {
+	var oob []byte
+	if w.dst.IsValid() {
+		oob = setPktinfo(make([]byte, pktinfoSize), w.dst, w.ifindex)
+	}
+	n, _, err := w.conn.WriteMsgUDPAddrPort(b, oob, w.from)
+	if err != nil {
+		return n, fmt.Errorf("write to %s: %w", w.from, err)
+	}
+	return n, nil
+}
+
+// Close does nothing: the socket is shared.
+func (w *udpWriter) Close() error { return nil }
+
+// TsigStatus reports no TSIG: the server does not use it.
+func (w *udpWriter) TsigStatus() error { return nil }
+
+// TsigTimersOnly does nothing: the server does not use TSIG.
+func (w *udpWriter) TsigTimersOnly(bool) {}
+
+// Hijack does nothing: a UDP socket is not the handler's to take.
+func (w *udpWriter) Hijack() {}

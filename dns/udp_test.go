@@ -1,0 +1,86 @@
+package dns
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+)
+
+// TestServerWildcardRepliesFromQueriedAddress: a server bound to a wildcard
+// address answers from the address each query was sent to, on the fast
+// and the full path. A connected client socket takes replies only from the
+// address it sent to, and for 127.0.0.2 the kernel would pick 127.0.0.1 as
+// the source of a reply left to its choice.
+func TestServerWildcardRepliesFromQueriedAddress(t *testing.T) {
+	for _, listen := range []string{"0.0.0.0:0", "[::]:0"} {
+		s := newTestServer(t, Config{Listen: listen})
+		if !s.pktinfo {
+			t.Fatalf("%s: packet info is off", listen)
+		}
+		port := strconv.Itoa(int(s.UDPAddr().Port()))
+		targets := []string{"127.0.0.2", "127.0.0.1"}
+		if listen == "[::]:0" {
+			targets = append(targets, "::1")
+		}
+		for _, target := range targets {
+			for _, q := range []*mdns.Msg{query("web-1.swarm.internal.", mdns.TypeA), query("swarm.internal.", mdns.TypeSOA)} {
+				c := &mdns.Client{Timeout: 2 * time.Second}
+				r, _, err := c.Exchange(q, net.JoinHostPort(target, port))
+				if err != nil {
+					t.Errorf("%s, query to %s for %s: %v", listen, target, q.Question[0].Name, err)
+					continue
+				}
+				if r.Rcode != mdns.RcodeSuccess || len(r.Answer) == 0 {
+					t.Errorf("%s, query to %s: got %s with %d answers", listen, target, mdns.RcodeToString[r.Rcode], len(r.Answer))
+				}
+			}
+		}
+	}
+}
+
+// TestServerUDPSockets: on Linux the server reads from one socket per core
+// on one port, and clients get answers whichever socket the kernel hands
+// them to.
+func TestServerUDPSockets(t *testing.T) {
+	s := newTestServer(t, Config{})
+	if want := udpSocketCount(); len(s.udpConns) != want {
+		t.Fatalf("got %d UDP sockets; want %d", len(s.udpConns), want)
+	}
+	for _, c := range s.udpConns {
+		if got := c.LocalAddr().(*net.UDPAddr).AddrPort(); got != s.UDPAddr() {
+			t.Errorf("socket on %s; want %s", got, s.UDPAddr())
+		}
+	}
+	// The kernel spreads clients over the sockets by their address and
+	// port; each exchange is a new client port.
+	for i := range 32 {
+		r := exchange(t, "udp", s.UDPAddr(), query("web-1.swarm.internal.", mdns.TypeA))
+		if len(r.Answer) != 2 {
+			t.Fatalf("client %d: got %d answers; want 2", i, len(r.Answer))
+		}
+	}
+}
+
+// TestParsePktinfo: the destination address comes out of the control
+// messages the kernel writes, and a reply's control message carries it back.
+func TestParsePktinfo(t *testing.T) {
+	for _, ip := range []netip.Addr{mustAddr("192.0.2.7"), mustAddr("2001:db8::7")} {
+		oob := setPktinfo(make([]byte, pktinfoSize), ip, 3)
+		got, _ := parsePktinfo(oob)
+		if got != ip {
+			t.Errorf("round trip of %s: got %s", ip, got)
+		}
+	}
+	for _, junk := range [][]byte{nil, {1, 2, 3}, make([]byte, pktinfoSize)} {
+		if got, _ := parsePktinfo(junk); got.IsValid() {
+			t.Errorf("parsePktinfo(%x): got %s; want none", junk, got)
+		}
+	}
+	if oob := setPktinfo(make([]byte, pktinfoSize), netip.Addr{}, 0); oob != nil {
+		t.Errorf("setPktinfo(no address): got %x; want nil", oob)
+	}
+}
