@@ -2,6 +2,7 @@ package dns
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	mdns "github.com/miekg/dns"
@@ -18,6 +19,16 @@ type metrics struct {
 	forwardSeconds prometheus.Histogram
 	forwardErrors  prometheus.Counter
 	dropped        *prometheus.CounterVec
+
+	// counters caches the requests counter of each (qtype, rcode) seen:
+	// WithLabelValues hashes both labels and takes a lock shared by every
+	// core, once per answer.
+	counters sync.Map // requestKey -> prometheus.Counter
+}
+
+type requestKey struct {
+	qtype uint16
+	rcode int
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -82,7 +93,20 @@ func (m *metrics) request(qtype uint16, rcode int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(typeLabel(qtype), rcodeLabel(rcode)).Inc()
+	// Keyed by what the labels can tell apart, so the cache stays small
+	// whatever types and rcodes clients send.
+	k := requestKey{qtype, rcode}
+	if _, known := knownTypes[qtype]; !known {
+		k.qtype = 0 // "other"
+	}
+	if _, known := mdns.RcodeToString[rcode]; !known {
+		k.rcode = -1 // "other"
+	}
+	c, ok := m.counters.Load(k)
+	if !ok {
+		c, _ = m.counters.LoadOrStore(k, m.requests.WithLabelValues(typeLabel(qtype), rcodeLabel(rcode)))
+	}
+	c.(prometheus.Counter).Inc()
 	m.duration.Observe(d.Seconds())
 }
 
