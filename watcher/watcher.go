@@ -5,18 +5,23 @@
 // inspects the running containers, so nothing falls between the two, and
 // replaces the whole local set (Store.ReplaceLocal). It then follows the
 // events in order, in one goroutine, and for each container event re-inspects
-// the container, trusting the inspect over the order of events. The stream
-// is lossy by design, so the watcher also resyncs in full every
-// Config.Resync; when the stream drops it marks the local records stale
-// (they stay served), reconnects with backoff, and resyncs again, which
-// removes the records of containers that vanished meanwhile.
+// the container (a kill is judged before, see below), trusting the inspect
+// over the order of events. The stream is lossy by design, so the watcher
+// also resyncs in full every Config.Resync; when the stream drops it marks
+// the local records stale (they stay served), reconnects with backoff, and
+// resyncs again, which removes the records of containers that vanished
+// meanwhile.
 //
 // A container's records go at the kill event that "docker stop" sends (a
 // terminating signal: TERM, KILL, INT, QUIT or the container's own stop
 // signal), before it dies, so clients stop being sent to it while it drains;
 // a kill with another signal (HUP to reload, USR1, WINCH, ...) changes
-// nothing. A container is inspected again shortly after it is registered, so
-// a short-lived one leaves no record even when its die event is lost.
+// nothing. The watcher decides on the kill event itself, from the stop
+// signal and start time it kept from the container's last inspect (an
+// inspect at that moment can wait while the engine handles the exit, 100 ms
+// and more), and inspects the container only afterwards, to confirm. A
+// container is inspected again shortly after it is registered, so a
+// short-lived one leaves no record even when its die event is lost.
 //
 // RecordSetFor, a pure function, turns one inspect response into records.
 // The names, lower-case and in the zone, are: the container name (dots make
@@ -152,6 +157,7 @@ type Watcher struct {
 	lastEvent    time.Time // engine time of the last event, for "since"
 	lastEventAt  time.Time // local time the last event arrived
 	draining     map[string]drain
+	known        map[string]runInfo
 	published    map[string]registry.RecordSet
 	rechecks     []recheck
 	recheckTimer *time.Timer
@@ -162,6 +168,25 @@ type Watcher struct {
 type drain struct {
 	killed time.Time // engine time of the kill event
 	at     time.Time // local time it was handled
+}
+
+// runInfo is what a kill event is judged by, kept from a container's last
+// inspect so that the kill needs none.
+type runInfo struct {
+	stopSignal string    // Config.StopSignal; "" for the default (TERM)
+	started    time.Time // State.StartedAt; zero when unknown
+}
+
+// infoOf takes a container's runInfo from its inspect response.
+func infoOf(c container.InspectResponse) runInfo {
+	var k runInfo
+	if c.Config != nil {
+		k.stopSignal = c.Config.StopSignal
+	}
+	if c.State != nil {
+		k.started, _ = time.Parse(time.RFC3339Nano, c.State.StartedAt)
+	}
+	return k
 }
 
 type recheck struct {
@@ -219,6 +244,7 @@ func New(cfg Config) (*Watcher, error) {
 		recheckDelay: time.Second,
 		drainHold:    time.Minute,
 		draining:     make(map[string]drain),
+		known:        make(map[string]runInfo),
 		published:    make(map[string]registry.RecordSet),
 	}
 	w.status.Host = w.host
@@ -410,7 +436,7 @@ func (w *Watcher) handle(ctx context.Context, m events.Message) error {
 	w.log.Debug().Str("container", short(id)).Str("type", string(m.Type)).Str("action", string(m.Action)).Msg("event")
 	switch events.Action(action) {
 	case events.ActionDestroy:
-		delete(w.draining, id)
+		w.forget(id)
 		w.remove(id, "destroyed")
 		return nil
 	case events.ActionKill:
@@ -424,32 +450,48 @@ func (w *Watcher) handle(ctx context.Context, m events.Message) error {
 
 // kill handles a kill event: a terminating signal removes the container's
 // records at once (it is draining); another signal only refreshes them.
+//
+// The decision needs the container's stop signal and start time; when the
+// watcher has them from an earlier inspect, it decides without inspecting
+// (an inspect then can wait while the engine handles the exit: 100 ms and
+// more after a "docker stop" in bench/events), and a recheck inspects the
+// container afterwards. Otherwise it inspects first.
 func (w *Watcher) kill(ctx context.Context, id string, m events.Message) error {
-	c, found, err := w.inspect(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !found {
-		delete(w.draining, id)
-		w.remove(id, "gone")
-		return nil
+	k, known := w.known[id]
+	var inspected *container.InspectResponse
+	if !known {
+		c, found, err := w.inspect(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			w.forget(id)
+			w.remove(id, "gone")
+			return nil
+		}
+		w.note(c)
+		inspected, k = &c, infoOf(c)
 	}
 	killed := eventTime(m)
 	sig := m.Actor.Attributes["signal"]
-	stopSignal := ""
-	if c.Config != nil {
-		stopSignal = c.Config.StopSignal
-	}
-	if startedAfter(c, killed) || !terminating(sig, stopSignal) {
+	if (!killed.IsZero() && k.started.After(killed)) || !terminating(sig, k.stopSignal) {
 		// A kill from before the container's last start (replayed after a
 		// reconnect), or a reload signal.
-		w.apply(c)
-		return nil
+		if inspected != nil {
+			w.apply(*inspected)
+			return nil
+		}
+		return w.refresh(ctx, id)
 	}
-	if c.State != nil && c.State.Running {
+	if inspected == nil || (inspected.State != nil && inspected.State.Running) {
 		w.draining[id] = drain{killed: killed, at: time.Now()}
 	}
 	w.remove(id, "killed with signal "+sig)
+	if inspected == nil {
+		// Confirm: the recheck's inspect ends the drain of a container
+		// that is gone, no longer runs or was started again meanwhile.
+		w.scheduleRecheck(id)
+	}
 	return nil
 }
 
@@ -460,12 +502,24 @@ func (w *Watcher) refresh(ctx context.Context, id string) error {
 		return err
 	}
 	if !found {
-		delete(w.draining, id)
+		w.forget(id)
 		w.remove(id, "gone")
 		return nil
 	}
+	w.note(c)
 	w.apply(c)
 	return nil
+}
+
+// note keeps what a kill event of the container will be judged by.
+func (w *Watcher) note(c container.InspectResponse) {
+	w.known[c.ID] = infoOf(c)
+}
+
+// forget drops what the watcher keeps about a container that is gone.
+func (w *Watcher) forget(id string) {
+	delete(w.draining, id)
+	delete(w.known, id)
 }
 
 // apply publishes a container as its inspect response says, or removes it.
@@ -575,11 +629,13 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 	var sets []registry.RecordSet
 	warnings := make(map[string][]string)
 	running := make(map[string]bool, len(list))
+	known := make(map[string]runInfo, len(list))
 	for _, c := range inspected {
 		if c == nil {
 			continue // gone between the list and the inspect
 		}
 		running[c.ID] = true
+		known[c.ID] = infoOf(*c)
 		if w.held(*c) != "" {
 			continue
 		}
@@ -596,6 +652,9 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 			delete(w.draining, id)
 		}
 	}
+	// The containers that do not run (or are not watched) are inspected
+	// again at their next kill; their next start event notes them anyway.
+	w.known = known
 	changes, err := w.store.ReplaceLocal(sets)
 	if err != nil {
 		return nil, fmt.Errorf("storing records: %w", err)

@@ -3,11 +3,18 @@ package watcher
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
 	"net/netip"
+	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -218,6 +225,179 @@ func TestRemovedAtKillBeforeDeath(t *testing.T) {
 	if !e.running(c.ID) {
 		t.Fatal("container stopped already; want it still running (it ignores SIGUSR1)")
 	}
+}
+
+// TestKillRemovesWithoutInspect holds every inspect of the test's
+// containers at the proxy between the watcher and the engine: the records
+// still go at a terminating kill, judged by the stop signal kept from the
+// inspect at start (an inspect at the kill waits while the engine handles
+// the exit). A kill with the container's own stop signal (USR1, which
+// testbox ignores) and a "docker stop" (TERM) are both judged that way.
+func TestKillRemovesWithoutInspect(t *testing.T) {
+	t.Parallel()
+	gate := newInspectGate(t)
+	e := newEnv(t, func(c *Config) {
+		c.DockerHost = gate.host
+		c.Resync = time.Hour // a resync inspects too: none while held
+	}, func(w *Watcher) { w.recheckDelay = time.Hour })
+	usr1 := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "usr1"), StopSignal: "SIGUSR1"})
+	term := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "term")})
+	e.awaitAddrs(usr1.Name, e.ips(usr1.ID)...)
+	e.awaitAddrs(term.Name, e.ips(term.ID)...)
+
+	gate.hold(usr1.ID, term.ID)
+	dockertest.Docker(t, "kill", "-s", "USR1", usr1.ID)
+	e.awaitGone(usr1.Name)
+	// The USR1 kill leaves usr1 running, so nothing else follows it; the
+	// stop's die event is inspected, and waits at the gate.
+	dockertest.Docker(t, "stop", "-t", "30", term.ID)
+	e.awaitGone(term.Name)
+	if n := gate.answered(usr1.ID, term.ID); n != 0 {
+		t.Fatalf("the engine answered %d inspects of the killed containers before their records went; want none", n)
+	}
+	if !e.running(usr1.ID) {
+		t.Fatal("container died of SIGUSR1; want it running")
+	}
+
+	// Once inspects are answered again, the die event's inspect confirms
+	// the stop and the drained container stays unpublished.
+	gate.release()
+	await.Until(t, soon, func() error {
+		if n := gate.answered(term.ID); n == 0 {
+			return fmt.Errorf("no inspect of the stopped container answered since the release")
+		}
+		return nil
+	})
+	e.barrier()
+	for _, c := range []dockertest.Container{usr1, term} {
+		if got := e.lookup(c.Name); len(got) != 0 {
+			t.Errorf("%s after the release: got %v; want no records", c.Name, got)
+		}
+	}
+}
+
+// inspectGate is an HTTP proxy between a client and the engine's socket
+// that can hold the inspects of chosen containers (GET
+// /containers/<id>/json) until released, and counts the held ones it let
+// through.
+type inspectGate struct {
+	host string // the proxy's address in DOCKER_HOST form
+
+	mu   sync.Mutex
+	held map[string]bool // container IDs whose inspects wait
+	open chan struct{}   // closed by release
+	done map[string]int  // inspects of held containers answered
+}
+
+// newInspectGate starts a gate in front of the engine that
+// dockertest.Engine connects to, closed at cleanup.
+func newInspectGate(t *testing.T) *inspectGate {
+	t.Helper()
+	u, err := url.Parse(dockertest.Engine(t).DaemonHost())
+	if err != nil || u.Scheme != "unix" {
+		t.Skipf("engine at %s is not on a unix socket", dockertest.Engine(t).DaemonHost())
+	}
+	// Unix socket paths are short (108 bytes); t.TempDir can be too long.
+	dir, err := os.MkdirTemp("", "sdtgate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "docker.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &inspectGate{host: "unix://" + path, held: map[string]bool{}, open: make(chan struct{}), done: map[string]int{}}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.Out.URL.Scheme, r.Out.URL.Host = "http", "docker"
+		},
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", u.Path)
+		}},
+		FlushInterval: -1, // the event stream
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := g.wait(r); ok {
+			defer g.count(id)
+		} else if r.Context().Err() != nil {
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		g.release()
+		_ = srv.Close()
+	})
+	return g
+}
+
+// hold makes the inspects of the containers ids wait until release.
+func (g *inspectGate) hold(ids ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, id := range ids {
+		g.held[id] = true
+	}
+}
+
+// release lets every held inspect through, and the later ones; the gate
+// keeps counting them.
+func (g *inspectGate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+// answered is the number of inspects of ids (held ones) the engine has
+// answered.
+func (g *inspectGate) answered(ids ...string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		n += g.done[id]
+	}
+	return n
+}
+
+// wait holds r while it inspects a held container and the gate is not
+// released; it returns the container and true when r is such an inspect
+// and may now go through.
+func (g *inspectGate) wait(r *http.Request) (string, bool) {
+	if r.Method != http.MethodGet {
+		return "", false
+	}
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(parts) < 3 || parts[len(parts)-1] != "json" || parts[len(parts)-3] != "containers" {
+		return "", false
+	}
+	id := parts[len(parts)-2]
+	g.mu.Lock()
+	held, open := g.held[id], g.open
+	g.mu.Unlock()
+	if !held {
+		return "", false
+	}
+	select {
+	case <-open:
+		return id, true
+	case <-r.Context().Done():
+		return "", false
+	}
+}
+
+func (g *inspectGate) count(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.done[id]++
 }
 
 func TestReloadSignalKeepsRecords(t *testing.T) {
