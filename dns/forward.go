@@ -31,12 +31,13 @@ var (
 )
 
 // forwarder sends questions outside the zone to the upstreams, following
-// RFC 5452: each query has a crypto-random ID (mdns.Id) and its own socket,
-// so its own random source port; a reply counts only when it comes from the
-// upstream's address and port (the socket is connected, so the kernel
-// checks that), and carries the query's ID and question. Other packets are
-// ignored and the wait goes on, so a spoofed reply can neither poison the
-// cache nor cut the wait short.
+// RFC 5452: each query has a crypto-random ID (mdns.Id) and a socket of its
+// own while it is out, with a random source port (from udpPool, which
+// reuses a socket for a few queries and seconds at most); a reply counts
+// only when it comes from the upstream's address and port (the socket is
+// connected, so the kernel checks that), and carries the query's ID and
+// question. Other packets are ignored and the wait goes on, so a spoofed
+// reply can neither poison the cache nor cut the wait short.
 //
 // Identical questions in flight are coalesced into one upstream query, and
 // the client queries waiting on upstreams are bounded (errBusy beyond).
@@ -57,6 +58,8 @@ type forwarder struct {
 	// looping marks the upstreams that send our questions back to us.
 	looping []atomic.Bool
 	loopLog zerolog.Logger // not sampled
+
+	udp udpPool // sockets to the upstreams
 
 	mu      sync.Mutex
 	flights map[cacheKey]*flight
@@ -166,6 +169,10 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 	return nil, fmt.Errorf("forward %s: %w", k.name, errors.Join(errs...))
 }
 
+// close closes the idle upstream sockets. Queries still in flight close
+// theirs when they end.
+func (f *forwarder) close() { f.udp.close() }
+
 // upstreamRetry is how long an upstream that failed is tried after the
 // others.
 const upstreamRetry = 30 * time.Second
@@ -208,7 +215,7 @@ func (f *forwarder) query(ctx context.Context, upstream string, k cacheKey) (*md
 	req.CheckingDisabled = k.cd
 	req.Question = []mdns.Question{{Name: k.name, Qtype: k.qtype, Qclass: k.qclass}}
 	req.SetEdns0(f.udpSize, k.do)
-	m, err := exchangeUDP(ctx, upstream, req)
+	m, err := f.udp.exchange(ctx, upstream, req)
 	if err != nil {
 		return nil, err
 	}
@@ -221,39 +228,6 @@ func (f *forwarder) query(ctx context.Context, upstream string, k cacheKey) (*md
 
 // bufPool holds read buffers big enough for any UDP reply.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, mdns.MaxMsgSize); return &b }}
-
-// exchangeUDP sends req from a fresh socket and waits for the matching reply.
-func exchangeUDP(ctx context.Context, upstream string, req *mdns.Msg) (*mdns.Msg, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "udp", upstream)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", upstream, err)
-	}
-	defer conn.Close()
-	stop := watchContext(ctx, conn)
-	defer stop()
-	wire, err := req.Pack()
-	if err != nil {
-		return nil, fmt.Errorf("pack query: %w", err)
-	}
-	if _, err := conn.Write(wire); err != nil {
-		return nil, fmt.Errorf("send to %s: %w", upstream, err)
-	}
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
-	for {
-		n, err := conn.Read(buf)
-		if err != nil {
-			return nil, fmt.Errorf("read from %s: %w", upstream, ctxErr(ctx, err))
-		}
-		m := new(mdns.Msg)
-		if m.Unpack(buf[:n]) != nil || matchReply(req, m) != nil {
-			continue // not our reply (RFC 5452 §9.1): keep waiting
-		}
-		return m, nil
-	}
-}
 
 // exchangeTCP sends req over a new TCP connection and reads the reply.
 func exchangeTCP(ctx context.Context, upstream string, req *mdns.Msg) (*mdns.Msg, error) {
