@@ -80,7 +80,7 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool) {
 	if len(buf) == 0 {
 		return
 	}
-	m, err := decode(buf)
+	m, err := decodeHeld(buf, n.store.Snapshot())
 	if err != nil || m.kind != msgState {
 		n.reject("malformed")
 		if n.warn.allow("pushpull") {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
+	"unsafe"
 
 	"github.com/swarmdns/swarmdns/registry"
 )
@@ -307,6 +309,14 @@ func encodeNotice(n notice) []byte {
 type decoder struct {
 	b   []byte
 	err error
+	// held, when set, is what the receiver holds: a set of a node state
+	// that it holds at the same generation and version is not decoded but
+	// taken from there (a set's content at a version never changes), so
+	// that a push/pull of a large, unchanged state allocates little.
+	// heldNode is the state being decoded, when its generation matches.
+	held     *registry.Snapshot
+	heldNode string
+	idBuf    *[64]byte // scratch for peekID, shared by a message's blocks
 }
 
 func (d *decoder) fail(err error) {
@@ -401,13 +411,13 @@ func (d *decoder) addr() netip.Addr {
 }
 
 // block returns a decoder over the next length-prefixed block.
-func (d *decoder) block() *decoder {
+func (d *decoder) block() decoder {
 	n := d.uvarint()
 	b := d.bytes(n)
 	if d.err != nil {
-		return &decoder{err: d.err}
+		return decoder{err: d.err}
 	}
-	return &decoder{b: b}
+	return decoder{b: b, held: d.held, heldNode: d.heldNode, idBuf: d.idBuf}
 }
 
 func (d *decoder) set() registry.RecordSet {
@@ -419,10 +429,45 @@ func (d *decoder) set() registry.RecordSet {
 	return s
 }
 
+// peekID reads a container ID without allocating when it travels as raw
+// bytes: the string returned is only valid until buf is written again.
+func (d *decoder) peekID(buf *[64]byte) string {
+	switch d.byte() {
+	case 0:
+		return d.str()
+	case 1:
+		b := d.bytes(32)
+		if b == nil {
+			return ""
+		}
+		hex.Encode(buf[:], b)
+		return unsafe.String(&buf[0], len(buf))
+	default:
+		d.fail(errors.New("bad container ID tag"))
+		return ""
+	}
+}
+
 func (d *decoder) setBody() registry.RecordSet {
 	var s registry.RecordSet
-	s.ContainerID = d.id()
+	var id string
+	if d.heldNode != "" {
+		id = d.peekID(d.idBuf)
+	} else {
+		id = d.id()
+	}
 	s.Version = d.uvarint()
+	if d.heldNode != "" && d.err == nil {
+		if h, ok := d.held.NodeSet(d.heldNode, id); ok && h.Version == s.Version {
+			s = *h      // shares the held set's slices and strings
+			s.Node = "" // not on the wire: as decoding would leave it
+			return s
+		}
+	}
+	s.ContainerID = id
+	if d.heldNode != "" {
+		s.ContainerID = strings.Clone(id) // id is d.idBuf
+	}
 	s.Health = registry.Health(d.byte())
 	if s.Health > registry.HealthUnhealthy {
 		s.Health = registry.HealthNone
@@ -562,6 +607,11 @@ func decodeState(d *decoder) (*stateMsg, error) {
 			st.Node = bd.str()
 			st.Generation = bd.uvarint()
 			st.Version = bd.uvarint()
+			if d.held != nil {
+				if info, ok := d.held.Node(st.Node); ok && info.Generation == st.Generation && !info.Local {
+					bd.heldNode = st.Node
+				}
+			}
 			if k := bd.count(maxSets); k > 0 {
 				st.Sets = make([]registry.RecordSet, 0, k)
 				for range k {
@@ -621,10 +671,18 @@ type message struct {
 }
 
 // decode decodes any message. It never panics on bad input.
-func decode(buf []byte) (message, error) {
+func decode(buf []byte) (message, error) { return decodeHeld(buf, nil) }
+
+// decodeHeld is decode for a receiver that holds held: the sets of a node
+// state that it already holds at the same generation and version are taken
+// from held rather than decoded (see decoder.held).
+func decodeHeld(buf []byte, held *registry.Snapshot) (message, error) {
 	t, d, err := header(buf)
 	if err != nil {
 		return message{kind: t}, err
+	}
+	if held != nil {
+		d.held, d.idBuf = held, new([64]byte)
 	}
 	m := message{kind: t}
 	switch t {

@@ -428,7 +428,7 @@ func (n *Node) sendTo(peer string, kind string, buf []byte) {
 
 // handle decodes and applies one received message.
 func (n *Node) handle(buf []byte) {
-	m, err := decode(buf)
+	m, err := decodeHeld(buf, n.store.Snapshot())
 	if err != nil {
 		reason := "malformed"
 		if errors.Is(err, errUnknownType) {

@@ -353,6 +353,21 @@ func (s *Snapshot) NodeSets(node string) []*RecordSet {
 	return slices.Clone(s.nodes[i].sets)
 }
 
+// NodeSet returns node's record set for one container, if the snapshot
+// holds it (shared: do not modify). It does not allocate.
+func (s *Snapshot) NodeSet(node, containerID string) (*RecordSet, bool) {
+	i, ok := slices.BinarySearchFunc(s.nodes, node, func(n nodeEntry, name string) int { return strings.Compare(n.info.Name, name) })
+	if !ok {
+		return nil, false
+	}
+	sets := s.nodes[i].sets
+	j, ok := slices.BinarySearchFunc(sets, containerID, func(set *RecordSet, id string) int { return strings.Compare(set.ContainerID, id) })
+	if !ok {
+		return nil, false
+	}
+	return sets[j], true
+}
+
 // Nodes returns every known node, ordered by name.
 func (s *Snapshot) Nodes() []NodeInfo {
 	out := make([]NodeInfo, len(s.nodes))

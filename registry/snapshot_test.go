@@ -143,3 +143,25 @@ func TestSnapshotIsImmutable(t *testing.T) {
 		t.Error("old snapshot sees a later write")
 	}
 }
+
+func TestNodeSet(t *testing.T) {
+	r, _ := newTestRegistry(t, "a", 1)
+	mustSetLocal(t, r, rs("c1", "web", "10.0.0.1"))
+	mustSetLocal(t, r, rs("c3", "db", "10.0.0.3"))
+	mustApply(t, r, setDelta(1, 1, "c2"))
+	snap := r.Snapshot()
+	if s, ok := snap.NodeSet("a", "c3"); !ok || s.ContainerID != "c3" || s.Node != "a" {
+		t.Errorf("NodeSet(a, c3) = %+v, %v; want a's c3", s, ok)
+	}
+	if s, ok := snap.NodeSet("b", "c2"); !ok || s.Node != "b" {
+		t.Errorf("NodeSet(b, c2) = %+v, %v; want b's c2", s, ok)
+	}
+	for _, q := range [][2]string{{"a", "c2"}, {"b", "c1"}, {"z", "c1"}, {"a", ""}} {
+		if s, ok := snap.NodeSet(q[0], q[1]); ok {
+			t.Errorf("NodeSet(%s, %s) = %+v; want none", q[0], q[1], s)
+		}
+	}
+	if a := testing.AllocsPerRun(10, func() { snap.NodeSet("a", "c3") }); a != 0 {
+		t.Errorf("NodeSet allocates %v times", a)
+	}
+}
