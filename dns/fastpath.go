@@ -3,6 +3,7 @@ package dns
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"unsafe"
 
 	mdns "github.com/miekg/dns"
@@ -33,27 +34,42 @@ type fastReply struct {
 }
 
 // answerFast answers pkt from client when it is a plain in-zone A or AAAA
-// query, and reports false otherwise.
+// query or a forwarded question the cache holds, and reports false
+// otherwise.
 func (s *Server) answerFast(pkt []byte, client netip.Addr, b *fastBuffers) (fastReply, bool) {
 	if s.rrl != nil {
 		return fastReply{}, false
 	}
 	q, n, ok := parseQuery(pkt, &b.name)
-	if !ok || (q.qtype != mdns.TypeA && q.qtype != mdns.TypeAAAA) {
+	if !ok {
 		return fastReply{}, false
 	}
 	// The name is only read while this query is answered: map lookups,
 	// hashing, comparisons. Nothing keeps it.
 	name := unsafe.String(&b.name[0], n)
-	z := &s.zone
-	if len(name) <= len(z.origin) || !inZone(name, z.origin) || name[0] == '_' ||
-		name == z.nsName || (z.nodeAddrs != nil && inZone(name, z.nodeZone)) {
-		return fastReply{}, false
-	}
 	if t := s.hosts.Load(); t != nil {
 		if _, ok := t.byName[name]; ok {
 			return fastReply{}, false
 		}
+	}
+	var r fastReply
+	if inZone(name, s.zone.origin) {
+		r, ok = s.answerZoneFast(&q, name, client, b)
+	} else {
+		r, ok = s.answerCachedFast(&q, name, client, b)
+	}
+	if !ok || len(r.msg) > q.maxUDPReply(s.cfg.MaxUDPSize) {
+		return fastReply{}, false // the full path truncates
+	}
+	return r, true
+}
+
+// answerZoneFast answers an A or AAAA question for a name in the zone.
+func (s *Server) answerZoneFast(q *wireQuery, name string, client netip.Addr, b *fastBuffers) (fastReply, bool) {
+	z := &s.zone
+	if (q.qtype != mdns.TypeA && q.qtype != mdns.TypeAAAA) || len(name) == len(z.origin) || name[0] == '_' ||
+		name == z.nsName || (z.nodeAddrs != nil && inZone(name, z.nodeZone)) {
+		return fastReply{}, false
 	}
 	snap := s.store.Snapshot()
 	sets := snap.LookupShared(name)
@@ -80,15 +96,15 @@ func (s *Server) answerFast(pkt []byte, client netip.Addr, b *fastBuffers) (fast
 		ar = 1
 	}
 	if len(ips) > 0 {
-		out = appendReplyHeader(out, &q, true, ra, false, rcode, uint16(len(ips)), 0, ar)
+		out = appendReplyHeader(out, q, true, ra, false, rcode, uint16(len(ips)), 0, ar)
 		for _, ip := range ips {
 			out = appendAddrRR(out, headerLen, ip, ttl)
 		}
 	} else {
 		// NXDOMAIN, or NODATA: the SOA, owned by the apex as the client
 		// wrote it (the question's tail), says how long to cache that.
-		out = appendReplyHeader(out, &q, true, ra, false, rcode, 0, 1, ar)
-		apex := headerLen + n - len(z.origin)
+		out = appendReplyHeader(out, q, true, ra, false, rcode, 0, 1, ar)
+		apex := headerLen + len(name) - len(z.origin)
 		out = appendRRHeader(out, apex, mdns.TypeSOA, min(z.ttl, z.negTTL), len(s.soaNames)+20)
 		out = append(out, s.soaNames...)
 		out = binary.BigEndian.AppendUint32(out, snap.Serial())
@@ -101,8 +117,48 @@ func (s *Server) answerFast(pkt []byte, client netip.Addr, b *fastBuffers) (fast
 		out = appendOPT(out, uint16(s.cfg.MaxUDPSize), q.do)
 	}
 	b.out = out
-	if len(out) > q.maxUDPReply(s.cfg.MaxUDPSize) {
-		return fastReply{}, false // the full path truncates
-	}
 	return fastReply{msg: out, qtype: q.qtype, rcode: rcode, name: name}, true
+}
+
+// answerCachedFast answers a question for a name outside the zone from the
+// forwarding cache, as Server.forward would: the upstream's rcode and
+// records, RA set, AD only for a client that asked (DO or AD).
+func (s *Server) answerCachedFast(q *wireQuery, name string, client netip.Addr, b *fastBuffers) (fastReply, bool) {
+	switch q.qtype {
+	case mdns.TypeOPT, mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeTKEY, mdns.TypeTSIG, mdns.TypeMAILA, mdns.TypeMAILB:
+		return fastReply{}, false // the full path's errors
+	case mdns.TypePTR:
+		if isReverse(name) {
+			return fastReply{}, false // may be a container's address
+		}
+	}
+	if singleLabel(name) || strings.HasSuffix(name, probeSuffix) || !s.recursionAllowed(client) {
+		return fastReply{}, false
+	}
+	k := cacheKey{name: name, qtype: q.qtype, qclass: mdns.ClassINET, do: q.do, cd: q.flags&flagCD != 0}
+	out := b.out[:0]
+	out = appendReplyHeader(out, q, false, true, false, 0, 0, 0, 0)
+	out, h, ok := s.fwd.cache.appendSections(out, k)
+	if !ok {
+		b.out = out
+		return fastReply{}, false
+	}
+	s.metrics.cacheHit()
+	ar := h.ar
+	if q.edns {
+		out = appendOPT(out, uint16(s.cfg.MaxUDPSize), q.do)
+		ar++
+	}
+	// The header is written before the sections are known; fill in the
+	// rcode, AD and the counts now.
+	flags := binary.BigEndian.Uint16(out[2:]) | uint16(h.rcode&0xF)
+	if h.ad && (q.do || q.flags&flagAD != 0) {
+		flags |= flagAD
+	}
+	binary.BigEndian.PutUint16(out[2:], flags)
+	binary.BigEndian.PutUint16(out[6:], h.an)
+	binary.BigEndian.PutUint16(out[8:], h.ns)
+	binary.BigEndian.PutUint16(out[10:], ar)
+	b.out = out
+	return fastReply{msg: out, qtype: q.qtype, rcode: h.rcode, name: name}, true
 }

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 	"github.com/rs/zerolog"
@@ -211,16 +213,18 @@ func TestFastPathDeclines(t *testing.T) {
 	}
 }
 
-// TestFastPathAllocs: an answer, a NODATA and an NXDOMAIN cost no
-// allocation.
+// TestFastPathAllocs: a cache hit, an answer, a NODATA and an NXDOMAIN
+// cost no allocation.
 func TestFastPathAllocs(t *testing.T) {
 	s, err := New(Config{Listen: "127.0.0.1:0", Store: testRegistry(t), Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	s.fwd.cache.put(cacheKey{name: "www.example.com.", qtype: mdns.TypeA, qclass: mdns.ClassINET}, cachedReply("www.example.com.", mdns.TypeA, false, false))
 	fb := &fastBuffers{out: make([]byte, 0, maxQuerySize)}
 	for _, pkt := range [][]byte{
+		packQuery(t, "WWW.example.com.", mdns.TypeA, nil),
 		packQuery(t, "web.swarm.internal.", mdns.TypeA, nil),
 		packQuery(t, "web.swarm.internal.", mdns.TypeAAAA, func(*mdns.OPT) {}),
 		packQuery(t, "v6.swarm.internal.", mdns.TypeA, nil),
@@ -238,7 +242,8 @@ func TestFastPathAllocs(t *testing.T) {
 }
 
 // FuzzFastPath: whatever the packet, the fast path does not panic, and when
-// it answers, its reply is the full path's.
+// it answers, from the zone or from the cache, its reply is the full
+// path's.
 func FuzzFastPath(f *testing.F) {
 	for _, name := range []string{"web-1.swarm.internal.", "WEB.swarm.internal.", "nope.swarm.internal.", "big.swarm.internal.", "b.deep.swarm.internal."} {
 		for _, qtype := range []uint16{mdns.TypeA, mdns.TypeAAAA} {
@@ -249,6 +254,9 @@ func FuzzFastPath(f *testing.F) {
 	for _, pkt := range malformedPackets() {
 		f.Add(pkt, uint8(2))
 	}
+	f.Add(packQuery(f, "www.example.com.", mdns.TypeA, nil), uint8(0))
+	f.Add(packQuery(f, "WWW.example.com.", mdns.TypeA, func(o *mdns.OPT) { o.SetDo() }), uint8(0))
+	f.Add(packQuery(f, "nx.example.com.", mdns.TypeAAAA, func(*mdns.OPT) {}), uint8(0))
 	store := bigRegistry(f, 60)
 	third := registry.RecordSet{ContainerID: "c9", Name: "web." + testZone, Addrs: []registry.Addr{{IP: netip.MustParseAddr("10.0.1.99"), Network: "front"}}}
 	if _, err := store.ApplyDelta(registry.Delta{Node: "n3", Generation: 1, Version: 1, ContainerID: "c9", Set: &third}); err != nil {
@@ -259,6 +267,10 @@ func FuzzFastPath(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { s.Close() })
+	for _, do := range []bool{false, true} {
+		s.fwd.cache.put(cacheKey{name: "www.example.com.", qtype: mdns.TypeA, qclass: mdns.ClassINET, do: do}, cachedReply("www.example.com.", mdns.TypeA, false, true))
+		s.fwd.cache.put(cacheKey{name: "nx.example.com.", qtype: mdns.TypeAAAA, qclass: mdns.ClassINET, do: do}, cachedReply("nx.example.com.", mdns.TypeAAAA, true, false))
+	}
 	clients := []netip.Addr{mustAddr("127.0.0.1"), mustAddr("10.0.1.77"), mustAddr("fd00::77"), mustAddr("192.0.2.10")}
 	f.Fuzz(func(t *testing.T, pkt []byte, c uint8) {
 		client := clients[int(c)%len(clients)]
@@ -268,4 +280,108 @@ func FuzzFastPath(f *testing.F) {
 		}
 		sameReply(t, r.msg, fullReply(t, s, pkt, client))
 	})
+}
+
+// cachedReply is an upstream's reply to name as the forwarder stores it:
+// a CNAME in the upstream's own case, the A record it leads to, and an
+// additional record; or NXDOMAIN with the upstream's SOA.
+func cachedReply(name string, qtype uint16, nx, ad bool) *mdns.Msg {
+	m := new(mdns.Msg)
+	m.SetQuestion(name, qtype)
+	m.Response, m.RecursionAvailable, m.AuthenticatedData = true, true, ad
+	if nx {
+		m.Rcode = mdns.RcodeNameError
+		m.Ns = []mdns.RR{&mdns.SOA{Hdr: mdns.RR_Header{Name: "example.", Rrtype: mdns.TypeSOA, Class: mdns.ClassINET, Ttl: 300},
+			Ns: "ns.example.", Mbox: "h.example.", Serial: 1, Refresh: 1, Retry: 1, Expire: 1, Minttl: 30}}
+		return m
+	}
+	m.Answer = []mdns.RR{
+		&mdns.CNAME{Hdr: mdns.RR_Header{Name: strings.ToUpper(name), Rrtype: mdns.TypeCNAME, Class: mdns.ClassINET, Ttl: 120}, Target: "cdn.example.net."},
+		&mdns.A{Hdr: mdns.RR_Header{Name: "cdn.example.net.", Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: 60}, A: net.IPv4(192, 0, 2, 1).To4()},
+	}
+	m.Extra = []mdns.RR{&mdns.TXT{Hdr: mdns.RR_Header{Name: "cdn.example.net.", Rrtype: mdns.TypeTXT, Class: mdns.ClassINET, Ttl: 60}, Txt: []string{"x"}}}
+	return m
+}
+
+// TestFastPathCachedMatchesFullPath: a forwarded question the cache holds
+// gets, on the fast path, the reply the full path builds from the same
+// entry: rcode, AD only for clients that ask, RA, the client's case in the
+// owner names, TTLs aged, the OPT echoed.
+func TestFastPathCachedMatchesFullPath(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_000_000, 0)}
+	s, err := New(Config{Listen: "127.0.0.1:0", Store: testRegistry(t), Logger: testLogger(t), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, do := range []bool{false, true} {
+		for _, cd := range []bool{false, true} {
+			s.fwd.cache.put(cacheKey{name: "www.example.com.", qtype: mdns.TypeA, qclass: mdns.ClassINET, do: do, cd: cd}, cachedReply("www.example.com.", mdns.TypeA, false, true))
+			s.fwd.cache.put(cacheKey{name: "nx.example.com.", qtype: mdns.TypeAAAA, qclass: mdns.ClassINET, do: do, cd: cd}, cachedReply("nx.example.com.", mdns.TypeAAAA, true, false))
+		}
+	}
+	clock.Advance(7 * time.Second)
+	type variant struct {
+		name  string
+		qtype uint16
+		edns  func(*mdns.OPT)
+		flags func(*mdns.Msg)
+	}
+	var variants []variant
+	for _, name := range []string{"www.example.com.", "WwW.ExAmple.COM.", "nx.example.com.", "NX.example.com."} {
+		qtype := mdns.TypeA
+		if strings.HasPrefix(strings.ToLower(name), "nx") {
+			qtype = mdns.TypeAAAA
+		}
+		for _, edns := range []func(*mdns.OPT){nil, func(*mdns.OPT) {}, func(o *mdns.OPT) { o.SetDo() }} {
+			for _, flags := range []func(*mdns.Msg){
+				func(*mdns.Msg) {},
+				func(m *mdns.Msg) { m.AuthenticatedData = true },
+				func(m *mdns.Msg) { m.CheckingDisabled = true },
+				func(m *mdns.Msg) { m.RecursionDesired = false },
+			} {
+				variants = append(variants, variant{name, qtype, edns, flags})
+			}
+		}
+	}
+	fb := &fastBuffers{}
+	for i, v := range variants {
+		var req mdns.Msg
+		if err := req.Unpack(packQuery(t, v.name, v.qtype, v.edns)); err != nil {
+			t.Fatal(err)
+		}
+		v.flags(&req)
+		pkt, err := req.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ok := s.answerFast(pkt, mustAddr("127.0.0.1"), fb)
+		if !ok {
+			t.Errorf("variant %d (%s): the fast path declined a cached question", i, v.name)
+			continue
+		}
+		full := fullReply(t, s, pkt, mustAddr("127.0.0.1"))
+		sameReply(t, r.msg, full)
+		var m mdns.Msg
+		_ = m.Unpack(r.msg)
+		if len(m.Answer) > 0 && (m.Answer[0].Header().Name != v.name || m.Answer[0].Header().Ttl != 120-7) {
+			t.Errorf("variant %d: first answer %v; want owner %s (the client's case), TTL 113", i, m.Answer[0], v.name)
+		}
+	}
+	// Not cached, or not the fast path's to answer: declined.
+	for _, pkt := range [][]byte{
+		packQuery(t, "other.example.com.", mdns.TypeA, nil),
+		packQuery(t, "www.example.com.", mdns.TypeAAAA, nil),
+	} {
+		if _, ok := s.answerFast(pkt, mustAddr("127.0.0.1"), fb); ok {
+			t.Errorf("%x: answered without a cache entry", pkt[12:])
+		}
+	}
+	if _, ok := s.answerFast(packQuery(t, "www.example.com.", mdns.TypeA, nil), mustAddr("192.0.2.10"), fb); ok {
+		t.Error("a client outside the recursion ACL: answered from the cache; want the full path's REFUSED")
+	}
+	clock.Advance(10 * time.Minute)
+	if _, ok := s.answerFast(packQuery(t, "www.example.com.", mdns.TypeA, nil), mustAddr("127.0.0.1"), fb); ok {
+		t.Error("an expired entry: answered")
+	}
 }
