@@ -118,27 +118,70 @@ func (c *cache) lookup(k cacheKey) (*cacheEntry, uint32) {
 }
 
 // get returns the cached reply for k, unpacked, with its TTLs lowered by
-// the time it has spent in the cache, or nil. The caller owns it. Its
-// question and the owner names equal to it are the canonical name; its
-// Rcode and AuthenticatedData are the upstream's; it has no OPT.
+// the time it has spent in the cache, or nil. The caller owns it. It has
+// the upstream's Rcode and AuthenticatedData, no question and no OPT; the
+// owner names equal to the question are the canonical name. The three
+// sections share one backing array, each capped at its length.
 func (c *cache) get(k cacheKey) *mdns.Msg {
 	e, age := c.lookup(k)
 	if e == nil {
 		return nil
 	}
-	m := new(mdns.Msg)
-	if m.Unpack(e.wire) != nil {
-		return nil // cannot happen: put packed it and checked it
+	an, ns := int(e.hdr.an), int(e.hdr.ns)
+	rrs := make([]mdns.RR, len(e.ttls))
+	off := e.sections
+	for i := range rrs {
+		rr, next, err := unpackCachedRR(e, off, age)
+		if err != nil {
+			return nil // cannot happen: put packed it and walked it
+		}
+		rrs[i], off = rr, next
 	}
+	m := new(mdns.Msg)
+	m.Response = true
 	m.Rcode = e.hdr.rcode
 	m.AuthenticatedData = e.hdr.ad
-	for _, sec := range [][]mdns.RR{m.Answer, m.Ns, m.Extra} {
-		for _, rr := range sec {
-			h := rr.Header()
-			h.Ttl = agedTTL(h.Ttl, age)
+	m.Answer = section(rrs[:an:an])
+	m.Ns = section(rrs[an : an+ns : an+ns])
+	m.Extra = section(rrs[an+ns:])
+	return m
+}
+
+// unpackCachedRR unpacks the record at off in e.wire with its TTL lowered
+// by age. An owner name that points at the question is e's key name, not a
+// new string.
+func unpackCachedRR(e *cacheEntry, off int, age uint32) (mdns.RR, int, error) {
+	w := e.wire
+	var h mdns.RR_Header
+	if off+2 <= len(w) && w[off] == 0xC0 && w[off+1] == 12 {
+		h.Name, off = e.key.name, off+2
+	} else {
+		var err error
+		if h.Name, off, err = mdns.UnpackDomainName(w, off); err != nil {
+			return nil, 0, fmt.Errorf("cached record: %w", err)
 		}
 	}
-	return m
+	if off+10 > len(w) {
+		return nil, 0, errBadWire
+	}
+	h.Rrtype = binary.BigEndian.Uint16(w[off:])
+	h.Class = binary.BigEndian.Uint16(w[off+2:])
+	h.Ttl = agedTTL(binary.BigEndian.Uint32(w[off+4:]), age)
+	h.Rdlength = binary.BigEndian.Uint16(w[off+8:])
+	rr, next, err := mdns.UnpackRRWithHeader(h, w, off+10)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cached record: %w", err)
+	}
+	return rr, next, nil
+}
+
+// section returns rrs, or nil when it is empty (as Unpack leaves an empty
+// section).
+func section(rrs []mdns.RR) []mdns.RR {
+	if len(rrs) == 0 {
+		return nil
+	}
+	return rrs
 }
 
 // appendSections appends to dst the answer, authority and additional
