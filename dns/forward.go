@@ -78,7 +78,13 @@ type flight struct {
 // With cacheOnly it never queries an upstream. base is the context the
 // upstream query runs under (the server's), so that one client giving up
 // does not fail the others waiting on the same query; a client that joins
-// another's query waits at most the forward timeout.
+// another's query waits at most the forward timeout. k's name must be a
+// string of its own (not one aliasing a packet buffer): the table of
+// queries in flight keeps it while the upstream is asked.
+//
+// A hit has the upstream's records, Rcode and AD bit, the canonical name
+// as owner where the upstream had the question's, no question and no OPT;
+// a reply fresh from an upstream is the upstream's message as it came.
 func (f *forwarder) resolve(base context.Context, k cacheKey, cacheOnly bool) (*mdns.Msg, error) {
 	if m := f.cache.get(k); m != nil {
 		f.metrics.cacheHit()

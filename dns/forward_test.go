@@ -644,3 +644,82 @@ func BenchmarkForwardMiss(b *testing.B) {
 		}
 	}
 }
+
+// TestForwardHitEqualsMiss: the reply a client gets from the cache is the
+// one it got when the question went to the upstream (the packed cache
+// changes nothing the server sends): same flags, rcode, records and OPT,
+// TTLs lowered by the time spent in the cache, the client's case echoed.
+func TestForwardHitEqualsMiss(t *testing.T) {
+	up := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		q := r.Question[0]
+		m := new(mdns.Msg)
+		m.SetReply(r)
+		m.RecursionAvailable = true
+		m.AuthenticatedData = true
+		rr := func(s string) mdns.RR {
+			x, err := mdns.NewRR(s)
+			if err != nil {
+				panic(err)
+			}
+			return x
+		}
+		if strings.HasPrefix(q.Name, "nx") {
+			m.Rcode = mdns.RcodeNameError
+			m.Ns = []mdns.RR{rr("example. 300 IN SOA ns.example. h.example. 1 1 1 1 30")}
+		} else {
+			m.Answer = []mdns.RR{rr(q.Name + " 300 IN CNAME web.example."), rr("web.example. 60 IN A 192.0.2.7"), rr("web.example. 60 IN A 192.0.2.8")}
+			m.Ns = []mdns.RR{rr("example. 3600 IN NS ns1.example.")}
+			m.Extra = []mdns.RR{rr("ns1.example. 3600 IN A 192.0.2.53")}
+		}
+		if o := r.IsEdns0(); o != nil {
+			m.SetEdns0(4096, o.Do())
+		}
+		_ = w.WriteMsg(m)
+	})
+	clock := &fakeClock{now: time.Unix(1_000_000, 0)}
+	s := newTestServer(t, Config{Upstreams: []string{up.addr}, Now: clock.Now})
+	tests := []struct {
+		name     string
+		edns, do bool
+		ad, cd   bool
+	}{
+		{name: "WwW.ExAmPlE."},
+		{name: "wWw.ExAmPlE.", edns: true},
+		{name: "WWW.example.", edns: true, do: true},
+		{name: "www.EXAMPLE.", ad: true, cd: true},
+		{name: "Nx.ExAmPlE."},
+		{name: "nX.example.", edns: true, do: true},
+	}
+	for _, tt := range tests {
+		m := query(tt.name, mdns.TypeA)
+		m.AuthenticatedData, m.CheckingDisabled = tt.ad, tt.cd
+		if tt.edns {
+			m.SetEdns0(1232, tt.do)
+		}
+		miss := exchange(t, "udp", s.UDPAddr(), m)
+		for _, sec := range [][]mdns.RR{miss.Answer, miss.Ns, miss.Extra} {
+			for _, rr := range sec {
+				if rr.Header().Rrtype != mdns.TypeOPT {
+					rr.Header().Ttl -= 7
+				}
+			}
+		}
+		clock.Advance(7 * time.Second)
+		// Over TCP (the miekg path): the same message.
+		hit := exchange(t, "tcp", s.TCPAddr(), m)
+		miss.Id = hit.Id
+		if miss.String() != hit.String() {
+			t.Errorf("%+v over tcp:\nmiss (TTLs less 7):\n%s\nhit:\n%s", tt, miss, hit)
+		}
+		// Over UDP (the fast path, when it takes it): the same but for the
+		// case of names below the question, which compression points at the
+		// client's question.
+		hit = exchange(t, "udp", s.UDPAddr(), m)
+		miss.Id = hit.Id
+		if !strings.EqualFold(miss.String(), hit.String()) || hit.Question[0].Name != tt.name ||
+			len(hit.Answer) > 0 && hit.Answer[0].Header().Name != tt.name {
+			t.Errorf("%+v over udp:\nmiss (TTLs less 7):\n%s\nhit:\n%s", tt, miss, hit)
+		}
+		clock.Advance(100 * time.Second) // every entry expires: the next case misses
+	}
+}
