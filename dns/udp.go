@@ -70,9 +70,26 @@ func listenUDP(addr string, count int) (conns []*net.UDPConn, pktinfo bool, err 
 	return conns, pktinfo, nil
 }
 
-// serveUDP reads queries from conn until it is closed. Handlers it starts
-// are counted in handlers; the caller waits for them.
+// udpPacket is one query read from a UDP socket.
+type udpPacket struct {
+	data    []byte
+	from    netip.AddrPort
+	dst     netip.Addr // where it was sent, when the socket is a wildcard
+	ifindex uint32
+}
+
+// serveUDP reads queries from conn until it is closed, in batches where
+// the platform can. Handlers it starts are counted in handlers; the caller
+// waits for them.
 func (s *Server) serveUDP(conn *net.UDPConn, handlers *sync.WaitGroup) error {
+	if batching {
+		return s.serveUDPBatches(conn, handlers)
+	}
+	return s.serveUDPEach(conn, handlers)
+}
+
+// serveUDPEach reads, answers and writes one query at a time.
+func (s *Server) serveUDPEach(conn *net.UDPConn, handlers *sync.WaitGroup) error {
 	buf := make([]byte, maxQuerySize)
 	oob := make([]byte, pktinfoSize)
 	replyOOB := make([]byte, pktinfoSize)
@@ -83,49 +100,60 @@ func (s *Server) serveUDP(conn *net.UDPConn, handlers *sync.WaitGroup) error {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
 			s.qlog.Debug().Err(err).Msg("read udp")
 			continue
 		}
-		if n < headerLen {
-			continue // not even a header: nothing to answer
-		}
 		start := time.Now()
-		client := from.Addr().Unmap()
-		var dst netip.Addr
-		var ifindex uint32
+		p := udpPacket{data: buf[:n], from: from}
 		if s.pktinfo {
-			dst, ifindex = parsePktinfo(oob[:oobn])
+			p.dst, p.ifindex = parsePktinfo(oob[:oobn])
 		}
-		if r, ok := s.answerFast(buf[:n], client, fb); ok {
-			if _, _, err := conn.WriteMsgUDPAddrPort(r.msg, setPktinfo(replyOOB, dst, ifindex), from); err != nil {
-				s.qlog.Debug().Err(err).Stringer("client", client).Msg("write reply")
-			}
-			d := time.Since(start)
-			s.metrics.request(r.qtype, r.rcode, d)
-			if e := s.qlog.Debug(); e.Enabled() {
-				e.Str("name", r.name).Str("type", mdns.Type(r.qtype).String()).Str("rcode", rcodeLabel(r.rcode)).
-					Stringer("client", client).Bool("tcp", false).Int("answers", int(binary.BigEndian.Uint16(r.msg[6:]))).
-					Bool("tc", false).Dur("took", d).Msg("query")
-			}
+		r, ok := s.answerPacket(conn, p, fb, handlers)
+		if !ok {
 			continue
 		}
-		// Everything else runs on its own goroutine: it may wait on an
-		// upstream. When MaxConcurrent are running the reader waits too,
-		// and the kernel's buffer takes the rest.
-		s.udpSlots <- struct{}{}
-		pkt := make([]byte, n)
-		copy(pkt, buf[:n])
-		w := &udpWriter{conn: conn, from: from, dst: dst, ifindex: ifindex}
-		handlers.Add(1)
-		go func() {
-			defer handlers.Done()
-			defer s.releaseUDP()
-			s.serveUDPPacket(w, pkt)
-		}()
+		_, _, err = conn.WriteMsgUDPAddrPort(r.msg, setPktinfo(replyOOB, p.dst, p.ifindex), from)
+		s.fastDone(r, from.Addr().Unmap(), start, err)
+	}
+}
+
+// answerPacket answers p on the fast path and returns the reply to send, or
+// hands p to the full path (and returns false).
+func (s *Server) answerPacket(conn *net.UDPConn, p udpPacket, fb *fastBuffers, handlers *sync.WaitGroup) (fastReply, bool) {
+	if len(p.data) < headerLen {
+		return fastReply{}, false // not even a header: nothing to answer
+	}
+	if r, ok := s.answerFast(p.data, p.from.Addr().Unmap(), fb); ok {
+		return r, true
+	}
+	// Everything else runs on its own goroutine: it may wait on an
+	// upstream. When MaxConcurrent are running the reader waits too, and
+	// the kernel's buffer takes the rest.
+	s.udpSlots <- struct{}{}
+	pkt := make([]byte, len(p.data))
+	copy(pkt, p.data)
+	w := &udpWriter{conn: conn, from: p.from, dst: p.dst, ifindex: p.ifindex}
+	handlers.Add(1)
+	go func() {
+		defer handlers.Done()
+		defer s.releaseUDP()
+		s.serveUDPPacket(w, pkt)
+	}()
+	return fastReply{}, false
+}
+
+// fastDone counts and logs a fast reply once it is sent (or failed with
+// err).
+func (s *Server) fastDone(r fastReply, client netip.Addr, start time.Time, err error) {
+	if err != nil {
+		s.qlog.Debug().Err(err).Stringer("client", client).Msg("write reply")
+	}
+	d := time.Since(start)
+	s.metrics.request(r.qtype, r.rcode, d)
+	if e := s.qlog.Debug(); e.Enabled() {
+		e.Str("name", r.name).Str("type", mdns.Type(r.qtype).String()).Str("rcode", rcodeLabel(r.rcode)).
+			Stringer("client", client).Bool("tcp", false).Int("answers", int(binary.BigEndian.Uint16(r.msg[6:]))).
+			Bool("tc", false).Dur("took", d).Msg("query")
 	}
 }
 
