@@ -68,9 +68,10 @@ type forwarder struct {
 
 // flight is one upstream query that several clients may wait on.
 type flight struct {
-	done chan struct{}
-	msg  *mdns.Msg // set before done closes; shared, read-only
-	err  error
+	done    chan struct{}
+	msg     *mdns.Msg // set before done closes; shared, read-only
+	err     error
+	waiters int // clients that joined (under forwarder.mu)
 }
 
 // resolve returns the reply to k, which the caller owns: from the cache, or
@@ -102,7 +103,9 @@ func (f *forwarder) resolve(base context.Context, k cacheKey, cacheOnly bool) (*
 
 	f.mu.Lock()
 	c, joined := f.flights[k]
-	if !joined {
+	if joined {
+		c.waiters++
+	} else {
 		c = &flight{done: make(chan struct{})}
 		f.flights[k] = c
 	}
@@ -111,12 +114,16 @@ func (f *forwarder) resolve(base context.Context, k cacheKey, cacheOnly bool) (*
 	if !joined {
 		c.msg, c.err = f.exchange(base, k)
 		if c.err == nil {
-			f.cache.put(k, c.msg)
+			f.cache.put(k, c.msg) // keeps a packed copy, not c.msg
 		}
 		f.mu.Lock()
 		delete(f.flights, k)
+		alone := c.waiters == 0 // and no one can join any more
 		f.mu.Unlock()
 		close(c.done)
+		if alone || c.err != nil {
+			return c.msg, c.err // no one else reads it: the caller's own
+		}
 	} else {
 		// Only a query that waits on another's flight needs a deadline of
 		// its own; a cache hit must not pay for a timer.
