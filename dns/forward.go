@@ -155,9 +155,12 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 	var errs []error
 	for i, u := range order {
 		up := f.upstreams[u]
-		deadline, _ := ctx.Deadline()
-		share := time.Until(deadline) / time.Duration(len(order)-i)
-		actx, acancel := context.WithTimeout(ctx, share)
+		// The last upstream's share is all the time left: ctx's own.
+		actx, acancel := ctx, context.CancelFunc(func() {})
+		if left := len(order) - i; left > 1 {
+			deadline, _ := ctx.Deadline()
+			actx, acancel = context.WithTimeout(ctx, time.Until(deadline)/time.Duration(left))
+		}
 		start := time.Now()
 		m, err := f.query(actx, up, k)
 		acancel()
