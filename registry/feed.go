@@ -70,7 +70,13 @@ func (s *Subscription) Next() []Change {
 	defer s.mu.Unlock()
 	out := s.pending
 	s.pending = nil
-	clear(s.index)
+	if len(out) > 1024 {
+		// clear would keep the map's memory, sized for the largest batch
+		// ever (100,000 sets merged at a join): start small again.
+		s.index = make(map[changeKey]int)
+	} else {
+		clear(s.index)
+	}
 	return out
 }
 

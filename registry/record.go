@@ -140,17 +140,9 @@ func sameContent(a, b RecordSet) bool {
 // slices (Clone first).
 func (s *RecordSet) normalize() {
 	s.Name = CanonicalName(s.Name)
-	names := make([]string, 0, len(s.Names)+1)
-	for _, n := range s.Names {
-		if n = CanonicalName(n); n != "" {
-			names = append(names, n)
-		}
+	if !namesNormal(s.Names, s.Name) {
+		s.normalizeNames()
 	}
-	if s.Name != "" {
-		names = append(names, s.Name)
-	}
-	slices.Sort(names)
-	s.Names = slices.Compact(names)
 
 	addrs := s.Addrs[:0]
 	for _, a := range s.Addrs {
@@ -182,6 +174,44 @@ func (s *RecordSet) normalize() {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Target, b.Target))
 	})
 	s.Aliases = slices.Compact(aliases)
+}
+
+// namesNormal reports whether names is already canonical, sorted, without
+// duplicates and holds name (if not empty), so that normalize can keep it
+// as it is: a set merged from gossip or normalized before usually is.
+func namesNormal(names []string, name string) bool {
+	found := name == ""
+	for i, n := range names {
+		if n == "" || CanonicalName(n) != n || i > 0 && names[i-1] >= n {
+			return false
+		}
+		found = found || n == name
+	}
+	return found
+}
+
+// normalizeNames makes s.Names canonical, sorted and unique, with s.Name
+// (already canonical) among them, in a new slice of its exact size.
+func (s *RecordSet) normalizeNames() {
+	// Built on the stack when small, then kept at its exact size: a set
+	// usually has one name, and a slice of capacity two for it would cost
+	// 16 bytes per set.
+	var buf [8]string
+	names := buf[:0]
+	for _, n := range s.Names {
+		if n = CanonicalName(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	if s.Name != "" {
+		names = append(names, s.Name)
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	s.Names = nil
+	if len(names) > 0 {
+		s.Names = slices.Clone(names)
+	}
 }
 
 // CanonicalName returns name lower-cased (ASCII only, as DNS compares names)

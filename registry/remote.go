@@ -13,6 +13,15 @@ type NodeState struct {
 	Generation uint64
 	Version    uint64
 	Sets       []RecordSet
+	// Held lists containers that are in the state too, but whose sets were
+	// left out because the receiver already holds them at the state's
+	// generation and at the version the state has (gossip does this for
+	// an unchanged push/pull): MergeNode keeps what it holds for them.
+	Held []string
+	// Owned gives the sets' slices to MergeNode, which then keeps them
+	// rather than copies them (gossip's freshly decoded states): the
+	// caller must not use Sets afterwards.
+	Owned bool
 }
 
 // Delta is one change to one container's record set, as gossip carries it.
@@ -54,7 +63,7 @@ func (r *Registry) ApplyDelta(d Delta) (bool, error) {
 		r.commitLocked(changes)
 		return false, nil
 	}
-	changes = append(changes, n.applyLocked(&r.strs, d.ContainerID, d.Set, d.Version))
+	changes = append(changes, n.applyLocked(&r.strs, d.ContainerID, d.Set, d.Version, false))
 	r.commitLocked(changes)
 	return true, nil
 }
@@ -63,9 +72,9 @@ func (r *Registry) ApplyDelta(d Delta) (bool, error) {
 // state that are newer than what the registry holds are written; containers
 // the registry holds at a version not newer than the state's, but that the
 // state lacks, were removed and are dropped. The state must be complete at
-// its version, as its owner publishes it: afterwards a delta at or below
-// that version is stale and ignored (it can only be a replay). It reports
-// whether anything changed.
+// its version, as its owner publishes it (its Sets and Held together):
+// afterwards a delta at or below that version is stale and ignored (it can
+// only be a replay). It reports whether anything changed.
 func (r *Registry) MergeNode(st NodeState) (bool, error) {
 	if err := r.checkRemote(st.Node); err != nil {
 		return false, err
@@ -96,12 +105,19 @@ func (r *Registry) MergeNode(st NodeState) (bool, error) {
 			prev = max(old.Version, n.floor)
 		}
 		if s.Version > prev {
-			changes = append(changes, n.applyLocked(&r.strs, id, s, s.Version))
+			changes = append(changes, n.applyLocked(&r.strs, id, s, s.Version, st.Owned))
+		}
+	}
+	var held map[string]bool
+	if len(st.Held) > 0 {
+		held = make(map[string]bool, len(st.Held))
+		for _, id := range st.Held {
+			held[id] = true
 		}
 	}
 	for id, old := range n.sets {
-		if _, ok := in[id]; !ok && old.Version <= st.Version {
-			changes = append(changes, n.applyLocked(&r.strs, id, nil, st.Version))
+		if _, ok := in[id]; !ok && !held[id] && old.Version <= st.Version {
+			changes = append(changes, n.applyLocked(&r.strs, id, nil, st.Version, false))
 		}
 	}
 	for id, v := range n.tombs {
@@ -211,8 +227,9 @@ func (r *Registry) remoteNodeLocked(node string, gen uint64) (n *nodeState, chan
 }
 
 // applyLocked writes (set != nil) or removes one container's set of a remote
-// node at version v; strs shares the written set's repeating strings.
-func (n *nodeState) applyLocked(strs *interner, id string, set *RecordSet, v uint64) Change {
+// node at version v; strs shares the written set's repeating strings. With
+// owned, set's slices are the registry's to keep.
+func (n *nodeState) applyLocked(strs *interner, id string, set *RecordSet, v uint64, owned bool) Change {
 	n.version = max(n.version, v)
 	if set == nil {
 		delete(n.sets, id)
@@ -220,7 +237,10 @@ func (n *nodeState) applyLocked(strs *interner, id string, set *RecordSet, v uin
 		n.pruneTombs()
 		return Change{Node: n.name, Generation: n.generation, Version: v, ContainerID: id}
 	}
-	s := set.Clone()
+	s := *set
+	if !owned {
+		s = s.Clone()
+	}
 	s.normalize()
 	strs.set(&s)
 	s.Node, s.Version = n.name, v

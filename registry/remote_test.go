@@ -142,6 +142,8 @@ func TestMergeNode(t *testing.T) {
 		{"older generation ignored", []Delta{setDelta(2, 1, "x")}, stateOf(1, 9, map[string]uint64{"y": 9}), false, map[string]uint64{"x": 1}},
 		{"newer generation replaces", []Delta{setDelta(1, 7, "x")}, stateOf(2, 2, map[string]uint64{"y": 1}), true, map[string]uint64{"y": 1}},
 		{"newer empty generation drops", []Delta{setDelta(1, 7, "x")}, stateOf(2, 0, map[string]uint64{}), true, map[string]uint64{}},
+		{"keeps held sets", []Delta{setDelta(1, 1, "x"), setDelta(1, 2, "y"), setDelta(1, 3, "z")}, withHeld(stateOf(1, 4, map[string]uint64{"y": 4}), "x", "nope"), true, map[string]uint64{"x": 1, "y": 4}},
+		{"held sets of an older run are not kept", []Delta{setDelta(1, 1, "x")}, withHeld(stateOf(2, 1, nil), "x"), true, map[string]uint64{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,6 +159,12 @@ func TestMergeNode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withHeld lists ids as held in st (sets the receiver holds already).
+func withHeld(st NodeState, ids ...string) NodeState {
+	st.Held = ids
+	return st
 }
 
 func TestMergeNodePrunesTombs(t *testing.T) {
@@ -448,4 +456,23 @@ func TestNodeInfoFollowsEveryUpdate(t *testing.T) {
 		t.Errorf("Node(b).Version after merging v5: got %d; want 5", info.Version)
 	}
 	checkSnapshot(t, r)
+}
+
+// An owned state's slices are kept as they are; another state's are
+// copied, so that the caller may reuse them.
+func TestMergeNodeOwned(t *testing.T) {
+	for _, owned := range []bool{false, true} {
+		r, _ := newTestRegistry(t, "a", 1)
+		s := rs("x", "x", "10.1.0.1")
+		s.Names, s.Version = []string{s.Name}, 1 // normal already
+		st := NodeState{Node: "b", Generation: 1, Version: 1, Sets: []RecordSet{s}, Owned: owned}
+		mustMerge(t, r, st)
+		got, ok := r.Snapshot().NodeSet("b", "x")
+		if !ok {
+			t.Fatal("x not merged")
+		}
+		if kept := &got.Addrs[0] == &s.Addrs[0] && &got.Names[0] == &s.Names[0]; kept != owned {
+			t.Errorf("owned=%v: slices kept = %v; want %v", owned, kept, owned)
+		}
+	}
 }
