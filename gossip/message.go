@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -70,6 +71,9 @@ type stateMsg struct {
 	Flags      byte
 	States     []registry.NodeState
 	Digest     []digestEntry
+	// decoded counts the record sets decoded from the wire (on receipt;
+	// not those taken from what the receiver held).
+	decoded int
 }
 
 // notice tells Node that the sender holds its name at Generation (equal or
@@ -311,9 +315,10 @@ type decoder struct {
 	err error
 	// held, when set, is what the receiver holds: a set of a node state
 	// that it holds at the same generation and version is not decoded but
-	// taken from there (a set's content at a version never changes), so
-	// that a push/pull of a large, unchanged state allocates little.
-	// heldNode is the state being decoded, when its generation matches.
+	// listed in the state's Held (a set's content at a version never
+	// changes), so that a push/pull of a large, unchanged state allocates
+	// little. heldNode is the state being decoded, when its generation
+	// matches.
 	held     *registry.Snapshot
 	heldNode string
 	idBuf    *[64]byte // scratch for peekID, shared by a message's blocks
@@ -420,13 +425,16 @@ func (d *decoder) block() decoder {
 	return decoder{b: b, held: d.held, heldNode: d.heldNode, idBuf: d.idBuf}
 }
 
-func (d *decoder) set() registry.RecordSet {
+// set reads one record set. When the receiver holds it already (see
+// decoder.held), it is not decoded: heldID is its container ID (the held
+// set's own string) and s is empty.
+func (d *decoder) set() (s registry.RecordSet, heldID string) {
 	bd := d.block()
-	s := bd.setBody()
+	s, heldID = bd.setBody()
 	if bd.err != nil {
 		d.fail(bd.err)
 	}
-	return s
+	return s, heldID
 }
 
 // peekID reads a container ID without allocating when it travels as raw
@@ -448,7 +456,7 @@ func (d *decoder) peekID(buf *[64]byte) string {
 	}
 }
 
-func (d *decoder) setBody() registry.RecordSet {
+func (d *decoder) setBody() (registry.RecordSet, string) {
 	var s registry.RecordSet
 	var id string
 	if d.heldNode != "" {
@@ -459,9 +467,7 @@ func (d *decoder) setBody() registry.RecordSet {
 	s.Version = d.uvarint()
 	if d.heldNode != "" && d.err == nil {
 		if h, ok := d.held.NodeSet(d.heldNode, id); ok && h.Version == s.Version {
-			s = *h      // shares the held set's slices and strings
-			s.Node = "" // not on the wire: as decoding would leave it
-			return s
+			return registry.RecordSet{}, h.ContainerID
 		}
 	}
 	s.ContainerID = id
@@ -550,7 +556,7 @@ func (d *decoder) setBody() registry.RecordSet {
 		}
 	}
 	s.Image = d.str()
-	return s
+	return s, ""
 }
 
 // header checks the type and version bytes and returns the body.
@@ -578,7 +584,7 @@ func decodeDelta(d *decoder) (registry.Delta, error) {
 		out.ContainerID = d.id()
 		out.Version = d.uvarint()
 	case 1:
-		s := d.set()
+		s, _ := d.set() // no held sets: d.heldNode is empty
 		out.ContainerID, out.Version = s.ContainerID, s.Version
 		out.Set = &s
 	default:
@@ -613,15 +619,30 @@ func decodeState(d *decoder) (*stateMsg, error) {
 				}
 			}
 			if k := bd.count(maxSets); k > 0 {
-				st.Sets = make([]registry.RecordSet, 0, k)
+				if bd.heldNode != "" {
+					st.Held = make([]string, 0, k) // Sets then holds only news
+				} else {
+					st.Sets = make([]registry.RecordSet, 0, k)
+				}
 				for range k {
-					st.Sets = append(st.Sets, bd.set())
+					s, heldID := bd.set()
+					if heldID != "" {
+						st.Held = append(st.Held, heldID)
+						continue
+					}
+					st.Sets = append(st.Sets, s)
+					m.decoded++
+				}
+				st.Held = slices.Clip(st.Held)
+				if len(st.Held) == 0 {
+					st.Held = nil
 				}
 			}
 			if bd.err != nil {
 				d.fail(bd.err)
 				break
 			}
+			st.Owned = true // decoded for the store alone: no copy needed
 			m.States = append(m.States, st)
 		}
 	}

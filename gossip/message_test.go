@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/swarmdns/swarmdns/registry"
 )
@@ -91,6 +92,8 @@ func TestStateRoundTrip(t *testing.T) {
 	want := *m
 	want.Flags |= stateDigest
 	want.States[1].Sets = nil
+	want.States[0].Owned, want.States[1].Owned = true, true
+	want.decoded = len(sets)
 	if !reflect.DeepEqual(*got.state, want) {
 		t.Errorf("round trip differs:\ngot  %+v\nwant %+v", got.state, want)
 	}
@@ -291,10 +294,10 @@ func TestSetHashIsFNV1a(t *testing.T) {
 }
 
 // A receiver that already holds a node's sets at the versions a state
-// carries takes them from its registry instead of decoding them: the
-// result is what decoding gives, the held sets share the registry's
-// memory, and an unchanged state of 1,000 sets decodes in a few
-// allocations rather than thousands.
+// carries does not decode them: they are listed in the state's Held (by
+// the held sets' own ID strings), only the others are decoded, and an
+// unchanged state of 1,000 sets decodes in a few allocations rather than
+// thousands. Merged, the state gives what merging it decoded gives.
 func TestDecodeHeldSets(t *testing.T) {
 	owner, err := registry.New(registry.Config{Node: "a", Generation: 42})
 	if err != nil {
@@ -307,14 +310,17 @@ func TestDecodeHeldSets(t *testing.T) {
 	if _, err := owner.ReplaceLocal(sets); err != nil {
 		t.Fatal(err)
 	}
-	recv, err := registry.New(registry.Config{Node: "r", Generation: 1})
-	if err != nil {
-		t.Fatal(err)
+	newRecv := func() *registry.Registry {
+		recv, err := registry.New(registry.Config{Node: "r", Generation: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := recv.MergeNode(owner.LocalState()); err != nil {
+			t.Fatal(err)
+		}
+		return recv
 	}
-	if _, err := recv.MergeNode(owner.LocalState()); err != nil {
-		t.Fatal(err)
-	}
-	held := recv.Snapshot()
+	held := newRecv().Snapshot()
 
 	unchanged := mustEncodeState(t, &stateMsg{Sender: "a", Generation: 42, States: []registry.NodeState{owner.LocalState()}})
 	allocs := testing.AllocsPerRun(5, func() {
@@ -326,7 +332,8 @@ func TestDecodeHeldSets(t *testing.T) {
 		t.Errorf("decoding an unchanged state of 1,000 held sets: %v allocations; want a few", allocs)
 	}
 
-	// One set changed, one added: those two are decoded, the rest held.
+	// One set changed, one added, one removed: two are decoded, the rest
+	// held.
 	changed := sampleSet(5)
 	changed.Addrs = changed.Addrs[:1]
 	if _, err := owner.SetLocal(changed); err != nil {
@@ -335,6 +342,7 @@ func TestDecodeHeldSets(t *testing.T) {
 	if _, err := owner.SetLocal(sampleSet(2000)); err != nil {
 		t.Fatal(err)
 	}
+	owner.RemoveLocal(sampleSet(7).ContainerID)
 	for _, gen := range []uint64{42, 43} { // 43: another run, nothing held
 		st := owner.LocalState()
 		st.Generation = gen
@@ -347,18 +355,34 @@ func TestDecodeHeldSets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("generation %d: decodeHeld differs from decode", gen)
+		gs, ws := got.state.States[0], want.state.States[0]
+		wantHeld := map[uint64]int{42: 998, 43: 0}[gen]
+		if len(gs.Held) != wantHeld || got.state.decoded != len(ws.Sets)-wantHeld || len(gs.Sets) != got.state.decoded {
+			t.Fatalf("generation %d: %d held, %d decoded (%d sets); want %d held, %d decoded", gen, len(gs.Held), got.state.decoded, len(gs.Sets), wantHeld, len(ws.Sets)-wantHeld)
 		}
-		var shared int
-		for _, s := range got.state.States[0].Sets {
-			h, ok := held.NodeSet("a", s.ContainerID)
-			if ok && len(s.Names) > 0 && &s.Names[0] == &h.Names[0] {
-				shared++
+		for _, id := range gs.Held {
+			h, _ := held.NodeSet("a", id)
+			if h == nil || unsafe.StringData(h.ContainerID) != unsafe.StringData(id) {
+				t.Fatalf("held ID %s is not the held set's own string", id)
 			}
 		}
-		if wantShared := map[uint64]int{42: 999, 43: 0}[gen]; shared != wantShared {
-			t.Errorf("generation %d: %d sets share the held ones' memory; want %d", gen, shared, wantShared)
+		// Merged, both give the owner's state.
+		for _, m := range []message{got, want} {
+			recv := newRecv()
+			if _, err := recv.MergeNode(m.state.States[0]); err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, s := range recv.Snapshot().NodeSets("a") {
+				ids = append(ids, s.ContainerID)
+				o, ok := owner.Snapshot().NodeSet("a", s.ContainerID)
+				if !ok || o.Version != s.Version || !reflect.DeepEqual(o.Addrs, s.Addrs) {
+					t.Errorf("generation %d: merged %s at version %d differs from the owner's", gen, s.ContainerID, s.Version)
+				}
+			}
+			if len(ids) != 1000 {
+				t.Errorf("generation %d: merged %d sets; want 1,000", gen, len(ids))
+			}
 		}
 	}
 }

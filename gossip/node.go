@@ -87,6 +87,7 @@ type Node struct {
 	stats   counters
 	warn    sometimes
 	logw    *logWriter
+	release *releaser // hands memory back after loading a large state
 
 	mu       sync.Mutex
 	members  map[string]*member
@@ -162,6 +163,7 @@ func New(c Config) (*Node, error) {
 		down:     make(map[string]lease),
 		lastSync: make(map[string]time.Time),
 		joined:   make(chan struct{}),
+		release:  newReleaser(),
 	}
 	n.gen.Store(cfg.Generation)
 	n.events.notify = make(chan struct{}, 1)
@@ -342,6 +344,7 @@ func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
 		n.closed.Store(true)
+		n.release.close()
 		n.logw.off.Store(true)
 		err = n.ml.Shutdown()
 	})
@@ -566,6 +569,7 @@ func (n *Node) handleState(m *stateMsg, pushPull bool) {
 		}
 		n.afterRemoteWrite(st.Node, st.Generation)
 	}
+	n.release.decoded(m.decoded)
 	if m.Digest != nil {
 		n.pushBack(m)
 	}
