@@ -191,6 +191,9 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 	}
 	g.Go(func() error { return logSyncs(ctx, log, w) })
 	g.Go(func() error { return handleHangups(ctx, log) })
+	g.Go(func() error {
+		return runMemoryPolicy(ctx, log.With().Str("component", "memory").Logger(), os.LookupEnv)
+	})
 	return g.Wait()
 }
 
