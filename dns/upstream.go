@@ -46,12 +46,15 @@ const (
 )
 
 // udpPool keeps idle connected UDP sockets per upstream. The zero value is
-// ready to use. It runs no goroutines; close closes the idle sockets.
+// ready to use. While sockets are idle a timer (the pool's own; close stops
+// it) closes each once it reaches upstreamConnAge, so none outlives that
+// even when the queries stop, as they do when the server does.
 type udpPool struct {
 	now func() time.Time // nil: time.Now
 
 	mu     sync.Mutex
 	idle   map[string][]*upstreamConn // by upstream, most recently used last
+	sweep  *time.Timer                // armed while sockets are idle
 	closed bool
 }
 
@@ -135,15 +138,62 @@ func (p *udpPool) put(upstream string, c *upstreamConn, clean bool) {
 		p.idle = make(map[string][]*upstreamConn)
 	}
 	p.idle[upstream] = append(p.idle[upstream], c)
+	if p.sweep == nil {
+		p.sweep = time.AfterFunc(upstreamConnAge, p.sweepIdle)
+	}
 	p.mu.Unlock()
 }
 
-// close closes the idle sockets; sockets in use are closed when their
-// query ends. The pool still works afterwards, without keeping sockets.
+// sweepIdle closes the idle sockets that have reached upstreamConnAge, and
+// comes back when the oldest of the others will have, if any is left.
+func (p *udpPool) sweepIdle() {
+	now := p.clock()
+	var stale []*upstreamConn
+	next := time.Duration(-1)
+	p.mu.Lock()
+	if p.sweep == nil { // close ran
+		p.mu.Unlock()
+		return
+	}
+	for up, list := range p.idle {
+		kept := list[:0]
+		for _, c := range list {
+			if left := upstreamConnAge - now.Sub(c.born); left > 0 {
+				kept = append(kept, c)
+				if next < 0 || left < next {
+					next = left
+				}
+			} else {
+				stale = append(stale, c)
+			}
+		}
+		clear(list[len(kept):])
+		if len(kept) == 0 {
+			delete(p.idle, up)
+		} else {
+			p.idle[up] = kept
+		}
+	}
+	if next < 0 {
+		p.sweep = nil // the next put arms a new one
+	} else {
+		p.sweep.Reset(max(next, 10*time.Millisecond))
+	}
+	p.mu.Unlock()
+	closeAll(stale)
+}
+
+// close closes the idle sockets and stops the timer; sockets in use are
+// closed when their query ends. The pool still works afterwards, without
+// keeping sockets.
 func (p *udpPool) close() {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle, p.closed = nil, true
+	if p.sweep != nil {
+		p.sweep.Stop()
+		p.sweep = nil
+	}
 	p.mu.Unlock()
 	for _, list := range idle {
 		closeAll(list)

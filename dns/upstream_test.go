@@ -200,3 +200,49 @@ func TestForwardReusesUpstreamSocket(t *testing.T) {
 		t.Errorf("idle after close: %d", n)
 	}
 }
+
+// TestUDPPoolSweepsIdle: idle sockets are closed once they reach
+// upstreamConnAge, without a query to notice (the pool's timer calls
+// sweepIdle; here the test does, on its clock).
+func TestUDPPoolSweepsIdle(t *testing.T) {
+	up := startUpstream(t, answerA)
+	clock := &fakeClock{now: time.Unix(1_000_000, 0)}
+	p := udpPool{now: clock.Now}
+	defer p.close()
+	old, err := p.get(context.Background(), up.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Second)
+	young, err := p.get(context.Background(), up.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.put(up.addr, old, true)
+	p.put(up.addr, young, true)
+	clock.Advance(upstreamConnAge - 2*time.Second)
+	p.sweepIdle()
+	if n := p.idleCount(up.addr); n != 1 {
+		t.Fatalf("idle after the first sweep: %d; want 1", n)
+	}
+	if _, err := old.conn.Write([]byte{0}); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("old socket: got %v; want closed", err)
+	}
+	p.mu.Lock()
+	armed := p.sweep != nil
+	p.mu.Unlock()
+	if !armed {
+		t.Errorf("timer not armed with a socket still idle")
+	}
+	clock.Advance(2 * time.Second)
+	p.sweepIdle()
+	p.mu.Lock()
+	armed = p.sweep != nil
+	p.mu.Unlock()
+	if n := p.idleCount(up.addr); n != 0 || armed {
+		t.Errorf("after the second sweep: %d idle, timer armed %v; want none", n, armed)
+	}
+	if _, err := young.conn.Write([]byte{0}); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("young socket: got %v; want closed", err)
+	}
+}
