@@ -262,13 +262,14 @@ func (c *cache) put(k cacheKey, m *mdns.Msg) {
 
 // victimLocked picks the slot an insert into the full shard reuses, in at
 // most evictScan steps: the first expired entry after the hand, else the
-// first not read since the hand passed it, else the one at the hand. The
-// entries passed over lose their second chance and the hand moves past the
-// victim.
+// first not read since the hand passed it, else (every one in the window
+// was read) the one at the hand. The entries passed over lose their second
+// chance and the hand moves past the victim.
 func (sh *cacheShard) victimLocked(now time.Time) int32 {
 	n := len(sh.slots)
+	scan := min(evictScan, n)
 	victim := -1
-	for s := range min(evictScan, n) {
+	for s := range scan {
 		j := (sh.hand + s) % n
 		if !now.Before(sh.slots[j].expires) {
 			victim = j
@@ -278,11 +279,14 @@ func (sh *cacheShard) victimLocked(now time.Time) int32 {
 			victim = j
 		}
 	}
-	if victim < 0 {
+	passed := scan
+	if victim >= 0 {
+		passed = (victim - sh.hand + n) % n
+	} else {
 		victim = sh.hand
 	}
-	for j := sh.hand; j != victim; j = (j + 1) % n {
-		sh.refs[j] = false
+	for s := range passed {
+		sh.refs[(sh.hand+s)%n] = false
 	}
 	sh.hand = (victim + 1) % n
 	return int32(victim)

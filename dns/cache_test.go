@@ -443,3 +443,22 @@ func BenchmarkCacheAppendSections(b *testing.B) {
 		}
 	}
 }
+
+// TestCacheAllReadStillEvicts: when every entry of a full shard has been
+// read, an insert still takes one slot (at the hand) and the sweep clears
+// the others' second chance, so the next insert does not take the newest.
+func TestCacheAllReadStillEvicts(t *testing.T) {
+	c := newCache(4*cacheShards, time.Hour, time.Now)
+	keys := sameShardKeys(c, 6)
+	for _, k := range keys[:4] {
+		c.put(k, upstreamReply(k.name))
+		c.get(k)
+	}
+	c.put(keys[4], upstreamReply(keys[4].name)) // takes slot 0 (keys[0])
+	c.put(keys[5], upstreamReply(keys[5].name)) // slot 1 (keys[1]): no longer read since the sweep
+	for i, k := range keys {
+		if got, want := c.get(k) != nil, i >= 2; got != want {
+			t.Errorf("%s: cached %v; want %v", k.name, got, want)
+		}
+	}
+}
