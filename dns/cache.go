@@ -37,6 +37,7 @@ type cachedHeader struct {
 // after it is stored, so readers use it outside the shard's lock.
 type cacheEntry struct {
 	key      cacheKey
+	hash     uint64 // cache.hash(key)
 	wire     []byte
 	sections int      // offset of the answer section in wire
 	ttls     []uint16 // offset of each record's TTL, from sections
@@ -73,9 +74,9 @@ type cache struct {
 
 type cacheShard struct {
 	mu    sync.Mutex
-	index map[cacheKey]int32 // slot of each entry
-	slots []*cacheEntry      // nil: free (listed in free)
-	refs  []bool             // read since the hand passed
+	index map[uint64]int32 // slot of each entry, by cache.hash of its key
+	slots []*cacheEntry    // nil: free (listed in free)
+	refs  []bool           // read since the hand passed
 	free  []int32
 	hand  int
 	limit int
@@ -85,24 +86,45 @@ func newCache(size int, maxTTL time.Duration, now func() time.Time) *cache {
 	c := &cache{now: now, maxTTL: maxTTL, seed: maphash.MakeSeed()}
 	per := max(1, (size+cacheShards-1)/cacheShards)
 	for i := range c.shards {
-		c.shards[i].index = make(map[cacheKey]int32)
+		c.shards[i].index = make(map[uint64]int32)
 		c.shards[i].limit = per
 	}
 	return c
 }
 
+// hash returns the 64-bit hash of k that picks its shard and indexes it
+// there (the index's map hashes a uint64 faster than a struct with a
+// string). Two keys with one hash (a chance of 2^-64 per pair, the seed
+// being random) cannot both be cached: the later replaces the earlier.
+func (c *cache) hash(k cacheKey) uint64 {
+	f := uint64(k.qtype)<<32 | uint64(k.qclass)<<16
+	if k.do {
+		f |= 2
+	}
+	if k.cd {
+		f |= 1
+	}
+	// An odd multiplier is a bijection: distinct fields, distinct terms.
+	return maphash.String(c.seed, k.name) ^ (f+1)*0x9E3779B97F4A7C15
+}
+
 func (c *cache) shard(k cacheKey) *cacheShard {
-	return &c.shards[maphash.String(c.seed, k.name)%cacheShards]
+	return c.shardOf(c.hash(k))
+}
+
+func (c *cache) shardOf(h uint64) *cacheShard {
+	return &c.shards[h%cacheShards]
 }
 
 // lookup returns the live entry for k and its age in whole seconds, or nil.
 // It never retains k.
 func (c *cache) lookup(k cacheKey) (*cacheEntry, uint32) {
-	sh := c.shard(k)
+	h := c.hash(k)
+	sh := c.shardOf(h)
 	now := c.now()
 	sh.mu.Lock()
-	i, ok := sh.index[k]
-	if !ok {
+	i, ok := sh.index[h]
+	if !ok || sh.slots[i].key != k {
 		sh.mu.Unlock()
 		return nil, 0
 	}
@@ -236,10 +258,11 @@ func (c *cache) put(k cacheKey, m *mdns.Msg) {
 	}
 	now := c.now()
 	e.stored, e.expires = now, now.Add(d)
-	sh := c.shard(k)
+	e.hash = c.hash(k)
+	sh := c.shardOf(e.hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if i, exists := sh.index[k]; exists {
+	if i, exists := sh.index[e.hash]; exists {
 		sh.slots[i], sh.refs[i] = e, false
 		return
 	}
@@ -254,10 +277,10 @@ func (c *cache) put(k cacheKey, m *mdns.Msg) {
 		sh.refs = append(sh.refs, false)
 	default:
 		i = sh.victimLocked(now)
-		delete(sh.index, sh.slots[i].key)
+		delete(sh.index, sh.slots[i].hash)
 	}
 	sh.slots[i], sh.refs[i] = e, false
-	sh.index[k] = i
+	sh.index[e.hash] = i
 }
 
 // victimLocked picks the slot an insert into the full shard reuses, in at
@@ -294,7 +317,7 @@ func (sh *cacheShard) victimLocked(now time.Time) int32 {
 
 // removeLocked frees slot i.
 func (sh *cacheShard) removeLocked(i int32) {
-	delete(sh.index, sh.slots[i].key)
+	delete(sh.index, sh.slots[i].hash)
 	sh.slots[i], sh.refs[i] = nil, false
 	sh.free = append(sh.free, i)
 }

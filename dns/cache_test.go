@@ -313,9 +313,9 @@ func TestCacheConcurrent(t *testing.T) {
 	}
 	// No key kept a name from the overwritten buffers.
 	for i := range c.shards {
-		for k := range c.shards[i].index {
-			if !strings.HasPrefix(k.name, "n") {
-				t.Errorf("key %q kept", k.name)
+		for _, e := range c.shards[i].slots {
+			if e != nil && !strings.HasPrefix(e.key.name, "n") {
+				t.Errorf("key %q kept", e.key.name)
 			}
 		}
 	}
@@ -363,7 +363,7 @@ func TestCacheEvictsExpiredFirst(t *testing.T) {
 			c.put(k, replyTTL(k.name, 100))
 		}
 		for _, k := range old {
-			if _, kept := c.shards[0].index[k]; kept {
+			if _, kept := c.shards[0].index[c.hash(k)]; kept {
 				t.Errorf("expired first=%v: expired %s kept", expiredFirst, k.name)
 			}
 		}
@@ -460,5 +460,32 @@ func TestCacheAllReadStillEvicts(t *testing.T) {
 		if got, want := c.get(k) != nil, i >= 2; got != want {
 			t.Errorf("%s: cached %v; want %v", k.name, got, want)
 		}
+	}
+}
+
+// TestCacheHashCollision: the index is by hash, so a hit also checks the
+// key (forged here: a second hash pointing at the first key's slot).
+func TestCacheHashCollision(t *testing.T) {
+	c := newCache(100, time.Hour, time.Now)
+	keys := sameShardKeys(c, 2)
+	c.put(keys[0], upstreamReply(keys[0].name))
+	sh := &c.shards[0]
+	sh.index[c.hash(keys[1])] = sh.index[c.hash(keys[0])]
+	if out, _, ok := c.appendSections(nil, keys[1]); ok || len(out) != 0 {
+		t.Errorf("colliding key: got a hit")
+	}
+	if c.get(keys[1]) != nil || c.get(keys[0]) == nil {
+		t.Errorf("get: want a miss for the colliding key, a hit for the cached one")
+	}
+	// The fields other than the name are part of the hash too.
+	k := keys[0]
+	variants := []cacheKey{k, {name: k.name, qtype: mdns.TypeAAAA, qclass: k.qclass}, {name: k.name, qtype: k.qtype, qclass: mdns.ClassCHAOS},
+		{name: k.name, qtype: k.qtype, qclass: k.qclass, do: true}, {name: k.name, qtype: k.qtype, qclass: k.qclass, cd: true}}
+	seen := map[uint64]bool{}
+	for _, v := range variants {
+		seen[c.hash(v)] = true
+	}
+	if len(seen) != len(variants) {
+		t.Errorf("hashes: %d distinct for %d keys", len(seen), len(variants))
 	}
 }
