@@ -35,6 +35,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -56,6 +57,7 @@ type config struct {
 	settle, rest, churn    time.Duration
 	churnEvery             time.Duration
 	sizes                  bool
+	cpuProfile             string
 }
 
 func main() {
@@ -69,9 +71,25 @@ func main() {
 	flag.DurationVar(&c.churn, "churn", 60*time.Second, "measurement window under churn")
 	flag.DurationVar(&c.churnEvery, "churn-every", 100*time.Millisecond, "under churn, one container started or stopped in the cluster this often")
 	flag.BoolVar(&c.sizes, "sizes", true, "print the push/pull size table (synthetic zones of 100 and 300 nodes)")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	flag.Parse()
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cluster: cpu profile:", err)
+			os.Exit(1)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
+	}
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -144,7 +162,10 @@ func run(c config) error {
 			_ = g.Run(ctx)
 		}()
 	}
-	if err := await(180*time.Second, func() bool {
+	// Formation and the first sync are polled every 50 ms: Members sorts
+	// the whole membership, and a poll of every node every millisecond
+	// took 8% of the process's CPU at 100 nodes.
+	if err := awaitEvery(180*time.Second, 50*time.Millisecond, func() bool {
 		for _, nd := range cluster {
 			if len(alive(nd.g)) != n {
 				return false
@@ -167,7 +188,7 @@ func run(c config) error {
 	}
 	formed := time.Since(formStart)
 	want := n * c.perNode
-	if err := await(180*time.Second, func() bool {
+	if err := awaitEvery(180*time.Second, 50*time.Millisecond, func() bool {
 		for _, nd := range cluster {
 			if len(nd.reg.Snapshot().Sets()) != want {
 				return false
@@ -245,14 +266,18 @@ func run(c config) error {
 				running = append(running, owned{nd, fmt.Sprintf("init-%d-%d", i, j)})
 			}
 		}
-		tick := time.NewTicker(c.churnEvery)
-		defer tick.Stop()
+		// Change i is due at start+i*every; a late one is made at once
+		// (a ticker would drop it), so the rate holds on average.
+		begin := time.Now()
+		timer := time.NewTimer(0)
+		defer timer.Stop()
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				return
-			case <-tick.C:
+			case <-timer.C:
 			}
+			timer.Reset(time.Until(begin.Add(time.Duration(i+1) * c.churnEvery)))
 			if i%2 == 0 {
 				nd := cluster[rand.IntN(n)]
 				id := fmt.Sprintf("churn-%d", i)
@@ -391,12 +416,17 @@ func where(cluster []*node, name string, present bool) []string {
 // millisecond, not internal/await's 15 ms: the poll is the resolution of
 // the convergence times).
 func await(within time.Duration, cond func() bool) error {
+	return awaitEvery(within, time.Millisecond, cond)
+}
+
+// awaitEvery polls cond every interval until it holds or within passes.
+func awaitEvery(within, interval time.Duration, cond func() bool) error {
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("not within %v", within)
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(interval)
 	}
 	return nil
 }
@@ -589,8 +619,13 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// startCPU starts measuring the process's CPU time; the function it
-// returns tells how many cores the process used on average since.
+// startCPU starts measuring the process's CPU time and how late a
+// goroutine that sleeps 10 ms at a time wakes up; the function it returns
+// tells how many cores the process used on average since, and the 99th
+// percentile and the largest of those delays. Delays of hundreds of
+// milliseconds mean the process could not keep up (the machine is busy,
+// or the cluster is too large for it): memberlist then misses probe acks
+// (its probe timeout is 500 ms).
 func startCPU() func() string {
 	cpu := func() time.Duration {
 		var ru syscall.Rusage
@@ -599,8 +634,28 @@ func startCPU() func() string {
 		}
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
+	stop := make(chan struct{})
+	late := make(chan []time.Duration)
+	go func() {
+		var delays []time.Duration
+		const nap = 10 * time.Millisecond
+		for {
+			select {
+			case <-stop:
+				late <- delays
+				return
+			default:
+			}
+			t := time.Now()
+			time.Sleep(nap) // the measurement itself
+			delays = append(delays, time.Since(t)-nap)
+		}
+	}()
 	c0, t0 := cpu(), time.Now()
 	return func() string {
-		return fmt.Sprintf("%.2f cores", (cpu()-c0).Seconds()/time.Since(t0).Seconds())
+		use := (cpu() - c0).Seconds() / time.Since(t0).Seconds()
+		close(stop)
+		d := <-late
+		return fmt.Sprintf("%.2f cores, wake-up delay p99 %v max %v", use, pct(d, 99), pct(d, 100))
 	}
 }
