@@ -129,7 +129,7 @@ func TestUDPPoolRetiresAfterTimeout(t *testing.T) {
 // TestUDPPoolConcurrent: queries in flight at once each get their own
 // socket and their own reply; the pool keeps at most upstreamConnIdle.
 func TestUDPPoolConcurrent(t *testing.T) {
-	const n = 3 * upstreamConnIdle
+	const n = upstreamConnIdle + 8
 	g := newGate(t)
 	var arrived atomic.Int64
 	up := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
