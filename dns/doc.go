@@ -10,18 +10,26 @@
 //     locality filtering. Lookup runs the same code and also reports why each
 //     candidate record was given or left out.
 //   - forward.go sends other names upstream following RFC 5452 (a random ID
-//     and a fresh socket per query, replies accepted only when address, port,
-//     ID and question match), coalesces identical questions in flight, bounds
-//     the queries in flight and retries truncated replies over TCP.
-//   - cache.go keeps forwarded answers for their TTL (positive) or their SOA
-//     minimum (negative, RFC 2308), sharded and bounded.
+//     and a connected socket of its own per query, from a pool in
+//     upstream.go that uses each for at most 100 queries or 5 s; replies
+//     accepted only when address, port, ID and question match), coalesces
+//     identical questions in flight, bounds the queries in flight and
+//     retries truncated replies over TCP.
+//   - cache.go keeps forwarded answers, packed, for their TTL (positive) or
+//     their SOA minimum (negative, RFC 2308), sharded and bounded, with
+//     constant-time eviction.
 //   - hosts.go answers the names of a hosts file (Config.HostsFile) before
 //     the zone and the upstreams, and reloads it when it changes.
 //   - loop.go finds upstreams that send our questions back to us.
 //   - server.go binds UDP and TCP, applies the protocol rules (EDNS0, BADVERS,
 //     truncation to the client's size, FORMERR, NOTIMP, REFUSED), bounds the
 //     work in progress, transfers the zone (AXFR) and wires the above
-//     together.
+//     together. TCP is miekg's server.
+//   - udp.go is the UDP server: one SO_REUSEPORT socket per core, each with
+//     one reader that takes queued queries in batches (recvmmsg/sendmmsg,
+//     udp_batch_linux.go), answers plain ones itself through fastpath.go
+//     and wire.go (in-zone A/AAAA and cache hits, written from the packet
+//     with no allocation) and hands the rest to the full miekg path.
 //
 // Choices where the standards leave room:
 //

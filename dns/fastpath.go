@@ -27,10 +27,11 @@ type fastBuffers struct {
 
 // fastReply is what the fast path answered, for metrics and logs.
 type fastReply struct {
-	msg   []byte
-	qtype uint16
-	rcode int
-	name  string // canonical; aliases fastBuffers.name: valid until the next query
+	msg    []byte
+	qtype  uint16
+	rcode  int
+	name   string // canonical; aliases fastBuffers.name: valid until the next query
+	cached bool   // from the forwarding cache
 }
 
 // answerFast answers pkt from client when it is a plain in-zone A or AAAA
@@ -60,6 +61,9 @@ func (s *Server) answerFast(pkt []byte, client netip.Addr, b *fastBuffers) (fast
 	}
 	if !ok || len(r.msg) > q.maxUDPReply(s.cfg.MaxUDPSize) {
 		return fastReply{}, false // the full path truncates
+	}
+	if r.cached {
+		s.metrics.cacheHit() // counted once the fast path keeps the reply
 	}
 	return r, true
 }
@@ -143,7 +147,6 @@ func (s *Server) answerCachedFast(q *wireQuery, name string, client netip.Addr, 
 		b.out = out
 		return fastReply{}, false
 	}
-	s.metrics.cacheHit()
 	ar := h.ar
 	if q.edns {
 		out = appendOPT(out, uint16(s.cfg.MaxUDPSize), q.do)
@@ -160,5 +163,5 @@ func (s *Server) answerCachedFast(q *wireQuery, name string, client netip.Addr, 
 	binary.BigEndian.PutUint16(out[8:], h.ns)
 	binary.BigEndian.PutUint16(out[10:], ar)
 	b.out = out
-	return fastReply{msg: out, qtype: q.qtype, rcode: h.rcode, name: name}, true
+	return fastReply{msg: out, qtype: q.qtype, rcode: h.rcode, name: name, cached: true}, true
 }

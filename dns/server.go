@@ -495,6 +495,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	s.stopBase() // cancel forwarded queries so handlers finish
+	defer s.fwd.close()
 	for _, c := range s.udpConns {
 		_ = c.Close() // the readers return
 	}
