@@ -216,7 +216,7 @@ func run(c config) error {
 	// Convergence: a new container on a random node, until every node
 	// resolves its name; then its removal, until none does.
 	fmt.Fprintf(os.Stderr, "measuring convergence over %d trials...\n", c.trials)
-	trialCPU := startCPU()
+	trialCPU := startCPU(&logs)
 	var add, del []time.Duration
 	var addLate, delLate int
 	for t := range c.trials {
@@ -247,12 +247,12 @@ func run(c config) error {
 
 	time.Sleep(c.settle) // a measured wait, not a wait for a condition
 	fmt.Fprintf(os.Stderr, "measuring traffic at rest for %v...\n", c.rest)
-	restCPU := startCPU()
+	restCPU := startCPU(&logs)
 	restBps := traffic(cluster, c.rest, nil)
 	restUse := restCPU()
 	fmt.Fprintf(os.Stderr, "measuring traffic under churn (one change every %v) for %v...\n", c.churnEvery, c.churn)
 	var started, stopped atomic.Int64
-	churnCPU := startCPU()
+	churnCPU := startCPU(&logs)
 	churnBps := traffic(cluster, c.churn, func(stop <-chan struct{}) {
 		// running holds the sets the churn may stop: the initial ones
 		// and those it started.
@@ -301,13 +301,13 @@ func run(c config) error {
 	fmt.Printf("GOMAXPROCS %d, load average at start %s; formed in %v, all %d sets on every node after %v\n\n",
 		runtime.GOMAXPROCS(0), load, formed.Round(time.Millisecond), want, synced.Round(time.Millisecond))
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "convergence (all %d nodes), %d trials\tp50\tp99\tmax\tnot within %v\tprocess CPU\t\n", n, c.trials, c.trialTimeout)
+	fmt.Fprintf(w, "convergence (all %d nodes), %d trials\tp50\tp99\tmax\tnot within %v\tprocess (memberlist)\t\n", n, c.trials, c.trialTimeout)
 	fmt.Fprintf(w, "container start -> name resolves\t%v\t%v\t%v\t%d\t%s\t\n", pct(add, 50), pct(add, 99), pct(add, 100), addLate, trialUse)
 	fmt.Fprintf(w, "container stop -> name gone\t%v\t%v\t%v\t%d\t\t\n", pct(del, 50), pct(del, 99), pct(del, 100), delLate)
 	_ = w.Flush()
 	fmt.Println()
 	w = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "gossip traffic per node (every memberlist byte)\tsent B/s\treceived B/s\tprocess CPU\t")
+	fmt.Fprintln(w, "gossip traffic per node (every memberlist byte)\tsent B/s\treceived B/s\tprocess (memberlist)\t")
 	fmt.Fprintf(w, "at rest (%v)\t%.0f\t%.0f\t%s\t\n", c.rest, restBps[0], restBps[1], restUse)
 	fmt.Fprintf(w, "churn (%v): %.1f changes/s in the cluster (%d starts, %d stops)\t%.0f\t%.0f\t%s\t\n",
 		c.churn, changes/c.churn.Seconds(), started.Load(), stopped.Load(), churnBps[0], churnBps[1], churnUse)
@@ -318,7 +318,7 @@ func run(c config) error {
 	_ = w.Flush()
 	pp, zone := gossip.StateSize(cluster[0].reg.Snapshot())
 	fmt.Printf("\npush/pull state of this cluster: %d B (full zone %d B)\n", pp, zone)
-	fmt.Printf("memberlist over the whole run: %d probes failed over UDP, %d suspicions or death notices refuted, %d nodes marked failed\n",
+	fmt.Printf("memberlist over the whole run, formation included: %d probes failed over UDP, %d suspicions or death notices refuted, %d nodes marked failed\n",
 		logs.failedProbes.Load(), logs.refuted.Load(), logs.markedFailed.Load())
 
 	if c.sizes {
@@ -625,8 +625,9 @@ func loadAvg() string {
 // percentile and the largest of those delays. Delays of hundreds of
 // milliseconds mean the process could not keep up (the machine is busy,
 // or the cluster is too large for it): memberlist then misses probe acks
-// (its probe timeout is 500 ms).
-func startCPU() func() string {
+// (its probe timeout is 500 ms), counted here too for the window: probes
+// that failed over UDP, and nodes marked failed.
+func startCPU(l *memberlistLog) func() string {
 	cpu := func() time.Duration {
 		var ru syscall.Rusage
 		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -652,10 +653,12 @@ func startCPU() func() string {
 		}
 	}()
 	c0, t0 := cpu(), time.Now()
+	probes0, marked0 := l.failedProbes.Load(), l.markedFailed.Load()
 	return func() string {
 		use := (cpu() - c0).Seconds() / time.Since(t0).Seconds()
 		close(stop)
 		d := <-late
-		return fmt.Sprintf("%.2f cores, wake-up delay p99 %v max %v", use, pct(d, 99), pct(d, 100))
+		return fmt.Sprintf("%.2f cores, wake-up delay p99 %v max %v; %d probes failed, %d marked failed",
+			use, pct(d, 99), pct(d, 100), l.failedProbes.Load()-probes0, l.markedFailed.Load()-marked0)
 	}
 }
