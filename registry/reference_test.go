@@ -35,10 +35,10 @@ func buildReference(r *Registry) *reference {
 			continue
 		}
 		ref.nodes = append(ref.nodes, NodeInfo{
-			Name: n.name, Generation: n.generation, Version: n.version, Records: len(n.sets),
+			Name: n.name, Generation: n.generation, Version: n.version, Records: n.sets.len(),
 			Expires: n.expires, Stale: n.stale || !n.expires.IsZero(), Local: n.name == r.local,
 		})
-		for _, set := range n.sets {
+		for _, set := range n.sets.all() {
 			ref.sets = append(ref.sets, set)
 		}
 	}

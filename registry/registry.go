@@ -44,13 +44,13 @@ type Registry struct {
 type nodeState struct {
 	name       string
 	generation uint64
-	version    uint64                // highest version applied
-	floor      uint64                // version of the last full state merged: deltas at or below it are stale
-	sets       map[string]*RecordSet // by container ID; the pointees are immutable
-	tombs      map[string]uint64     // removed container ID -> version of the removal
-	expires    time.Time             // lease end; zero while the node is alive
-	stale      bool                  // the owner cannot reach its engine
-	gone       bool                  // left or expired: only a newer generation brings it back
+	version    uint64            // highest version applied
+	floor      uint64            // version of the last full state merged: deltas at or below it are stale
+	sets       nodeSets          // by container ID; the pointees are immutable
+	tombs      map[string]uint64 // removed container ID -> version of the removal
+	expires    time.Time         // lease end; zero while the node is alive
+	stale      bool              // the owner cannot reach its engine
+	gone       bool              // left or expired: only a newer generation brings it back
 }
 
 // maxTombs bounds the removals remembered per node; the oldest go first.
@@ -78,7 +78,7 @@ func New(cfg Config) (*Registry, error) {
 }
 
 func newNodeState(name string, generation uint64) *nodeState {
-	return &nodeState{name: name, generation: generation, sets: make(map[string]*RecordSet), tombs: make(map[string]uint64)}
+	return &nodeState{name: name, generation: generation, tombs: make(map[string]uint64)}
 }
 
 // LocalNode returns the local node's name.
@@ -139,11 +139,15 @@ func (r *Registry) ReplaceLocal(sets []RecordSet) ([]Change, error) {
 			changes = append(changes, c)
 		}
 	}
-	for id := range r.nodes[r.local].sets {
+	var gone []string
+	for id := range r.nodes[r.local].sets.all() {
 		if !seen[id] {
-			if c, ok := r.removeLocalLocked(id); ok {
-				changes = append(changes, c)
-			}
+			gone = append(gone, id)
+		}
+	}
+	for _, id := range gone {
+		if c, ok := r.removeLocalLocked(id); ok {
+			changes = append(changes, c)
 		}
 	}
 	r.commitLocked(changes)
@@ -169,7 +173,7 @@ func (r *Registry) setLocalLocked(set RecordSet) (Change, bool) {
 	set.normalize()
 	r.strs.set(&set)
 	set.Node = r.local
-	if old, ok := n.sets[set.ContainerID]; ok {
+	if old, ok := n.sets.get(set.ContainerID); ok {
 		set.Version = old.Version
 		if sameContent(*old, set) {
 			return Change{}, false
@@ -177,18 +181,18 @@ func (r *Registry) setLocalLocked(set RecordSet) (Change, bool) {
 	}
 	n.version++
 	set.Version = n.version
-	n.sets[set.ContainerID] = &set
+	n.sets.put(set.ContainerID, &set)
 	delete(n.tombs, set.ContainerID)
 	return Change{Node: r.local, Generation: n.generation, Version: set.Version, ContainerID: set.ContainerID, Set: &set}, true
 }
 
 func (r *Registry) removeLocalLocked(containerID string) (Change, bool) {
 	n := r.nodes[r.local]
-	if _, ok := n.sets[containerID]; !ok {
+	if _, ok := n.sets.get(containerID); !ok {
 		return Change{}, false
 	}
 	n.version++
-	delete(n.sets, containerID)
+	n.sets.del(containerID)
 	return Change{Node: r.local, Generation: n.generation, Version: n.version, ContainerID: containerID}, true
 }
 
@@ -235,8 +239,8 @@ func (r *Registry) RenewGeneration(above uint64) (uint64, bool) {
 		return n.generation, false
 	}
 	n.generation = max(above+1, uint64(max(r.now().UnixNano(), 0)))
-	changes := make([]Change, 0, len(n.sets)+1)
-	for id, s := range n.sets {
+	changes := make([]Change, 0, n.sets.len()+1)
+	for id, s := range n.sets.all() {
 		changes = append(changes, Change{Node: r.local, Generation: n.generation, Version: s.Version, ContainerID: id, Set: s})
 	}
 	changes = append(changes, Change{Node: r.local, Generation: n.generation, Version: n.version, NodeChanged: true})
@@ -257,8 +261,8 @@ func (r *Registry) Generation(node string) (uint64, bool) {
 }
 
 func (n *nodeState) export() NodeState {
-	st := NodeState{Node: n.name, Generation: n.generation, Version: n.version, Sets: make([]RecordSet, 0, len(n.sets))}
-	for _, s := range n.sets {
+	st := NodeState{Node: n.name, Generation: n.generation, Version: n.version, Sets: make([]RecordSet, 0, n.sets.len())}
+	for _, s := range n.sets.all() {
 		st.Sets = append(st.Sets, s.Clone())
 	}
 	sortSets(st.Sets)

@@ -56,7 +56,7 @@ func (r *Registry) ApplyDelta(d Delta) (bool, error) {
 		return false, nil
 	}
 	prev := max(n.tombs[d.ContainerID], n.floor)
-	if old, ok := n.sets[d.ContainerID]; ok {
+	if old, ok := n.sets.get(d.ContainerID); ok {
 		prev = max(old.Version, n.floor)
 	}
 	if d.Version <= prev {
@@ -101,7 +101,7 @@ func (r *Registry) MergeNode(st NodeState) (bool, error) {
 	}
 	for id, s := range in {
 		prev := max(n.tombs[id], n.floor)
-		if old, ok := n.sets[id]; ok {
+		if old, ok := n.sets.get(id); ok {
 			prev = max(old.Version, n.floor)
 		}
 		if s.Version > prev {
@@ -115,10 +115,14 @@ func (r *Registry) MergeNode(st NodeState) (bool, error) {
 			held[id] = true
 		}
 	}
-	for id, old := range n.sets {
+	var gone []string
+	for id, old := range n.sets.all() {
 		if _, ok := in[id]; !ok && !held[id] && old.Version <= st.Version {
-			changes = append(changes, n.applyLocked(&r.strs, id, nil, st.Version, false))
+			gone = append(gone, id)
 		}
+	}
+	for _, id := range gone {
+		changes = append(changes, n.applyLocked(&r.strs, id, nil, st.Version, false))
 	}
 	for id, v := range n.tombs {
 		if v <= st.Version {
@@ -232,7 +236,7 @@ func (r *Registry) remoteNodeLocked(node string, gen uint64) (n *nodeState, chan
 func (n *nodeState) applyLocked(strs *interner, id string, set *RecordSet, v uint64, owned bool) Change {
 	n.version = max(n.version, v)
 	if set == nil {
-		delete(n.sets, id)
+		n.sets.del(id)
 		n.tombs[id] = v
 		n.pruneTombs()
 		return Change{Node: n.name, Generation: n.generation, Version: v, ContainerID: id}
@@ -244,7 +248,7 @@ func (n *nodeState) applyLocked(strs *interner, id string, set *RecordSet, v uin
 	s.normalize()
 	strs.set(&s)
 	s.Node, s.Version = n.name, v
-	n.sets[id] = &s
+	n.sets.put(id, &s)
 	delete(n.tombs, id)
 	return Change{Node: n.name, Generation: n.generation, Version: v, ContainerID: id, Set: &s}
 }
@@ -263,11 +267,11 @@ func (n *nodeState) pruneTombs() {
 
 // dropLocked removes every set of n and marks it gone.
 func (r *Registry) dropLocked(n *nodeState) []Change {
-	changes := make([]Change, 0, len(n.sets)+1)
-	for id := range n.sets {
+	changes := make([]Change, 0, n.sets.len()+1)
+	for id := range n.sets.all() {
 		changes = append(changes, Change{Node: n.name, Generation: n.generation, Version: n.version, ContainerID: id})
 	}
-	n.sets = make(map[string]*RecordSet)
+	n.sets.reset()
 	n.tombs = make(map[string]uint64)
 	n.expires = time.Time{}
 	n.stale = false

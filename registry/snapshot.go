@@ -110,6 +110,7 @@ func (r *Registry) nextSnapshot(prev *Snapshot, changes []Change) *Snapshot {
 			sets = w.updateNode(n, old, ids, known)
 		}
 		s.nodes = append(s.nodes, nodeEntry{info: r.info(n), sets: sets})
+		n.sets.rebase(sets) // the registry's view of n is now the snapshot's
 		s.total += len(sets)
 	}
 	for ; i < len(prev.nodes); i++ {
@@ -132,7 +133,7 @@ func emptySnapshot() *Snapshot {
 
 func (r *Registry) info(n *nodeState) NodeInfo {
 	return NodeInfo{
-		Name: n.name, Generation: n.generation, Version: n.version, Records: len(n.sets),
+		Name: n.name, Generation: n.generation, Version: n.version, Records: n.sets.len(),
 		Expires: n.expires, Stale: n.stale || !n.expires.IsZero(), Local: n.name == r.local,
 	}
 }
@@ -159,8 +160,8 @@ func newSnapshotWriter(prev *Snapshot) *snapshotWriter {
 func (w *snapshotWriter) updateNode(n *nodeState, old []*RecordSet, ids map[string]bool, known bool) []*RecordSet {
 	byID := func(s *RecordSet, id string) int { return strings.Compare(s.ContainerID, id) }
 	if !known || len(ids) > 8 {
-		sets := make([]*RecordSet, 0, len(n.sets))
-		for _, set := range n.sets {
+		sets := make([]*RecordSet, 0, n.sets.len())
+		for _, set := range n.sets.all() {
 			sets = append(sets, set)
 		}
 		slices.SortFunc(sets, compareSets)
@@ -175,7 +176,8 @@ func (w *snapshotWriter) updateNode(n *nodeState, old []*RecordSet, ids map[stri
 			if j, ok := slices.BinarySearchFunc(old, id, byID); ok {
 				was = old[j]
 			}
-			w.replace(was, n.sets[id])
+			now, _ := n.sets.get(id)
+			w.replace(was, now)
 		}
 		return sets
 	}
@@ -186,7 +188,7 @@ func (w *snapshotWriter) updateNode(n *nodeState, old []*RecordSet, ids map[stri
 		if ok {
 			was = sets[j]
 		}
-		now := n.sets[id]
+		now, _ := n.sets.get(id)
 		w.replace(was, now)
 		switch {
 		case ok && now != nil:
