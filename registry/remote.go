@@ -108,16 +108,18 @@ func (r *Registry) MergeNode(st NodeState) (bool, error) {
 			changes = append(changes, n.applyLocked(&r.strs, id, s, s.Version, st.Owned))
 		}
 	}
-	var held map[string]bool
-	if len(st.Held) > 0 {
-		held = make(map[string]bool, len(st.Held))
-		for _, id := range st.Held {
-			held[id] = true
-		}
+	// Held is sorted as gossip decodes it (a swarmdns sender lists sets by
+	// container): searched as it is, it costs no map of 50,000 IDs.
+	held := st.Held
+	if !slices.IsSorted(held) {
+		held = slices.Sorted(slices.Values(held))
 	}
 	var gone []string
 	for id, old := range n.sets.all() {
-		if _, ok := in[id]; !ok && !held[id] && old.Version <= st.Version {
+		if _, ok := in[id]; ok || old.Version > st.Version {
+			continue
+		}
+		if _, ok := slices.BinarySearch(held, id); !ok {
 			gone = append(gone, id)
 		}
 	}

@@ -20,9 +20,11 @@ import (
 // operator who sets GOGC or GOMEMLIMIT gets exactly that instead.
 const (
 	// memoryHeadroomMin is the least room left above the live heap; with
-	// answers that allocate little, it is mostly gossip's garbage (a
-	// 50,000-set push/pull makes about 10 MB) that fills it.
-	memoryHeadroomMin = 12 << 20
+	// answers that allocate little, it is mostly gossip's garbage (an
+	// unchanged 50,000-set push/pull makes about 8 MB, most of it
+	// memberlist's buffers) that fills it, so a collection every push/pull
+	// or two.
+	memoryHeadroomMin = 8 << 20
 	// memoryHeadroomShare is the share of the live heap left as room
 	// above it, when that is more than memoryHeadroomMin.
 	memoryHeadroomShare = 8 // 1/8

@@ -17,9 +17,10 @@ func TestMemoryLimit(t *testing.T) {
 		min, max      int64
 	}{
 		// Small heaps get the minimum headroom, large ones an eighth.
-		{0, 0, 12 * mib, 13 * mib},
-		{10 * mib, 3 * mib, 25 * mib, 27 * mib},
-		{40 * mib, 4 * mib, 56 * mib, 60 * mib},
+		{0, 0, 8 * mib, 9 * mib},
+		{10 * mib, 3 * mib, 21 * mib, 23 * mib},
+		{40 * mib, 4 * mib, 53 * mib, 57 * mib},
+		{80 * mib, 4 * mib, 99 * mib, 101 * mib},
 		{400 * mib, 8 * mib, 450 * mib, 490 * mib},
 		{math.MaxUint64 - 1, 0, math.MaxInt64, math.MaxInt64},
 	} {
