@@ -45,13 +45,13 @@ const (
 // claims the local node (registry.ErrOwnNode) and ignores stale ones
 // (an older generation, a version it already has, a generation it has
 // seen leave). It reads the zone through Snapshot, follows local changes
-// through Subscribe, and asks RenewGeneration to move the local node to a
+// through SubscribeLocal, and asks RenewGeneration to move the local node to a
 // newer generation when the cluster still holds its name at one at least
 // as new (a restart with a clock that went backwards, or a run the peers
 // dropped while it was cut off).
 type Store interface {
 	Snapshot() *registry.Snapshot
-	Subscribe(ctx context.Context) (*registry.Snapshot, *registry.Subscription)
+	SubscribeLocal(ctx context.Context) (*registry.Snapshot, *registry.Subscription)
 	Generation(node string) (uint64, bool)
 	ApplyDelta(d registry.Delta) (bool, error)
 	MergeNode(st registry.NodeState) (bool, error)

@@ -354,7 +354,7 @@ func (n *Node) Close() error {
 // loop serves received messages, membership events, local changes and
 // leases. It is the only goroutine that writes remote records.
 func (n *Node) loop(ctx context.Context) error {
-	_, sub := n.store.Subscribe(ctx)
+	_, sub := n.store.SubscribeLocal(ctx)
 	defer sub.Close()
 	tick := time.NewTicker(min(time.Second, n.cfg.Lease/4))
 	defer tick.Stop()

@@ -221,3 +221,24 @@ func TestSubscriptionCloseReleasesContext(t *testing.T) {
 	}
 	waitFor(t, "the closed subscriptions' goroutines to end", func() bool { return runtime.NumGoroutine() < before+10 })
 }
+
+// SubscribeLocal follows the local node's changes only: a batch of remote
+// ones neither queues nor signals anything.
+func TestSubscribeLocal(t *testing.T) {
+	r, _ := newTestRegistry(t, "a", 1)
+	_, sub := r.SubscribeLocal(t.Context())
+	defer sub.Close()
+	mustApply(t, r, setDelta(1, 1, "x"))
+	if pending(sub) {
+		t.Error("signalled for a remote change")
+	}
+	mustSetLocal(t, r, rs("c1", "web", "10.0.0.1"))
+	mustApply(t, r, setDelta(1, 2, "y"))
+	if !pending(sub) {
+		t.Fatal("no signal for a local change")
+	}
+	got := sub.Next()
+	if len(got) != 1 || got[0].Node != "a" || got[0].ContainerID != "c1" {
+		t.Errorf("changes: got %+v; want only a's c1", got)
+	}
+}
