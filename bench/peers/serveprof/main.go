@@ -12,6 +12,12 @@
 // Usage, from the repository root:
 //
 //	go run ./bench/peers/serveprof -case hit -records 100000 -cpuprofile cpu.prof -memprofile mem.prof
+//
+// With -heapprofile it only fills a registry (-heapsource local: the
+// node's own sets; remote: peers' states merged as gossip merges them) and
+// writes a profile of the heap that stays live:
+//
+//	go run ./bench/peers/serveprof -records 100000 -heapsource remote -heapprofile heap.prof
 package main
 
 import (
@@ -24,6 +30,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,9 +54,10 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `file`")
 	memprofile := flag.String("memprofile", "", "write an allocation profile to `file`")
 	heapprofile := flag.String("heapprofile", "", "only fill the registry with -records sets, then write a heap profile of what stays live to `file` and print the bytes per set")
+	heapsource := flag.String("heapsource", "local", "with -heapprofile, where the sets come from: local (the node's own, as the watcher writes them) or remote (merged as gossip merges peers' states, 50,000 sets per peer, decoded strings and all)")
 	flag.Parse()
 	if *heapprofile != "" {
-		if err := heap(*records, *heapprofile); err != nil {
+		if err := heap(*records, *heapsource, *heapprofile); err != nil {
 			fmt.Fprintf(os.Stderr, "serveprof: %v\n", err)
 			os.Exit(1)
 		}
@@ -86,21 +94,63 @@ func newRegistry(n int) (*registry.Registry, error) {
 	return reg, nil
 }
 
-// heap measures what a registry of n sets keeps live.
-func heap(n int, path string) error {
+// remoteRegistry returns a registry holding n record sets of peers, as
+// gossip leaves them: each peer's state merged whole, its sets owned by the
+// registry, every string its own allocation as the decoder makes it.
+func remoteRegistry(n int) (*registry.Registry, error) {
+	reg, err := registry.New(registry.Config{Node: "prof", Generation: 1})
+	if err != nil {
+		return nil, err
+	}
+	const perPeer = 50000
+	for k, lo := 0, 0; lo < n; k, lo = k+1, lo+perPeer {
+		hi := min(lo+perPeer, n)
+		st := registry.NodeState{Node: fmt.Sprintf("feeder-%d", k), Generation: 1, Version: uint64(hi - lo), Owned: true}
+		for i := lo; i < hi; i++ {
+			v := uint32(i + 1)
+			name := fmt.Sprintf("h%d.%s", i, zone)
+			st.Sets = append(st.Sets, registry.RecordSet{
+				ContainerID: fmt.Sprintf("%064x", i+1),
+				Name:        name,
+				Names:       []string{name},
+				Addrs: []registry.Addr{{
+					IP: netip.AddrFrom4([4]byte{10, byte(v >> 16), byte(v >> 8), byte(v)}), Network: strings.Clone("bench"),
+					Subnet: netip.MustParsePrefix("10.0.0.0/8"),
+				}},
+				Version: uint64(i - lo + 1),
+			})
+		}
+		if _, err := reg.MergeNode(st); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}
+
+// heap measures what a registry of n sets from source (local or remote)
+// keeps live.
+func heap(n int, source, path string) error {
+	fill := newRegistry
+	switch source {
+	case "local":
+	case "remote":
+		fill = remoteRegistry
+	default:
+		return fmt.Errorf("unknown -heapsource %q", source)
+	}
 	runtime.MemProfileRate = 512
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	reg, err := newRegistry(n)
+	reg, err := fill(n)
 	if err != nil {
 		return err
 	}
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	fmt.Printf("registry with %d sets: %.0f heap bytes and %.1f heap objects per set live (%.1f MiB)\n", n,
-		float64(after.HeapAlloc-before.HeapAlloc)/float64(n), float64(after.HeapObjects-before.HeapObjects)/float64(n),
+	fmt.Printf("registry with %d %s sets: %.0f heap bytes and %.1f heap objects per set live (%.1f MiB)\n", n,
+		source, float64(after.HeapAlloc-before.HeapAlloc)/float64(n), float64(after.HeapObjects-before.HeapObjects)/float64(n),
 		float64(after.HeapAlloc-before.HeapAlloc)/(1<<20))
 	f, err := os.Create(path)
 	if err != nil {
