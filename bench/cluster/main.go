@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/swarmdns/swarmdns/gossip"
@@ -112,6 +113,8 @@ func run(c config) error {
 		wg.Wait()
 	}()
 	var logs memberlistLog
+	// Every node's gossip metrics, told apart by a node label.
+	prom := prometheus.NewRegistry()
 	logger := zerolog.New(os.Stderr).Level(zerolog.WarnLevel)
 	if os.Getenv("CLUSTER_DEBUG") != "" {
 		logger = logger.Level(zerolog.InfoLevel)
@@ -145,6 +148,7 @@ func run(c config) error {
 		g, err := gossip.New(gossip.Config{
 			Node: name, Generation: gen, BindAddr: "127.0.0.1:0", Join: join,
 			Key: []byte("0123456789abcdef"), Store: reg, Logger: logger,
+			Metrics: prometheus.WrapRegistererWith(prometheus.Labels{"node": name}, prom),
 			MemberlistConfig: func(c *memberlist.Config) {
 				c.Transport = tr
 				c.Logger = log.New(logs.counting(c.Logger.Writer()), "", 0)
@@ -216,6 +220,7 @@ func run(c config) error {
 	// Convergence: a new container on a random node, until every node
 	// resolves its name; then its removal, until none does.
 	fmt.Fprintf(os.Stderr, "measuring convergence over %d trials...\n", c.trials)
+	trialMsgs := startMessages(prom)
 	trialCPU := startCPU(&logs)
 	var add, del []time.Duration
 	var addLate, delLate int
@@ -244,14 +249,18 @@ func run(c config) error {
 		}
 	}
 	trialUse := trialCPU()
+	trialMsg := trialMsgs()
 
 	time.Sleep(c.settle) // a measured wait, not a wait for a condition
 	fmt.Fprintf(os.Stderr, "measuring traffic at rest for %v...\n", c.rest)
+	restMsgs := startMessages(prom)
 	restCPU := startCPU(&logs)
 	restBps := traffic(cluster, c.rest, nil)
 	restUse := restCPU()
+	restMsg := restMsgs()
 	fmt.Fprintf(os.Stderr, "measuring traffic under churn (one change every %v) for %v...\n", c.churnEvery, c.churn)
 	var started, stopped atomic.Int64
+	churnMsgs := startMessages(prom)
 	churnCPU := startCPU(&logs)
 	churnBps := traffic(cluster, c.churn, func(stop <-chan struct{}) {
 		// running holds the sets the churn may stop: the initial ones
@@ -295,6 +304,7 @@ func run(c config) error {
 		}
 	})
 	churnUse := churnCPU()
+	churnMsg := churnMsgs()
 	changes := float64(started.Load() + stopped.Load())
 
 	fmt.Printf("in-process cluster on loopback: %d nodes, %d containers per node, memberlist LAN defaults, encrypted\n", n, c.perNode)
@@ -318,6 +328,10 @@ func run(c config) error {
 	_ = w.Flush()
 	pp, zone := gossip.StateSize(cluster[0].reg.Snapshot())
 	fmt.Printf("\npush/pull state of this cluster: %d B (full zone %d B)\n", pp, zone)
+	fmt.Println("\nswarmdns gossip messages in the whole cluster, by kind and direction (and updates dropped, by reason):")
+	for _, l := range []struct{ name, counts string }{{"trials", trialMsg}, {"rest", restMsg}, {"churn", churnMsg}} {
+		fmt.Printf("  %-7s %s\n", l.name, l.counts)
+	}
 	fmt.Printf("memberlist over the whole run, formation included: %d probes failed over UDP, %d suspicions or death notices refuted, %d nodes marked failed\n",
 		logs.failedProbes.Load(), logs.refuted.Load(), logs.markedFailed.Load())
 
@@ -660,5 +674,48 @@ func startCPU(l *memberlistLog) func() string {
 		d := <-late
 		return fmt.Sprintf("%.2f cores, wake-up delay p99 %v max %v; %d probes failed, %d marked failed",
 			use, pct(d, 99), pct(d, 100), l.failedProbes.Load()-probes0, l.markedFailed.Load()-marked0)
+	}
+}
+
+// startMessages starts counting the gossip messages of every node (the
+// metrics in reg); the function it returns lists, summed over the nodes,
+// the messages sent and received since by kind and the updates dropped by
+// reason.
+func startMessages(reg *prometheus.Registry) func() string {
+	read := func() map[string]float64 {
+		out := make(map[string]float64)
+		families, err := reg.Gather()
+		if err != nil {
+			return out
+		}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				var key []string
+				for _, l := range m.GetLabel() {
+					if l.GetName() != "node" {
+						key = append(key, l.GetValue())
+					}
+				}
+				switch f.GetName() {
+				case "swarmdns_gossip_messages_total":
+					out[strings.Join(key, " ")] += m.GetCounter().GetValue()
+				case "swarmdns_gossip_rejected_total":
+					out["dropped "+strings.Join(key, " ")] += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return out
+	}
+	before, t0 := read(), time.Now()
+	return func() string {
+		after, secs := read(), time.Since(t0).Seconds()
+		var parts []string
+		for k, v := range after {
+			if d := v - before[k]; d > 0 {
+				parts = append(parts, fmt.Sprintf("%s %.0f (%.1f/s)", k, d, d/secs))
+			}
+		}
+		slices.Sort(parts)
+		return strings.Join(parts, ", ")
 	}
 }
