@@ -24,10 +24,16 @@ var seed = maphash.MakeSeed()
 
 func hashName(name string) uint64 { return maphash.String(seed, name) }
 
-func hashAddr(ip netip.Addr) uint64 {
-	b := ip.As16()
-	return maphash.Bytes(seed, b[:])
-}
+// addrKey is an address as the address index keys it: its 16 bytes
+// (an IPv4 address in its IPv4-mapped form; the index holds unmapped
+// addresses without zone, so no two differ only in that). It is 16 bytes
+// where a netip.Addr is 24, which at 100,000 sets saves about 1 MB of the
+// index's slots.
+type addrKey [16]byte
+
+func keyOf(ip netip.Addr) addrKey { return ip.As16() }
+
+func hashAddr(k addrKey) uint64 { return maphash.Bytes(seed, k[:]) }
 
 // sharded is a map split into shards by key hash.
 type sharded[K comparable, V any] struct {

@@ -41,7 +41,7 @@ type Snapshot struct {
 	// same shard in each.
 	names   *sharded[string, []*RecordSet]
 	aliases *sharded[string, []*RecordSet] // the sets with an alias of that name
-	addrs   *sharded[netip.Addr, []*RecordSet]
+	addrs   *sharded[addrKey, []*RecordSet]
 	parents *sharded[string, int32] // how many names and aliases lie below
 }
 
@@ -126,7 +126,7 @@ func emptySnapshot() *Snapshot {
 	return &Snapshot{
 		names:   newSharded[string, []*RecordSet](hashName),
 		aliases: newSharded[string, []*RecordSet](hashName),
-		addrs:   newSharded[netip.Addr, []*RecordSet](hashAddr),
+		addrs:   newSharded[addrKey, []*RecordSet](hashAddr),
 		parents: newSharded[string, int32](hashName),
 	}
 }
@@ -141,7 +141,7 @@ func (r *Registry) info(n *nodeState) NodeInfo {
 // snapshotWriter makes the indexes of a new snapshot from a previous one.
 type snapshotWriter struct {
 	names, aliases *setIndex[string]
-	addrs          *setIndex[netip.Addr]
+	addrs          *setIndex[addrKey]
 	parents        parentIndex
 }
 
@@ -209,7 +209,7 @@ func (w *snapshotWriter) replace(old, new *RecordSet) {
 		return
 	}
 	var oldNames, newNames, oldAliases, newAliases []string
-	var oldAddrs, newAddrs []netip.Addr
+	var oldAddrs, newAddrs []addrKey
 	if old != nil {
 		oldNames, oldAliases, oldAddrs = old.Names, aliasNames(old), addrKeys(old)
 	}
@@ -260,11 +260,11 @@ func aliasNames(s *RecordSet) []string {
 
 // addrKeys returns the distinct addresses of s (sorted by address, as
 // normalize leaves them).
-func addrKeys(s *RecordSet) []netip.Addr {
-	var out []netip.Addr
+func addrKeys(s *RecordSet) []addrKey {
+	var out []addrKey
 	for _, a := range s.Addrs {
-		if len(out) == 0 || out[len(out)-1] != a.IP {
-			out = append(out, a.IP)
+		if k := keyOf(a.IP); len(out) == 0 || out[len(out)-1] != k {
+			out = append(out, k)
 		}
 	}
 	return out
@@ -332,7 +332,11 @@ func (s *Snapshot) Exists(name string) bool {
 // LookupAddr returns the record sets that hold ip, for PTR answers. An
 // IPv4-mapped IPv6 address finds the IPv4 one; a zone is ignored.
 func (s *Snapshot) LookupAddr(ip netip.Addr) []*RecordSet {
-	sets, _ := s.addrs.get(ip.Unmap().WithZone(""))
+	ip = ip.Unmap()
+	if !ip.IsValid() {
+		return nil
+	}
+	sets, _ := s.addrs.get(keyOf(ip))
 	return slices.Clone(sets)
 }
 

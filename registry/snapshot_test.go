@@ -96,7 +96,13 @@ func TestSnapshotLookupAddrMapped(t *testing.T) {
 		{IP: netip.MustParseAddr("fd00::7"), Network: "n1"},
 	}
 	mustSetLocal(t, r, s)
+	// The index keys addresses by their 16 bytes: the unspecified IPv6
+	// address has the zero key, which an invalid address must not find.
+	mustSetLocal(t, r, rs("c2", "zero", "::"))
 	snap := r.Snapshot()
+	if got := snap.LookupAddr(netip.IPv6Unspecified()); len(got) != 1 || got[0].ContainerID != "c2" {
+		t.Errorf("LookupAddr(::): got %v; want c2", ids(got))
+	}
 	set := snap.Lookup("web.swarm.internal.")[0]
 	if ip := set.Addrs[0].IP; !ip.Is4() {
 		t.Errorf("stored address: got %v; want the unmapped IPv4", ip)
