@@ -626,9 +626,6 @@ func (c *limitConn) Close() error {
 func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	start := time.Now()
 	tcp := isTCP(w.RemoteAddr())
-	if !tcp {
-		defer s.releaseUDP()
-	}
 	client := remoteIP(w.RemoteAddr())
 	if tcp && req.Opcode == mdns.OpcodeQuery && len(req.Question) == 1 && (req.Question[0].Qtype == mdns.TypeAXFR || req.Question[0].Qtype == mdns.TypeIXFR) &&
 		containsAddr(s.cfg.AllowTransfer, client) {

@@ -94,21 +94,23 @@ func (s *Server) serveUDPEach(conn *net.UDPConn, handlers *sync.WaitGroup) error
 	oob := make([]byte, pktinfoSize)
 	replyOOB := make([]byte, pktinfoSize)
 	fb := &fastBuffers{out: make([]byte, 0, maxQuerySize)}
+	var errs readErrors
 	for {
 		n, oobn, _, from, err := conn.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			s.qlog.Debug().Err(err).Msg("read udp")
+			errs.wait(s, err)
 			continue
 		}
+		errs.reset()
 		start := time.Now()
 		p := udpPacket{data: buf[:n], from: from}
 		if s.pktinfo {
 			p.dst, p.ifindex = parsePktinfo(oob[:oobn])
 		}
-		r, ok := s.answerPacket(conn, p, fb, handlers)
+		r, ok := s.answerPacket(conn, p, fb, handlers, nil)
 		if !ok {
 			continue
 		}
@@ -118,8 +120,10 @@ func (s *Server) serveUDPEach(conn *net.UDPConn, handlers *sync.WaitGroup) error
 }
 
 // answerPacket answers p on the fast path and returns the reply to send, or
-// hands p to the full path (and returns false).
-func (s *Server) answerPacket(conn *net.UDPConn, p udpPacket, fb *fastBuffers, handlers *sync.WaitGroup) (fastReply, bool) {
+// hands p to the full path (and returns false). When the full path must
+// wait for a slot, beforeWait (if not nil) runs first: the caller sends
+// the replies it holds rather than keep them waiting too.
+func (s *Server) answerPacket(conn *net.UDPConn, p udpPacket, fb *fastBuffers, handlers *sync.WaitGroup, beforeWait func()) (fastReply, bool) {
 	if len(p.data) < headerLen {
 		return fastReply{}, false // not even a header: nothing to answer
 	}
@@ -129,7 +133,14 @@ func (s *Server) answerPacket(conn *net.UDPConn, p udpPacket, fb *fastBuffers, h
 	// Everything else runs on its own goroutine: it may wait on an
 	// upstream. When MaxConcurrent are running the reader waits too, and
 	// the kernel's buffer takes the rest.
-	s.udpSlots <- struct{}{}
+	select {
+	case s.udpSlots <- struct{}{}:
+	default:
+		if beforeWait != nil {
+			beforeWait()
+		}
+		s.udpSlots <- struct{}{}
+	}
 	pkt := make([]byte, len(p.data))
 	copy(pkt, p.data)
 	w := &udpWriter{conn: conn, from: p.from, dst: p.dst, ifindex: p.ifindex}
@@ -141,6 +152,22 @@ func (s *Server) answerPacket(conn *net.UDPConn, p udpPacket, fb *fastBuffers, h
 	}()
 	return fastReply{}, false
 }
+
+// readErrors spaces out the reads after a read error, 1 ms doubling to
+// 100 ms while errors go on, so that one that persists does not spin a
+// core; the first of a run is logged.
+type readErrors struct{ n int }
+
+func (e *readErrors) wait(s *Server, err error) {
+	if e.n == 0 {
+		s.log.Warn().Err(err).Msg("read udp")
+	}
+	d := min(time.Millisecond<<min(e.n, 7), 100*time.Millisecond)
+	e.n++
+	time.Sleep(d) // a backoff: there is nothing to wait on
+}
+
+func (e *readErrors) reset() { e.n = 0 }
 
 // fastDone counts and logs a fast reply once it is sent (or failed with
 // err).

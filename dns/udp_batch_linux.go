@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -77,37 +78,52 @@ func (s *Server) serveUDPBatches(conn *net.UDPConn, handlers *sync.WaitGroup) er
 	}
 	b := newUDPBatch()
 	fb := &fastBuffers{}
-	var replies [batchSize]fastReply
-	var clients [batchSize]netip.Addr
+	var (
+		replies [batchSize]fastReply
+		clients [batchSize]netip.Addr
+		names   [batchSize][maxNameLen]byte // fb.name is the next query's
+		queued  int
+		start   time.Time
+		errs    readErrors
+	)
+	// flush sends the replies queued so far, then counts and logs them.
+	flush := func() {
+		if queued == 0 {
+			return
+		}
+		if err := b.write(raw, queued); err != nil {
+			s.qlog.Debug().Err(err).Msg("write replies")
+		}
+		for j := range queued {
+			s.fastDone(replies[j], clients[j], start, nil)
+		}
+		queued = 0
+	}
 	for {
 		n, err := b.read(raw)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			s.qlog.Debug().Err(err).Msg("read udp")
+			errs.wait(s, err)
 			continue
 		}
-		start := time.Now()
-		queued := 0
+		errs.reset()
+		start = time.Now()
 		for i := range n {
 			p := b.packet(i, s.pktinfo)
 			fb.out = b.replyBuffer(queued)
-			r, ok := s.answerPacket(conn, p, fb, handlers)
+			r, ok := s.answerPacket(conn, p, fb, handlers, flush)
 			if !ok {
 				continue
 			}
 			b.queue(queued, i, r.msg, p.dst, p.ifindex)
+			l := copy(names[queued][:], r.name)
+			r.name = unsafe.String(&names[queued][0], l)
 			replies[queued], clients[queued] = r, p.from.Addr().Unmap()
 			queued++
 		}
-		if queued == 0 {
-			continue
-		}
-		err = b.write(raw, queued)
-		for j := range queued {
-			s.fastDone(replies[j], clients[j], start, err)
-		}
+		flush()
 	}
 }
 
@@ -223,7 +239,11 @@ func sockaddrAddrPort(sa *unix.RawSockaddrInet6, n uint32) netip.AddrPort {
 			return netip.AddrPort{}
 		}
 		port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), port)
+		ip := netip.AddrFrom16(sa.Addr)
+		if sa.Scope_id != 0 {
+			ip = ip.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10)) // link-local: the interface
+		}
+		return netip.AddrPortFrom(ip, port)
 	}
 	return netip.AddrPort{}
 }

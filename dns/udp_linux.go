@@ -66,8 +66,10 @@ func parsePktinfo(oob []byte) (dst netip.Addr, ifindex uint32) {
 		data := oob[syscall.CmsgLen(0):l]
 		switch {
 		case h.Level == syscall.IPPROTO_IP && h.Type == syscall.IP_PKTINFO && len(data) >= syscall.SizeofInet4Pktinfo:
+			// The local address the kernel would answer from: the
+			// destination itself, unless that was a broadcast.
 			info := (*syscall.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
-			return netip.AddrFrom4(info.Addr), 0
+			return netip.AddrFrom4(info.Spec_dst), 0
 		case h.Level == syscall.IPPROTO_IPV6 && h.Type == syscall.IPV6_PKTINFO && len(data) >= syscall.SizeofInet6Pktinfo:
 			info := (*syscall.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
 			return netip.AddrFrom16(info.Addr).Unmap(), info.Ifindex

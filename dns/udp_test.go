@@ -1,9 +1,12 @@
 package dns
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,5 +85,45 @@ func TestParsePktinfo(t *testing.T) {
 	}
 	if oob := setPktinfo(make([]byte, pktinfoSize), netip.Addr{}, 0); oob != nil {
 		t.Errorf("setPktinfo(no address): got %x; want nil", oob)
+	}
+}
+
+// TestServerUDPMaxConcurrent: at most MaxConcurrent UDP queries are on the
+// full path at once; the rest wait in the socket's buffer. With a slow
+// upstream and many clients, the upstream never sees more than that.
+func TestServerUDPMaxConcurrent(t *testing.T) {
+	var inflight, peak atomic.Int64
+	up := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		if isProbe(r) {
+			answerA(w, r)
+			return
+		}
+		n := inflight.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // a slow upstream
+		inflight.Add(-1)
+		answerA(w, r)
+	})
+	const limit = 4
+	s := newTestServer(t, Config{MaxConcurrent: limit, Upstreams: []string{up.addr}, ForwardTimeout: 10 * time.Second})
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &mdns.Client{Timeout: 10 * time.Second}
+			if _, _, err := c.Exchange(query(fmt.Sprintf("slow-%d.example.", i), mdns.TypeA), s.UDPAddr().String()); err != nil {
+				t.Errorf("client %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := peak.Load(); got > limit || got < 1 {
+		t.Errorf("upstream saw %d queries at once; want 1 to %d (MaxConcurrent)", got, limit)
 	}
 }
