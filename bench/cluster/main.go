@@ -18,8 +18,25 @@
 //
 // Run it from the repository root:
 //
-//	go run ./bench/cluster -nodes 100
-//	go run ./bench/cluster -nodes 200
+//	GOGC=400 go run ./bench/cluster -nodes 100
+//	GOGC=400 go run ./bench/cluster -nodes 200
+//
+// GOGC=400 because about half of the process's CPU at 100 nodes was garbage
+// collection (memberlist's NetTransport allocates a 64 KB buffer per UDP
+// packet read, and an LZW writer per compressed packet); one process pays
+// that for every node at once.
+//
+// Measured on a 2-core machine with a low load (10 containers per node,
+// 100 trials, 60 s windows): 100 nodes converge in 616 ms (p50) and 960 ms
+// (p99) after a start, 623 and 976 ms after a stop, with no probe missed;
+// each node sends 546 B/s at rest and 15.8 KB/s under churn (one change
+// every 100 ms), about 1.5 KB per change. 200 nodes need more than this
+// process gets from two cores: 760 ms (p50) but 4.8 s (p99, 21 s at most)
+// after a start and 3.2 s after a stop, with goroutines waking up to 7 s
+// late, thousands of missed probes and nodes marked failed, and every
+// refutation then exchanging full states with every peer (522 state
+// messages a second in the cluster, against 8 at 100 nodes, and the send
+// queues overflowing); 904 B/s per node at rest, 16 KB/s under churn.
 package main
 
 import (
