@@ -33,10 +33,11 @@
 // every 100 ms), about 1.5 KB per change. 200 nodes need more than this
 // process gets from two cores: 760 ms (p50) but 4.8 s (p99, 21 s at most)
 // after a start and 3.2 s after a stop, with goroutines waking up to 7 s
-// late, thousands of missed probes and nodes marked failed, and every
-// refutation then exchanging full states with every peer (522 state
-// messages a second in the cluster, against 8 at 100 nodes, and the send
-// queues overflowing); 904 B/s per node at rest, 16 KB/s under churn.
+// late, thousands of missed probes and nodes marked failed, and the
+// full-state exchanges that follow refutations and rejoins adding to the
+// load (522 state messages a second in the cluster, against 8 at 100
+// nodes, and the send queues overflowing); 904 B/s per node at rest,
+// 16 KB/s under churn.
 package main
 
 import (
