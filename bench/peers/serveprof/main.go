@@ -1,6 +1,6 @@
 // Command serveprof profiles swarmdns's whole UDP answer path in one
-// process: the dns package's real server (miekg/dns's UDP loop, the
-// handler, the registry snapshot, Pack and the socket writes) on 127.0.0.1,
+// process: the dns package's real server (its UDP readers, the fast path
+// or the full miekg path, the registry snapshot and the socket writes) on 127.0.0.1,
 // driven by in-process UDP clients that send pre-packed queries, for a fixed
 // time. It writes a CPU profile and an allocation profile, and prints the
 // rate and the allocations per answered query, so that the cost of one
