@@ -244,6 +244,10 @@ func TestKillRemovesWithoutInspect(t *testing.T) {
 	term := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "term")})
 	e.awaitAddrs(usr1.Name, e.ips(usr1.ID)...)
 	e.awaitAddrs(term.Name, e.ips(term.ID)...)
+	// A name is published at the network connect, before the container's
+	// start event; an inspect for that event, held at the gate, would stall
+	// the event loop. The barrier's container comes after both starts.
+	e.barrier()
 
 	gate.hold(usr1.ID, term.ID)
 	dockertest.Docker(t, "kill", "-s", "USR1", usr1.ID)
