@@ -460,16 +460,10 @@ func (w *Watcher) kill(ctx context.Context, id string, m events.Message) error {
 	k, known := w.known[id]
 	var inspected *container.InspectResponse
 	if !known {
-		c, found, err := w.inspect(ctx, id)
-		if err != nil {
+		c, found, err := w.inspectNoted(ctx, id)
+		if err != nil || !found {
 			return err
 		}
-		if !found {
-			w.forget(id)
-			w.remove(id, "gone")
-			return nil
-		}
-		w.note(c)
 		inspected, k = &c, infoOf(c)
 	}
 	killed := eventTime(m)
@@ -497,18 +491,29 @@ func (w *Watcher) kill(ctx context.Context, id string, m events.Message) error {
 
 // refresh re-inspects a container and applies what the inspect says.
 func (w *Watcher) refresh(ctx context.Context, id string) error {
-	c, found, err := w.inspect(ctx, id)
-	if err != nil {
+	c, found, err := w.inspectNoted(ctx, id)
+	if err != nil || !found {
 		return err
+	}
+	w.apply(c)
+	return nil
+}
+
+// inspectNoted inspects a container: one that is gone is forgotten and its
+// names removed (found is false); one that is there is noted (its stop
+// signal and start time kept for its kill).
+func (w *Watcher) inspectNoted(ctx context.Context, id string) (c container.InspectResponse, found bool, err error) {
+	c, found, err = w.inspect(ctx, id)
+	if err != nil {
+		return c, false, err
 	}
 	if !found {
 		w.forget(id)
 		w.remove(id, "gone")
-		return nil
+		return c, false, nil
 	}
 	w.note(c)
-	w.apply(c)
-	return nil
+	return c, true, nil
 }
 
 // note keeps what a kill event of the container will be judged by.
