@@ -97,14 +97,11 @@ func (s *Server) serveUDPEach(conn *net.UDPConn, handlers *sync.WaitGroup) error
 	var errs readErrors
 	for {
 		n, oobn, _, from, err := conn.ReadMsgUDPAddrPort(buf, oob)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			errs.wait(s, err)
+		if closed := errs.after(s, err); closed {
+			return nil
+		} else if err != nil {
 			continue
 		}
-		errs.reset()
 		start := time.Now()
 		p := udpPacket{data: buf[:n], from: from}
 		if s.pktinfo {
@@ -158,16 +155,25 @@ func (s *Server) answerPacket(conn *net.UDPConn, p udpPacket, fb *fastBuffers, h
 // core; the first of a run is logged.
 type readErrors struct{ n int }
 
-func (e *readErrors) wait(s *Server, err error) {
+// after takes the outcome of a read: it reports whether the socket is
+// closed (the reader stops); after any other error it waits before the
+// next read.
+func (e *readErrors) after(s *Server, err error) (closed bool) {
+	switch {
+	case err == nil:
+		e.n = 0
+		return false
+	case errors.Is(err, net.ErrClosed):
+		return true
+	}
 	if e.n == 0 {
 		s.log.Warn().Err(err).Msg("read udp")
 	}
 	d := min(time.Millisecond<<min(e.n, 7), 100*time.Millisecond)
 	e.n++
 	time.Sleep(d) // a backoff: there is nothing to wait on
+	return false
 }
-
-func (e *readErrors) reset() { e.n = 0 }
 
 // fastDone counts and logs a fast reply once it is sent (or failed with
 // err).

@@ -4,7 +4,6 @@ package dns
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -101,14 +100,11 @@ func (s *Server) serveUDPBatches(conn *net.UDPConn, handlers *sync.WaitGroup) er
 	}
 	for {
 		n, err := b.read(raw)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			errs.wait(s, err)
+		if closed := errs.after(s, err); closed {
+			return nil
+		} else if err != nil {
 			continue
 		}
-		errs.reset()
 		start = time.Now()
 		for i := range n {
 			p := b.packet(i, s.pktinfo)

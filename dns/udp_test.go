@@ -7,10 +7,12 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/rs/zerolog"
 )
 
 // TestServerWildcardRepliesFromQueriedAddress: a server bound to a wildcard
@@ -125,5 +127,26 @@ func TestServerUDPMaxConcurrent(t *testing.T) {
 	wg.Wait()
 	if got := peak.Load(); got > limit || got < 1 {
 		t.Errorf("upstream saw %d queries at once; want 1 to %d (MaxConcurrent)", got, limit)
+	}
+}
+
+// TestReadErrorsAfter: a closed socket stops the reader; another error is
+// retried after a growing pause, and a good read starts the count again.
+func TestReadErrorsAfter(t *testing.T) {
+	s := &Server{log: zerolog.Nop()}
+	var e readErrors
+	if e.after(s, fmt.Errorf("read: %w", net.ErrClosed)) != true {
+		t.Error("closed socket: reader goes on")
+	}
+	for i := range 3 {
+		if e.after(s, syscall.EIO) {
+			t.Fatal("EIO: reader stops")
+		}
+		if e.n != i+1 {
+			t.Fatalf("after %d errors: count %d", i+1, e.n)
+		}
+	}
+	if e.after(s, nil) || e.n != 0 {
+		t.Errorf("good read: count %d; want 0", e.n)
 	}
 }
