@@ -310,7 +310,15 @@ func New(cfg Config) (*Server, error) {
 		loopLog:     cfg.Logger,
 		probes:      make(map[string]*loopProbe),
 	}
-	s.soaNames = appendName(appendName(nil, s.zone.nsName), s.zone.mbox)
+	soaNames := make([]byte, 2*maxNameLen+2)
+	off, err := mdns.PackDomainName(s.zone.nsName, soaNames, 0, nil, false)
+	if err == nil {
+		off, err = mdns.PackDomainName(s.zone.mbox, soaNames, off, nil, false)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dns: zone %q: SOA names: %w", origin, err)
+	}
+	s.soaNames = soaNames[:off]
 	if cfg.HostsFile != "" {
 		t, st, bad, err := loadHosts(cfg.HostsFile, s.zone.ttl)
 		if err != nil {
@@ -672,14 +680,23 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	}
 }
 
-// udpSize is the largest UDP reply the client takes: 512 without EDNS0,
-// else its advertised size, at least 512 and at most max.
+// udpSize is the largest UDP reply the client of req takes
+// (clientUDPSize).
 func udpSize(req *mdns.Msg, maxSize int) int {
 	opt := req.IsEdns0()
 	if opt == nil {
+		return clientUDPSize(false, 0, maxSize)
+	}
+	return clientUDPSize(true, opt.UDPSize(), maxSize)
+}
+
+// clientUDPSize is the largest UDP reply a client takes: 512 without
+// EDNS0, else its advertised size, at least 512 and at most limit.
+func clientUDPSize(edns bool, size uint16, limit int) int {
+	if !edns {
 		return mdns.MinMsgSize
 	}
-	return min(max(int(opt.UDPSize()), mdns.MinMsgSize), maxSize)
+	return min(max(int(size), mdns.MinMsgSize), limit)
 }
 
 func isTCP(a net.Addr) bool {

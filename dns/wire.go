@@ -114,13 +114,9 @@ func parseQuery(pkt []byte, name *[maxNameLen]byte) (q wireQuery, nameLen int, o
 	return q, n, true
 }
 
-// maxUDPReply is the largest UDP reply q's client takes: 512 without EDNS,
-// else its advertised size, at least 512 and at most limit.
+// maxUDPReply is the largest UDP reply q's client takes (clientUDPSize).
 func (q *wireQuery) maxUDPReply(limit int) int {
-	if !q.edns {
-		return mdns.MinMsgSize
-	}
-	return min(max(int(q.udpSize), mdns.MinMsgSize), limit)
+	return clientUDPSize(q.edns, q.udpSize, limit)
 }
 
 // appendReplyHeader appends the header of the reply to q: its ID, QR, its
@@ -179,20 +175,4 @@ func appendOPT(dst []byte, udpSize uint16, do bool) []byte {
 	}
 	dst = binary.BigEndian.AppendUint32(dst, flags)
 	return binary.BigEndian.AppendUint16(dst, 0)
-}
-
-// appendName appends name (presentation form, canonical, no escapes) in
-// wire form without compression.
-func appendName(dst []byte, name string) []byte {
-	start := 0
-	for i := 0; i < len(name); i++ {
-		if name[i] == '.' {
-			if i > start {
-				dst = append(dst, byte(i-start))
-				dst = append(dst, name[start:i]...)
-			}
-			start = i + 1
-		}
-	}
-	return append(dst, 0)
 }
