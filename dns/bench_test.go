@@ -52,6 +52,18 @@ func benchQueries(n int, name func(i int) string, qtype uint16) []*mdns.Msg {
 
 var sizes = []int{1000, 100000}
 
+// benchServer is a server (not running) over a zone of n names, and
+// queries for A records of 1,024 of them.
+func benchServer(b *testing.B, n int) (*Server, []*mdns.Msg) {
+	b.Helper()
+	s, err := New(Config{Listen: "127.0.0.1:0", Store: benchRegistry(b, n)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s, benchQueries(n, func(i int) string { return fmt.Sprintf("c%d.%s", i, testZone) }, mdns.TypeA)
+}
+
 // BenchmarkAnswer is the in-zone answer path through the pure core: one
 // container name, A record.
 func BenchmarkAnswer(b *testing.B) {
@@ -120,12 +132,7 @@ func (w *discardWriter) WriteMsg(m *mdns.Msg) error {
 func BenchmarkServeDNS(b *testing.B) {
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("names=%d", n), func(b *testing.B) {
-			s, err := New(Config{Listen: "127.0.0.1:0", Store: benchRegistry(b, n)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			qs := benchQueries(n, func(i int) string { return fmt.Sprintf("c%d.%s", i, testZone) }, mdns.TypeA)
+			s, qs := benchServer(b, n)
 			for _, q := range qs {
 				q.SetEdns0(1232, false)
 			}
@@ -195,14 +202,10 @@ func BenchmarkSnapshotLookup(b *testing.B) {
 func BenchmarkAnswerFast(b *testing.B) {
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("names=%d", n), func(b *testing.B) {
-			s, err := New(Config{Listen: "127.0.0.1:0", Store: benchRegistry(b, n)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			qs := benchQueries(n, func(i int) string { return fmt.Sprintf("c%d.%s", i, testZone) }, mdns.TypeA)
+			s, qs := benchServer(b, n)
 			pkts := make([][]byte, len(qs))
 			for i, q := range qs {
+				var err error
 				if pkts[i], err = q.Pack(); err != nil {
 					b.Fatal(err)
 				}

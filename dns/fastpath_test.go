@@ -20,12 +20,10 @@ import (
 // server does for every packet the fast path declines.
 func fullReply(t testing.TB, s *Server, pkt []byte, client netip.Addr) []byte {
 	t.Helper()
-	w := &packWriter{remote: net.UDPAddrFromAddrPort(netip.AddrPortFrom(client, 40000))}
-	var req mdns.Msg
-	if err := req.Unpack(pkt); err != nil {
-		t.Fatalf("full path: query does not unpack: %v", err)
+	w, handled := serveRawFrom(s, pkt, net.UDPAddrFromAddrPort(netip.AddrPortFrom(client, 40000)))
+	if !handled {
+		t.Fatalf("full path: the query does not reach the handler")
 	}
-	s.serveDNS(w, &req)
 	if len(w.replies) != 1 {
 		t.Fatalf("full path: got %d replies; want 1", len(w.replies))
 	}
@@ -61,8 +59,7 @@ func sameReply(t testing.TB, fast, full []byte) {
 
 func packQuery(t testing.TB, name string, qtype uint16, edns func(*mdns.OPT)) []byte {
 	t.Helper()
-	m := new(mdns.Msg)
-	m.SetQuestion(name, qtype)
+	m := query(name, qtype)
 	m.Id = 0xBEEF
 	if edns != nil {
 		o := &mdns.OPT{Hdr: mdns.RR_Header{Name: ".", Rrtype: mdns.TypeOPT}}

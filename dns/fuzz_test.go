@@ -46,10 +46,16 @@ func (w *packWriter) Hijack()             {}
 // whether the handler ran; a packet miekg rejects before the handler (with
 // FORMERR or NOTIMP, or silence) returns handled false.
 func serveRaw(s *Server, pkt []byte, tcp bool) (w *packWriter, handled bool) {
-	w = &packWriter{remote: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+	var remote net.Addr = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 	if tcp {
-		w.remote = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
+		remote = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 	}
+	return serveRawFrom(s, pkt, remote)
+}
+
+// serveRawFrom is serveRaw for a client at remote.
+func serveRawFrom(s *Server, pkt []byte, remote net.Addr) (w *packWriter, handled bool) {
+	w = &packWriter{remote: remote}
 	if len(pkt) < 12 {
 		return w, false
 	}
