@@ -95,6 +95,9 @@ type Config struct {
 	StartTimeout time.Duration
 	// Store receives the records (required).
 	Store Store
+	// Clients, if set, receives every running container as a DNS client
+	// (ClientStore).
+	Clients ClientStore
 	// Logger receives the watcher's logs; the zero value discards them.
 	Logger zerolog.Logger
 	// Metrics, if not nil, is where the watcher registers its metrics.
@@ -161,6 +164,7 @@ type Watcher struct {
 	published    map[string]registry.RecordSet
 	rechecks     []recheck
 	recheckTimer *time.Timer
+	nets         networkInfo
 }
 
 // drain remembers a container whose records went at a terminating kill
@@ -429,6 +433,11 @@ func (w *Watcher) handle(ctx context.Context, m events.Message) error {
 			return nil
 		}
 		id = m.Actor.Attributes["container"]
+		if w.cfg.Clients != nil && m.Actor.Attributes["name"] == gatewayBridge {
+			if err := w.loadGateways(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	if id == "" {
 		return nil
@@ -438,6 +447,7 @@ func (w *Watcher) handle(ctx context.Context, m events.Message) error {
 	case events.ActionDestroy:
 		w.forget(id)
 		w.remove(id, "destroyed")
+		w.removeClient(id)
 		return nil
 	case events.ActionKill:
 		return w.kill(ctx, id, m)
@@ -472,7 +482,7 @@ func (w *Watcher) kill(ctx context.Context, id string, m events.Message) error {
 		// A kill from before the container's last start (replayed after a
 		// reconnect), or a reload signal.
 		if inspected != nil {
-			w.apply(*inspected)
+			w.apply(ctx, *inspected)
 			return nil
 		}
 		return w.refresh(ctx, id)
@@ -495,7 +505,7 @@ func (w *Watcher) refresh(ctx context.Context, id string) error {
 	if err != nil || !found {
 		return err
 	}
-	w.apply(c)
+	w.apply(ctx, c)
 	return nil
 }
 
@@ -510,6 +520,7 @@ func (w *Watcher) inspectNoted(ctx context.Context, id string) (c container.Insp
 	if !found {
 		w.forget(id)
 		w.remove(id, "gone")
+		w.removeClient(id)
 		return c, false, nil
 	}
 	w.note(c)
@@ -527,8 +538,10 @@ func (w *Watcher) forget(id string) {
 	delete(w.known, id)
 }
 
-// apply publishes a container as its inspect response says, or removes it.
-func (w *Watcher) apply(c container.InspectResponse) {
+// apply publishes a container as its inspect response says, or removes it,
+// and updates it as a client.
+func (w *Watcher) apply(ctx context.Context, c container.InspectResponse) {
+	w.updateClient(ctx, c)
 	if reason := w.held(c); reason != "" {
 		w.remove(c.ID, reason)
 		return
@@ -606,8 +619,8 @@ func (w *Watcher) removed(id, reason string) {
 // local set.
 func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 	f := filters.NewArgs(filters.Arg("status", "running"))
-	if w.cfg.WatchLabel != "" {
-		f.Add("label", w.cfg.WatchLabel)
+	if w.cfg.WatchLabel != "" && w.cfg.Clients == nil {
+		f.Add("label", w.cfg.WatchLabel) // every container is a client: list them all then
 	}
 	lctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	list, err := w.cli.ContainerList(lctx, container.ListOptions{Filters: f})
@@ -630,6 +643,12 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	var clients []registry.Client
+	if w.cfg.Clients != nil {
+		if err := w.loadNetworks(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	var sets []registry.RecordSet
 	warnings := make(map[string][]string)
@@ -641,6 +660,11 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 		}
 		running[c.ID] = true
 		known[c.ID] = infoOf(*c)
+		if w.cfg.Clients != nil {
+			if cl, ok := w.clientOf(ctx, *c); ok {
+				clients = append(clients, cl)
+			}
+		}
 		if w.held(*c) != "" {
 			continue
 		}
@@ -660,6 +684,9 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 	// The containers that do not run (or are not watched) are inspected
 	// again at their next kill; their next start event notes them anyway.
 	w.known = known
+	if w.cfg.Clients != nil {
+		w.cfg.Clients.ReplaceClients(clients)
+	}
 	changes, err := w.store.ReplaceLocal(sets)
 	if err != nil {
 		return nil, fmt.Errorf("storing records: %w", err)
