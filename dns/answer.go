@@ -39,7 +39,8 @@ type zoneConfig struct {
 	// nodeAddrs, if set, gives the addresses of a swarmdns node by its
 	// label, for <node>.node.<origin>.
 	nodeAddrs func(node string) []netip.Addr
-	nodeZone  string // "node.<origin>"
+	nodeZone  string  // "node.<origin>"
+	clients   Clients // nil: clients are known by their address only
 }
 
 // explain collects, for Lookup, why each candidate record was given or left
@@ -223,8 +224,8 @@ func (z *zoneConfig) addrRecords(snap *registry.Snapshot, sets []*registry.Recor
 // the TTL they all share:
 //   - health: sets whose healthcheck is not passing are left out, unless no
 //     set with an address of the family passes (then all are given);
-//   - network: when the client's address lies in the subnet of one of a
-//     set's networks, only that set's addresses on such networks are given;
+//   - network: when the client's container shares networks with a set,
+//     only that set's addresses on those networks are given (Clients);
 //   - order: the local node's addresses first, then the others (the caller
 //     shuffles each group); the TTL lowered to staleTTL when any owning node
 //     is stale;
@@ -238,6 +239,7 @@ func (z *zoneConfig) selectAddrs(snap *registry.Snapshot, sets []*registry.Recor
 		}
 	}
 	local := snap.LocalNode()
+	cl := z.clientOf(client)
 	ips = dst
 	first := len(dst)
 	ttl = z.ttl
@@ -264,15 +266,15 @@ func (z *zoneConfig) selectAddrs(snap *registry.Snapshot, sets []*registry.Recor
 				reason += "; TTL lowered: node " + s.Node + " is stale"
 			}
 		}
-		shared := sharesNetwork(s, client)
+		shared := sharesNetwork(s, cl, local)
 		given := false
 		for _, a := range s.Addrs {
 			if a.IP.Is4() != is4 {
 				continue
 			}
-			if shared && !onClientNetwork(s, a.Network, client) {
+			if shared && !cl.OnNetwork(a.Network, s.Node, local) {
 				if ex != nil {
-					ex.add(candidate(s, a, false, "left out: the client is on network "+strings.Join(sharedNetworks(s, client), ",")+", this address is on "+a.Network))
+					ex.add(candidate(s, a, false, "left out: the client is on network "+strings.Join(sharedNetworks(s, cl, local), ",")+", this address is on "+a.Network))
 				}
 				continue
 			}
@@ -317,39 +319,28 @@ func candidate(s *registry.RecordSet, a registry.Addr, included bool, reason str
 	}
 }
 
-// sharesNetwork reports whether client lies in the subnet of one of the
-// networks of s.
-func sharesNetwork(s *registry.RecordSet, client netip.Addr) bool {
-	if !client.IsValid() {
+// sharesNetwork reports whether the client container cl (nil: unknown)
+// shares a network with s.
+func sharesNetwork(s *registry.RecordSet, cl *registry.Client, local string) bool {
+	if cl == nil {
 		return false
 	}
 	for _, a := range s.Addrs {
-		if a.Subnet.IsValid() && a.Subnet.Contains(client) {
+		if cl.OnNetwork(a.Network, s.Node, local) {
 			return true
 		}
 	}
 	return false
 }
 
-// onClientNetwork reports whether network is one of the networks of s
-// whose subnet holds client.
-func onClientNetwork(s *registry.RecordSet, network string, client netip.Addr) bool {
-	for _, a := range s.Addrs {
-		if a.Network == network && a.Subnet.IsValid() && a.Subnet.Contains(client) {
-			return true
-		}
-	}
-	return false
-}
-
-// sharedNetworks returns the networks of s whose subnet holds client, or nil.
-func sharedNetworks(s *registry.RecordSet, client netip.Addr) []string {
-	if !client.IsValid() {
+// sharedNetworks returns the networks of s that cl shares, or nil.
+func sharedNetworks(s *registry.RecordSet, cl *registry.Client, local string) []string {
+	if cl == nil {
 		return nil
 	}
 	var nets []string
 	for _, a := range s.Addrs {
-		if a.Subnet.IsValid() && a.Subnet.Contains(client) && !containsString(nets, a.Network) {
+		if cl.OnNetwork(a.Network, s.Node, local) && !containsString(nets, a.Network) {
 			nets = append(nets, a.Network)
 		}
 	}

@@ -38,7 +38,7 @@ type fastReply struct {
 // query or a forwarded question the cache holds, and reports false
 // otherwise.
 func (s *Server) answerFast(pkt []byte, client netip.Addr, b *fastBuffers) (fastReply, bool) {
-	if s.rrl != nil {
+	if s.rrl != nil || s.cfg.LogQueries {
 		return fastReply{}, false
 	}
 	q, n, ok := parseQuery(pkt, &b.name)

@@ -82,7 +82,29 @@ func testZoneConfig() *zoneConfig {
 		origin: testZone, ttl: 5, staleTTL: 1, negTTL: 5,
 		nsName: "ns." + testZone, mbox: "hostmaster." + testZone,
 		nsAddrs: []netip.Addr{netip.MustParseAddr("192.0.2.53")},
+		clients: testClients(),
 	}
+}
+
+// testClients returns the local containers that ask in the tests:
+//
+//	front-client: 10.0.1.77 on front, 172.18.0.77 on docker_gwbridge
+//	back-client:  10.0.2.50 on back
+//	back-2, back-3: 10.0.2.9, 10.0.2.7 on back
+//	bridge-client: 172.17.0.5 on bridge (this node's only)
+//
+// front and back are Swarm-wide networks (overlays).
+func testClients() *registry.ClientTable {
+	t := registry.NewClientTable()
+	a := netip.MustParseAddr
+	t.ReplaceClients([]registry.Client{
+		{ContainerID: "cc-front", Name: "front-client", Addrs: []netip.Addr{a("10.0.1.77"), a("172.18.0.77")}, Networks: []registry.ClientNetwork{{Name: "front"}}},
+		{ContainerID: "cc-back", Name: "back-client", Addrs: []netip.Addr{a("10.0.2.50")}, Networks: []registry.ClientNetwork{{Name: "back"}}},
+		{ContainerID: "cc-back2", Name: "back-2", Addrs: []netip.Addr{a("10.0.2.9")}, Networks: []registry.ClientNetwork{{Name: "back"}}},
+		{ContainerID: "cc-back3", Name: "back-3", Addrs: []netip.Addr{a("10.0.2.7")}, Networks: []registry.ClientNetwork{{Name: "back"}}},
+		{ContainerID: "cc-bridge", Name: "bridge-client", Addrs: []netip.Addr{a("172.17.0.5")}, Networks: []registry.ClientNetwork{{Name: "bridge", Local: true}}},
+	})
+	return t
 }
 
 // rrStrings returns the records in presentation form, sorted, with the SOA
@@ -114,6 +136,9 @@ func newTestServer(t testing.TB, cfg Config) *Server {
 	}
 	if cfg.Store == nil {
 		cfg.Store = testRegistry(t)
+	}
+	if cfg.Clients == nil {
+		cfg.Clients = testClients()
 	}
 	if cfg.Logger.GetLevel() == zerolog.TraceLevel { // the zero Logger
 		cfg.Logger = testLogger(t)

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/swarmdns/swarmdns/registry"
 )
 
 // Candidate is one record the server considered for an answer, and why it
@@ -41,6 +43,9 @@ type Explanation struct {
 	// Candidates are the zone's records for the name; empty for
 	// forwarded names.
 	Candidates []Candidate
+	// Client is the local container that holds the client address, which
+	// the answer was computed for; nil when none does (see Clients).
+	Client *registry.Client
 }
 
 // Lookup returns the answer the server would give client for name and
@@ -57,5 +62,5 @@ func (s *Server) Lookup(ctx context.Context, name string, qtype uint16, client n
 	req.SetQuestion(mdns.Fqdn(name), qtype)
 	var ex explain
 	m, src := s.respond(ctx, req, client.Unmap(), true, &ex)
-	return Explanation{Reply: m, Source: src, Candidates: ex.candidates}, nil
+	return Explanation{Reply: m, Source: src, Candidates: ex.candidates, Client: s.zone.clientOf(client.Unmap())}, nil
 }

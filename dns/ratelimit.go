@@ -80,7 +80,12 @@ func clientNet(a netip.Addr) netip.Prefix {
 
 // allow takes a token for one answer to client and says what to send.
 func (l *rateLimiter) allow(client netip.Addr) rrlAction {
-	key := clientNet(client)
+	return l.allowKey(clientNet(client))
+}
+
+// allowKey is allow for the bucket key (a client network, or the /32 or
+// /128 of a client container's first address).
+func (l *rateLimiter) allowKey(key netip.Prefix) rrlAction {
 	var h maphash.Hash
 	h.SetSeed(l.seed)
 	b := key.Addr().As16()

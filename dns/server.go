@@ -75,6 +75,11 @@ type Config struct {
 	// Listen is the host:port to serve on, over both UDP and TCP. Port 0
 	// picks one free port for both.
 	Listen string
+	// ExtraListen are more host:port addresses served the same way (the
+	// node-local address and loopback, say). On a fixed port every socket
+	// is bound with SO_REUSEPORT, so that the next run of the server can
+	// bind beside this one before it stops (a start-first update).
+	ExtraListen []string
 	// TTL is the TTL of cluster records.
 	TTL time.Duration
 	// StaleTTL is the TTL of records whose node is stale (its engine or
@@ -143,6 +148,15 @@ type Config struct {
 	// HostsPoll is how often HostsFile is checked for changes.
 	HostsPoll time.Duration
 
+	// Clients, if set, says which local container holds a client address;
+	// answers, the rate limit and the recursion ACL then follow that
+	// container (see Clients). Nil answers every client by its address.
+	Clients Clients
+	// LogQueries logs every query at info level (client, its container,
+	// name, type, rcode) instead of a sample at debug level; it turns the
+	// UDP fast path off.
+	LogQueries bool
+
 	// Store is the registry the zone is answered from (required).
 	Store Zone
 	// Logger receives the server's logs; queries are logged at debug
@@ -169,7 +183,8 @@ type Server struct {
 	udp      *net.UDPConn   // the first UDP socket; UDPAddr reports its address
 	udpConns []*net.UDPConn // every UDP socket on the address (SO_REUSEPORT), each with its own reader
 	pktinfo  bool           // the sockets are bound to a wildcard address: replies set their source
-	tcp      net.Listener
+	tcp      net.Listener   // the first TCP listener; TCPAddr reports its address
+	tcps     []net.Listener // one per listen address
 
 	soaNames []byte // the SOA's MNAME and RNAME in wire form, for the fast path
 
@@ -283,6 +298,7 @@ func New(cfg Config) (*Server, error) {
 			mbox:      "hostmaster." + origin,
 			nodeAddrs: cfg.NodeAddrs,
 			nodeZone:  "node." + origin,
+			clients:   cfg.Clients,
 		},
 		store:          cfg.Store,
 		metrics:        m,
@@ -329,12 +345,18 @@ func New(cfg Config) (*Server, error) {
 		s.logHostsLoaded(t, bad)
 	}
 	s.base, s.stopBase = context.WithCancel(context.Background())
-	s.udpConns, s.pktinfo, s.tcp, err = listen(cfg.Listen)
-	if err != nil {
-		s.stopBase()
-		return nil, fmt.Errorf("dns: %w", err)
+	for _, addr := range append([]string{cfg.Listen}, cfg.ExtraListen...) {
+		udp, pktinfo, tcp, err := listen(addr)
+		if err != nil {
+			s.stopBase()
+			_ = s.closeSockets()
+			return nil, fmt.Errorf("dns: %w", err)
+		}
+		s.udpConns = append(s.udpConns, udp...)
+		s.pktinfo = s.pktinfo || pktinfo
+		s.tcps = append(s.tcps, tcp)
 	}
-	s.udp = s.udpConns[0]
+	s.udp, s.tcp = s.udpConns[0], s.tcps[0]
 	return s, nil
 }
 
@@ -379,7 +401,11 @@ func listenSockets(addr string, udpCount int) (udp []*net.UDPConn, pktinfo bool,
 		if port == "0" {
 			tcpAddr = net.JoinHostPort(host, strconv.Itoa(udp[0].LocalAddr().(*net.UDPAddr).Port))
 		}
-		tcp, err := net.Listen("tcp", tcpAddr)
+		var lc net.ListenConfig
+		if reusePort && port != "0" {
+			lc.Control = reusePortControl
+		}
+		tcp, err := lc.Listen(context.Background(), "tcp", tcpAddr)
 		if err != nil {
 			for _, c := range udp {
 				_ = c.Close()
@@ -395,11 +421,24 @@ func listenSockets(addr string, udpCount int) (udp []*net.UDPConn, pktinfo bool,
 
 // closeSockets closes every socket of the server.
 func (s *Server) closeSockets() error {
-	errs := []error{s.tcp.Close()}
+	var errs []error
+	for _, l := range s.tcps {
+		errs = append(errs, l.Close())
+	}
 	for _, c := range s.udpConns {
 		errs = append(errs, c.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// listenAddrs returns every address the server is bound to, TCP and UDP
+// alike.
+func (s *Server) listenAddrs() []string {
+	out := make([]string, len(s.tcps))
+	for i, l := range s.tcps {
+		out[i] = l.Addr().String()
+	}
+	return out
 }
 
 // UDPAddr returns the address the server receives UDP queries on.
@@ -440,16 +479,21 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	defer s.stopBase()
 
-	tcpSrv := &mdns.Server{
-		Listener:      &limitListener{Listener: s.tcp, slots: s.tcpSlots, metrics: s.metrics},
-		Handler:       mdns.HandlerFunc(s.serveDNS),
-		ReadTimeout:   readTimeout,
-		WriteTimeout:  readTimeout,
-		IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },
-		MaxTCPQueries: -1,
-		MsgAcceptFunc: acceptMsg,
+	// One miekg server per TCP listener. tcpDone gets the first error of
+	// any of them (each sends one, nil or not, when it returns).
+	tcpSrvs := make([]*runningServer, len(s.tcps))
+	tcpDone := make(chan error, len(s.tcps))
+	for i, l := range s.tcps {
+		tcpSrvs[i] = startServer("tcp", &mdns.Server{
+			Listener:      &limitListener{Listener: l, slots: s.tcpSlots, metrics: s.metrics},
+			Handler:       mdns.HandlerFunc(s.serveDNS),
+			ReadTimeout:   readTimeout,
+			WriteTimeout:  readTimeout,
+			IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },
+			MaxTCPQueries: -1,
+			MsgAcceptFunc: acceptMsg,
+		}, tcpDone)
 	}
-	tcp := startServer("tcp", tcpSrv)
 
 	// One reader per UDP socket; each returns when its socket is closed.
 	// udpHandlers counts the full-path queries they started.
@@ -466,14 +510,22 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	var runErr error
-	select {
-	case <-tcp.started:
-	case err := <-tcp.done:
-		tcp.done <- err
-		runErr = err
+	tcpReturned := 0
+	for _, srv := range tcpSrvs {
+		select {
+		case <-srv.started:
+		case err := <-tcpDone:
+			tcpReturned++
+			if runErr = err; runErr == nil {
+				runErr = errors.New("tcp server returned")
+			}
+		}
+		if runErr != nil {
+			break
+		}
 	}
 	if runErr == nil {
-		s.log.Info().Stringer("udp", s.UDPAddr()).Int("udp_sockets", len(s.udpConns)).Stringer("tcp", s.TCPAddr()).
+		s.log.Info().Strs("listen", s.listenAddrs()).Int("udp_sockets", len(s.udpConns)).
 			Str("zone", s.zone.origin).Strs("upstreams", s.cfg.Upstreams).Msg("dns server listening")
 		probing := make(chan struct{})
 		go func() {
@@ -496,9 +548,11 @@ func (s *Server) Run(ctx context.Context) error {
 			if runErr = err; runErr == nil {
 				runErr = errors.New("udp socket closed")
 			}
-		case err := <-tcp.done:
-			tcp.done <- err
-			runErr = err
+		case err := <-tcpDone:
+			tcpReturned++
+			if runErr = err; runErr == nil {
+				runErr = errors.New("tcp server returned")
+			}
 		}
 	}
 
@@ -515,15 +569,21 @@ func (s *Server) Run(ctx context.Context) error {
 	udpHandlers.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	select {
-	case <-tcp.started:
-		_ = tcp.srv.ShutdownContext(sctx)
-	default: // it never started: it has returned or will with an error
+	for _, srv := range tcpSrvs {
+		select {
+		case <-srv.started:
+			_ = srv.srv.ShutdownContext(sctx)
+		default: // it never started: it has returned or will with an error
+		}
 	}
-	if err := <-tcp.done; err != nil && runErr == nil {
-		runErr = err
+	for ; tcpReturned < len(tcpSrvs); tcpReturned++ {
+		if err := <-tcpDone; err != nil && runErr == nil {
+			runErr = err
+		}
 	}
-	_ = s.tcp.Close()
+	for _, l := range s.tcps {
+		_ = l.Close()
+	}
 	if runErr != nil {
 		return fmt.Errorf("dns: %w", runErr)
 	}
@@ -534,11 +594,12 @@ func (s *Server) Run(ctx context.Context) error {
 type runningServer struct {
 	srv     *mdns.Server
 	started chan struct{}
-	done    chan error // receives the serve error once; buffered
+	done    chan<- error // receives the serve error once; buffered
 }
 
-func startServer(name string, srv *mdns.Server) *runningServer {
-	rs := &runningServer{srv: srv, started: make(chan struct{}), done: make(chan error, 1)}
+// startServer runs srv; done receives what its serve returns.
+func startServer(name string, srv *mdns.Server, done chan<- error) *runningServer {
+	rs := &runningServer{srv: srv, started: make(chan struct{}), done: done}
 	srv.NotifyStartedFunc = func() { close(rs.started) }
 	go func() {
 		err := srv.ActivateAndServe()
@@ -643,7 +704,7 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	}
 	resp, source := s.respond(s.base, req, client, tcp, nil)
 	if !tcp && s.rrl != nil && source == SourceZone {
-		switch s.rrl.allow(client) {
+		switch s.rrl.allowKey(s.rateKey(client)) {
 		case rrlDrop:
 			s.metrics.drop("ratelimit")
 			return
@@ -669,7 +730,7 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	}
 	d := time.Since(start)
 	s.metrics.request(qtype, resp.Rcode, d)
-	if e := s.qlog.Debug(); e.Enabled() {
+	if e := s.queryLog(client); e.Enabled() {
 		q := ""
 		if len(req.Question) > 0 {
 			q = req.Question[0].Name
@@ -863,8 +924,20 @@ func (s *Server) finish(m *mdns.Msg, opt *mdns.OPT) *mdns.Msg {
 	return m
 }
 
+// recursionAllowed reports whether client, or any address of the
+// container that holds it, is in the recursion ACL.
 func (s *Server) recursionAllowed(client netip.Addr) bool {
-	return containsAddr(s.allowRecursion, client)
+	if containsAddr(s.allowRecursion, client) {
+		return true
+	}
+	if c := s.zone.clientOf(client); c != nil {
+		for _, a := range c.Addrs {
+			if containsAddr(s.allowRecursion, a) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func containsAddr(prefixes []netip.Prefix, ip netip.Addr) bool {

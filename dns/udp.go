@@ -35,8 +35,10 @@ func udpSocketCount() int {
 // first one gets), and sets their receive buffers and, when addr is a
 // wildcard, packet info. It reports whether replies need their source set.
 func listenUDP(addr string, count int) (conns []*net.UDPConn, pktinfo bool, err error) {
+	// SO_REUSEPORT for several sockets on one address, and on a fixed port
+	// for the next run of the server, which binds beside this one.
 	lc := net.ListenConfig{}
-	if count > 1 {
+	if _, port, _ := net.SplitHostPort(addr); reusePort && (count > 1 || port != "0") {
 		lc.Control = reusePortControl
 	}
 	defer func() {
@@ -183,7 +185,7 @@ func (s *Server) fastDone(r fastReply, client netip.Addr, start time.Time, err e
 	}
 	d := time.Since(start)
 	s.metrics.request(r.qtype, r.rcode, d)
-	if e := s.qlog.Debug(); e.Enabled() {
+	if e := s.queryLog(client); e.Enabled() {
 		e.Str("name", r.name).Str("type", mdns.Type(r.qtype).String()).Str("rcode", rcodeLabel(r.rcode)).
 			Stringer("client", client).Bool("tcp", false).Int("answers", int(binary.BigEndian.Uint16(r.msg[6:]))).
 			Bool("tc", false).Dur("took", d).Msg("query")
