@@ -80,8 +80,12 @@ type Config struct {
 	AdvertiseAddr string
 	// Join lists peers to join: host:port, or a DNS name resolved again at
 	// every attempt (a Swarm service's tasks.<service>). Without a port,
-	// the local node's port is used. Empty starts a new cluster.
+	// the local node's port is used.
 	Join []string
+	// Seeds, if set, gives more peers to join, in the form of Join; it is
+	// called again at every round of joins (the engine's Swarm managers
+	// and nodes, the peers last seen). It must honour ctx.
+	Seeds func(ctx context.Context) []string
 	// Key is the gossip encryption key (16, 24 or 32 bytes, AES-128/192/
 	// 256). Nil disables encryption, and New logs a warning: anyone who can
 	// reach the port can then join and publish records.

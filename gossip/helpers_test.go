@@ -50,8 +50,10 @@ type nodeOpts struct {
 	key     []byte
 	lease   time.Duration
 	join    []string
+	seeds   func(context.Context) []string
 	gen     uint64
 	ip      netip.Addr
+	port    int // 0: any
 	logOut  io.Writer
 	metrics prometheus.Registerer
 	// tune, when set, adjusts memberlist's config after fastMemberlist.
@@ -91,7 +93,7 @@ func startNode(t testing.TB, name string, o nodeOpts) *tnode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := newFaultTransport(t, o.ip)
+	tr := newFaultTransport(t, o.ip, o.port)
 	var w io.Writer = zerolog.NewTestWriter(t)
 	if o.logOut != nil {
 		w = io.MultiWriter(w, o.logOut)
@@ -101,6 +103,7 @@ func startNode(t testing.TB, name string, o nodeOpts) *tnode {
 		Generation:     o.gen,
 		BindAddr:       netip.AddrPortFrom(o.ip, 0).String(),
 		Join:           o.join,
+		Seeds:          o.seeds,
 		Key:            o.key,
 		Lease:          o.lease,
 		RejoinInterval: 300 * time.Millisecond,

@@ -75,6 +75,10 @@ type Node struct {
 
 	gen     atomic.Uint64
 	leaving atomic.Bool
+	// handedOff makes Run end without leaving (HandOff).
+	handedOff atomic.Bool
+	// alone is set when the first round of joins found no peer to join.
+	alone atomic.Bool
 	// fastUntil (unix nanoseconds) ends the fast rejoin mode.
 	fastUntil atomic.Int64
 
@@ -167,7 +171,8 @@ func New(c Config) (*Node, error) {
 	}
 	n.gen.Store(cfg.Generation)
 	n.events.notify = make(chan struct{}, 1)
-	if len(cfg.Join) == 0 {
+	if len(cfg.Join) == 0 && cfg.Seeds == nil {
+		n.alone.Store(true)
 		n.markJoined()
 	}
 
@@ -253,7 +258,8 @@ func New(c Config) (*Node, error) {
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		if strings.Contains(err.Error(), "address already in use") {
-			return nil, fmt.Errorf("gossip: listen on %s: %w (another process holds the port; Docker Swarm uses 7946: pick another --gossip-listen)", cfg.BindAddr, err)
+			// memberlist formats the socket error with %v: mark it.
+			return nil, fmt.Errorf("gossip: listen on %s: %w: %v (another process holds the port; Docker Swarm uses 7946: pick another --gossip-listen)", cfg.BindAddr, ErrAddrInUse, err)
 		}
 		return nil, fmt.Errorf("gossip: start memberlist on %s: %w", cfg.BindAddr, err)
 	}
@@ -283,9 +289,27 @@ func resolveOne(host string) (netip.Addr, error) {
 // LocalAddr returns the address peers reach this node at.
 func (n *Node) LocalAddr() netip.AddrPort { return n.addr }
 
+// ErrAddrInUse is returned by New when the gossip port is held by another
+// process (the previous run of this node during a start-first update, or
+// Swarm's own memberlist on 7946).
+var ErrAddrInUse = errors.New("gossip port in use")
+
 // Joined returns a channel that is closed once the node has joined at least
-// one peer (or at once when there is nothing to join).
+// one peer, or found no other node to join: nothing to join at all, or a
+// first round in which every join address and seed failed (a one-node
+// cluster, or the first node of one; it keeps trying them).
 func (n *Node) Joined() <-chan struct{} { return n.joined }
+
+// Alone reports whether Joined was closed because no other node was found,
+// not by a join.
+func (n *Node) Alone() bool { return n.alone.Load() }
+
+// HandOff makes Run end without leaving the cluster when its context
+// ends: the peers keep the local records (they see a failure) until the
+// next run of this node, at the same address and with a newer generation,
+// takes its name over. It is for a start-first update, where that next run
+// is waiting for the gossip port.
+func (n *Node) HandOff() { n.handedOff.Store(true) }
 
 func (n *Node) markJoined() { n.joinedOnce.Do(func() { close(n.joined) }) }
 
@@ -319,6 +343,10 @@ func (n *Node) Run(ctx context.Context) error {
 func (n *Node) leave() error {
 	if n.closed.Load() {
 		return nil // crashed on purpose (Close): nothing to announce
+	}
+	if n.handedOff.Load() {
+		n.log.Info().Msg("handed off: stopped gossip without leaving the cluster")
+		return n.Close()
 	}
 	defer n.Close()
 	half := n.cfg.LeaveTimeout / 2

@@ -2,9 +2,13 @@ package gossip
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -56,7 +60,11 @@ func (n *Node) rejoin(ctx context.Context) {
 	}
 	n.mu.Unlock()
 	var seeds, lost []netip.AddrPort
-	for _, a := range n.resolveJoin(ctx) {
+	joins := n.cfg.Join
+	if n.cfg.Seeds != nil {
+		joins = append(slices.Clone(joins), n.cfg.Seeds(ctx)...)
+	}
+	for _, a := range n.resolveJoin(ctx, joins) {
 		if a != self && !alive[a] {
 			seeds = append(seeds, a)
 		}
@@ -73,9 +81,20 @@ func (n *Node) rejoin(ctx context.Context) {
 	rand.Shuffle(len(lost), func(i, j int) { lost[i], lost[j] = lost[j], lost[i] })
 	// Lost peers first: they are the ones a partition hides.
 	candidates := append(lost, seeds...)
+	// Until the first join, every candidate is tried: a round that reaches
+	// none of them means there is no other node to join yet.
+	first := !n.joinedNow()
 	tried := make(map[netip.AddrPort]bool)
+	answered := false // a peer answered but the join failed (a wrong key)
+	defer func() {
+		if first && !answered && ctx.Err() == nil && !n.joinedNow() {
+			n.alone.Store(true)
+			n.log.Info().Int("tried", len(tried)).Msg("no other swarmdns node to join: serving as the first node of the cluster, and joining the others when they come")
+			n.markJoined()
+		}
+	}()
 	for _, a := range candidates {
-		if len(tried) >= maxJoinAttempts || ctx.Err() != nil {
+		if (!first && len(tried) >= maxJoinAttempts) || ctx.Err() != nil {
 			return
 		}
 		if tried[a] {
@@ -86,11 +105,38 @@ func (n *Node) rejoin(ctx context.Context) {
 			if n.warn.allow("join/" + a.String()) {
 				n.log.Debug().Err(err).Stringer("addr", a).Msg("join failed")
 			}
+			answered = answered || !nobodyThere(err)
 			continue
 		}
 		n.log.Debug().Stringer("addr", a).Msg("joined")
 		n.markJoined()
 		return
+	}
+}
+
+// nobodyThere reports whether a failed join found no node at the address
+// (refused, unreachable, timed out), rather than one that would not take
+// this one (another key). memberlist flattens the socket error into text.
+func nobodyThere(err error) bool {
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "no route to host", "network is unreachable", "i/o timeout"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// joinedNow reports whether Joined is closed.
+func (n *Node) joinedNow() bool {
+	select {
+	case <-n.joined:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -122,15 +168,15 @@ func (n *Node) rejoinAlive(ctx context.Context) {
 	}
 }
 
-// resolveJoin resolves the join addresses; names are looked up again each
+// resolveJoin resolves join addresses; names are looked up again each
 // time (a Swarm service's tasks.<service> changes as tasks come and go).
-func (n *Node) resolveJoin(ctx context.Context) []netip.AddrPort {
+func (n *Node) resolveJoin(ctx context.Context, joins []string) []netip.AddrPort {
 	port := int(n.LocalAddr().Port())
 	if port == 0 {
 		port = DefaultPort
 	}
 	var out []netip.AddrPort
-	for _, j := range n.cfg.Join {
+	for _, j := range joins {
 		host, p, err := splitHostPort(j, port)
 		if err != nil {
 			if n.warn.allow("resolve/" + j) {

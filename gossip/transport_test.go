@@ -33,11 +33,11 @@ type faultTransport struct {
 
 var _ memberlist.NodeAwareTransport = (*faultTransport)(nil)
 
-func newFaultTransport(t testing.TB, ip netip.Addr) *faultTransport {
+func newFaultTransport(t testing.TB, ip netip.Addr, port int) *faultTransport {
 	t.Helper()
 	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 		BindAddrs: []string{ip.String()},
-		BindPort:  0,
+		BindPort:  port,
 		Logger:    log.New(io.Discard, "", 0),
 	})
 	if err != nil {
