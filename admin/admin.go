@@ -7,17 +7,26 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/swarmdns/swarmdns/internal/reuseport"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
 // DefaultListen is the admin API's default address: loopback only.
 const DefaultListen = "127.0.0.1:8053"
+
+// UnixPrefix starts a listen address that is a unix socket's path
+// ("unix:/run/swarmdns/admin.sock"): reachable only from the file system
+// (inside the container, with docker exec), never from the network.
+const UnixPrefix = "unix:"
 
 // Zone gives the API the node's current view of the zone.
 //
@@ -64,9 +73,14 @@ type Check struct {
 
 // Config configures a Server.
 type Config struct {
-	// Listen is the TCP address to serve on; empty means DefaultListen.
-	// An address beyond loopback requires Token.
+	// Listen is the TCP address to serve on, or UnixPrefix and a socket
+	// path; empty means DefaultListen. A TCP address beyond loopback
+	// requires Token.
 	Listen string
+	// MetricsListen, if set, is a TCP address that serves /metrics only,
+	// without a token (Prometheus on the node's address, as CoreDNS's
+	// 9153), bound with SO_REUSEPORT like the DNS sockets.
+	MetricsListen string
 	// Token, when not empty, is the bearer token every request but
 	// /healthz must carry ("Authorization: Bearer <token>").
 	Token string
@@ -84,6 +98,9 @@ type Config struct {
 	ZoneName string
 	// Ready are the readiness checks of /readyz.
 	Ready []Check
+	// ReadyRule, when set, is the sentence /readyz's reply gives as the
+	// rule its checks follow.
+	ReadyRule string
 
 	// Gatherer serves /metrics and is where /v1/stats reads its numbers
 	// (required).
@@ -110,6 +127,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	ln      net.Listener
+	metrics net.Listener // nil without Config.MetricsListen
 	handler http.Handler
 	log     zerolog.Logger
 
@@ -149,23 +167,32 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ZoneName != "" {
 		cfg.ZoneName = registry.CanonicalName(cfg.ZoneName)
 	}
-	if cfg.Token == "" && !maybeLoopback(cfg.Listen) {
+	if cfg.Token == "" && !isUnix(cfg.Listen) && !maybeLoopback(cfg.Listen) {
 		return nil, fmt.Errorf("admin: refusing to listen on %s without a token: the address is not loopback; set an admin token (--admin-token) or listen on 127.0.0.1", cfg.Listen)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.handler = s.routes()
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen on %s: %w", cfg.Listen, err)
 	}
-	if cfg.Token == "" && !isLoopback(ln.Addr()) {
+	if cfg.Token == "" && !isLocal(ln.Addr()) {
 		// A host name that resolved beyond loopback.
 		ln.Close()
 		return nil, fmt.Errorf("admin: refusing to listen on %s (%s) without a token: the address is not loopback; set an admin token (--admin-token) or listen on 127.0.0.1", cfg.Listen, ln.Addr())
 	}
+	if cfg.MetricsListen != "" {
+		if s.metrics, err = reuseport.Listen("tcp", cfg.MetricsListen); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("admin: metrics listener on %s: %w", cfg.MetricsListen, err)
+		}
+	}
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(&collector{s: s}); err != nil {
 			ln.Close()
+			if s.metrics != nil {
+				s.metrics.Close()
+			}
 			return nil, fmt.Errorf("admin: register metrics: %w", err)
 		}
 	}
@@ -188,6 +215,53 @@ func maybeLoopback(addr string) bool {
 		return ip.Unmap().IsLoopback()
 	}
 	return true
+}
+
+func isUnix(addr string) bool { return strings.HasPrefix(addr, UnixPrefix) }
+
+// listen binds a TCP address, or a unix socket (replacing a stale socket
+// file nobody answers on; refusing one another server answers on).
+func listen(addr string) (net.Listener, error) {
+	if !isUnix(addr) {
+		return net.Listen("tcp", addr)
+	}
+	path := strings.TrimPrefix(addr, UnixPrefix)
+	if path == "" {
+		return nil, errors.New("empty socket path")
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("another server answers on %s", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// isLocal reports whether a listener's address is reachable from this host
+// only: loopback, or a unix socket.
+func isLocal(a net.Addr) bool {
+	if _, ok := a.(*net.UnixAddr); ok {
+		return true
+	}
+	return isLoopback(a)
 }
 
 func isLoopback(a net.Addr) bool {
@@ -226,32 +300,67 @@ func (s *Server) run(ctx context.Context) error {
 		ErrorLog:          newStdLogger(s.log),
 	}
 	ev := s.log.Info().Str("addr", s.ln.Addr().String()).Bool("token", s.cfg.Token != "")
-	if !isLoopback(s.ln.Addr()) {
+	if !isLocal(s.ln.Addr()) {
 		ev = s.log.Warn().Str("addr", s.ln.Addr().String()).Bool("token", true)
 		ev.Msg("admin API listening beyond loopback; every request but /healthz needs the bearer token")
 	} else {
 		ev.Msg("admin API listening")
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(s.ln) }()
+	servers := []*http.Server{srv}
+	listeners := []net.Listener{s.ln}
+	if s.metrics != nil {
+		msrv := &http.Server{
+			Handler:           s.metricsOnly(),
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          newStdLogger(s.log),
+		}
+		servers, listeners = append(servers, msrv), append(listeners, s.metrics)
+		s.log.Info().Str("addr", s.metrics.Addr().String()).Msg("metrics listening (/metrics only)")
+	}
+	done := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { done <- hs.Serve(listeners[i]) }()
+	}
+	var runErr error
+	returned := 0
 	select {
 	case err := <-done:
-		return fmt.Errorf("admin: serve: %w", err)
+		returned++
+		runErr = fmt.Errorf("admin: serve: %w", err)
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
+	for _, hs := range servers {
+		if err := hs.Shutdown(sctx); err != nil {
+			hs.Close()
+		}
 	}
-	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("admin: serve: %w", err)
+	for ; returned < len(servers); returned++ {
+		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
+			runErr = fmt.Errorf("admin: serve: %w", err)
+		}
 	}
-	return nil
+	return runErr
 }
 
-// Close releases the listener of a Server whose Run was never called.
+// MetricsAddr returns the address of the metrics listener, nil without one.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metrics == nil {
+		return nil
+	}
+	return s.metrics.Addr()
+}
+
+// Close releases the listeners of a Server whose Run was never called.
 func (s *Server) Close() error {
+	if s.metrics != nil {
+		_ = s.metrics.Close()
+	}
 	err := s.ln.Close()
 	if errors.Is(err, net.ErrClosed) {
 		return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,10 +40,28 @@ type Client struct {
 // maxResponseBytes bounds what the client reads from one answer.
 const maxResponseBytes = 64 << 20
 
-// NewClient returns a client for the API at addr: "host:port" or an
-// http:// URL. token, when not empty, is sent as a bearer token; timeout
-// bounds each call (0 means no bound beyond the ctx).
+// NewClient returns a client for the API at addr: "host:port", an http://
+// URL, or UnixPrefix and a socket path. token, when not empty, is sent as a
+// bearer token; timeout bounds each call (0 means no bound beyond the ctx).
 func NewClient(addr, token string, timeout time.Duration) (*Client, error) {
+	if path, ok := strings.CutPrefix(addr, UnixPrefix); ok {
+		if path == "" {
+			return nil, fmt.Errorf("admin address %q has no socket path", addr)
+		}
+		var d net.Dialer
+		return &Client{
+			base:  &url.URL{Scheme: "http", Host: "unix"},
+			addr:  addr,
+			token: token,
+			http: &http.Client{
+				Timeout: timeout,
+				Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true,
+					DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+						return d.DialContext(ctx, "unix", path)
+					}},
+			},
+		}, nil
+	}
 	raw := addr
 	if !strings.Contains(raw, "://") {
 		raw = "http://" + raw
@@ -126,6 +145,11 @@ func (c *Client) SetLogLevel(ctx context.Context, level string) (string, error) 
 	var out LogLevel
 	err := c.do(ctx, http.MethodPut, "/v1/log-level", nil, LogLevel{Level: level}, &out)
 	return out.Level, err
+}
+
+// Healthy calls /healthz: nil when the node's process lives.
+func (c *Client) Healthy(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, "/healthz", nil, nil, nil)
 }
 
 // Ready calls /readyz. A node that is not ready is not an error: the

@@ -103,6 +103,10 @@ type Explanation struct {
 	// Client is the client address the answer was computed for; empty when
 	// none was given.
 	Client string `json:"client,omitempty"`
+	// ClientContainer is the local container that holds Client, which the
+	// answer was computed for (its networks scope it); nil when no
+	// container of the node holds the address.
+	ClientContainer *ClientContainer `json:"client_container,omitempty"`
 	// Rcode is the response code's mnemonic ("NOERROR", "NXDOMAIN", ...).
 	Rcode string `json:"rcode"`
 	// Answer holds the answer section's records in presentation format.
@@ -118,6 +122,14 @@ type Explanation struct {
 	// Candidates are every record the zone holds for the name, whether the
 	// answer included it or not.
 	Candidates []Candidate `json:"candidates"`
+}
+
+// ClientContainer is the local container a client address belongs to.
+type ClientContainer struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Addrs    []string `json:"addrs"`
+	Networks []string `json:"networks"`
 }
 
 // Candidate is one record the zone holds for a queried name.
@@ -219,7 +231,9 @@ type Series struct {
 
 // Readiness is the body of /readyz.
 type Readiness struct {
-	Ready  bool          `json:"ready"`
+	Ready bool `json:"ready"`
+	// Rule says when the node is ready (Config.ReadyRule).
+	Rule   string        `json:"rule,omitempty"`
 	Checks []CheckResult `json:"checks"`
 }
 

@@ -57,10 +57,7 @@ func (s *Server) routes() http.Handler {
 	get := func(h http.HandlerFunc) map[string]http.HandlerFunc {
 		return map[string]http.HandlerFunc{http.MethodGet: h}
 	}
-	metrics := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{
-		ErrorLog:      promLogger{s.log},
-		ErrorHandling: promhttp.ContinueOnError,
-	})
+	metrics := s.metricsHandler()
 	handle("/healthz", get(s.healthz))
 	handle("/readyz", get(s.readyz))
 	handle("/metrics", get(metrics.ServeHTTP))
@@ -74,6 +71,24 @@ func (s *Server) routes() http.Handler {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %s", r.URL.Path))
 	})
 	return s.auth(mux)
+}
+
+// metricsOnly serves /metrics and nothing else, without a token: the
+// handler of Config.MetricsListen.
+func (s *Server) metricsOnly() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", s.metricsHandler())
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "only /metrics is served here")
+	})
+	return mux
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{
+		ErrorLog:      promLogger{s.log},
+		ErrorHandling: promhttp.ContinueOnError,
+	})
 }
 
 // auth requires the bearer token on every path but /healthz when a token
@@ -153,7 +168,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) readiness() Readiness {
-	rd := Readiness{Ready: true, Checks: make([]CheckResult, 0, len(s.cfg.Ready))}
+	rd := Readiness{Ready: true, Rule: s.cfg.ReadyRule, Checks: make([]CheckResult, 0, len(s.cfg.Ready))}
 	for _, c := range s.cfg.Ready {
 		res := CheckResult{Name: c.Name, Ready: true}
 		if err := c.Ready(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/swarmdns/swarmdns/admin"
@@ -31,7 +32,7 @@ const defaultDebugTimeout = 10 * time.Second
 func newDebugFlags(verb, synopsis string, getenv func(string) string) (*flag.FlagSet, *debugFlags) {
 	d := &debugFlags{}
 	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
-	fs.StringVar(&d.admin, "admin", defaultAdminAddr(getenv), "`address` of the node's admin API, host:port or an http URL (default: derived from SWARMDNS_ADMIN_LISTEN when set)")
+	fs.StringVar(&d.admin, "admin", defaultAdminAddr(getenv), "`address` of the node's admin API, host:port, an http URL or unix:PATH (default: derived from SWARMDNS_ADMIN_LISTEN when set)")
 	fs.StringVar(&d.token, "admin-token", "", "bearer `token` the admin API requires")
 	fs.BoolVar(&d.json, "json", false, "print JSON instead of a table")
 	fs.DurationVar(&d.timeout, "timeout", defaultDebugTimeout, "give up on the admin API after this long")
@@ -48,6 +49,9 @@ func defaultAdminAddr(getenv func(string) string) string {
 	listen := getenv(envName("admin-listen"))
 	if listen == "" {
 		return admin.DefaultListen
+	}
+	if strings.HasPrefix(listen, admin.UnixPrefix) {
+		return listen
 	}
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 )
 
@@ -53,24 +52,8 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitOK
 	}
 
-	base := d.admin
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/healthz", nil)
-	if err != nil {
-		return debugUsageError(stderr, fs, "admin address %q: %v", d.admin, err)
-	}
-	hc := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	resp, err := hc.Do(req)
-	if err != nil {
-		fmt.Fprintf(stderr, "swarmdns health: admin API at %s: %v\n", d.admin, err)
-		return exitError
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "swarmdns health: admin API at %s: GET /healthz: %s\n", d.admin, resp.Status)
+	if err := c.Healthy(ctx); err != nil {
+		fmt.Fprintf(stderr, "swarmdns health: %v\n", err)
 		return exitError
 	}
 	fmt.Fprintln(stdout, "ok")
