@@ -525,7 +525,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	if runErr == nil {
-		s.log.Info().Strs("listen", s.listenAddrs()).Int("udp_sockets", len(s.udpConns)).
+		s.log.Info().Stringer("udp", s.UDPAddr()).Stringer("tcp", s.TCPAddr()).Strs("listen", s.listenAddrs()).Int("udp_sockets", len(s.udpConns)).
 			Str("zone", s.zone.origin).Strs("upstreams", s.cfg.Upstreams).Msg("dns server listening")
 		probing := make(chan struct{})
 		go func() {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/swarmdns/swarmdns/registry"
@@ -74,9 +75,12 @@ func TestAddrInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(Config{Node: "b", Generation: 1, BindAddr: a.addr(), Store: reg, Logger: zerolog.Nop()})
-	if !errors.Is(err, ErrAddrInUse) {
-		t.Fatalf("New on %s: %v; want ErrAddrInUse", a.addr(), err)
+	metrics := prometheus.NewRegistry()
+	for range 2 { // a retry registers its metrics again
+		_, err = New(Config{Node: "b", Generation: 1, BindAddr: a.addr(), Store: reg, Logger: zerolog.Nop(), Metrics: metrics})
+		if !errors.Is(err, ErrAddrInUse) {
+			t.Fatalf("New on %s: %v; want ErrAddrInUse", a.addr(), err)
+		}
 	}
 }
 

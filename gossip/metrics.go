@@ -10,6 +10,9 @@ type metrics struct {
 	bytes    *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	pushPull prometheus.Gauge
+
+	reg        prometheus.Registerer
+	registered []prometheus.Collector
 }
 
 func newMetrics(reg prometheus.Registerer, members func() float64) (*metrics, error) {
@@ -38,12 +41,27 @@ func newMetrics(reg prometheus.Registerer, members func() float64) (*metrics, er
 		Name: "swarmdns_gossip_members",
 		Help: "Cluster members this node sees alive, itself included.",
 	}, members)
+	m.reg = reg
 	for _, c := range []prometheus.Collector{m.messages, m.bytes, m.rejected, m.pushPull, membersGauge} {
 		if err := reg.Register(c); err != nil {
+			m.unregister()
 			return nil, err
 		}
+		m.registered = append(m.registered, c)
 	}
 	return m, nil
+}
+
+// unregister takes the collectors back out of the registerer, for a New
+// that failed after registering them (so that a retry can register anew).
+func (m *metrics) unregister() {
+	if m == nil {
+		return
+	}
+	for _, c := range m.registered {
+		m.reg.Unregister(c)
+	}
+	m.registered = nil
 }
 
 func (m *metrics) message(kind, direction string, size int) {

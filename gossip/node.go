@@ -257,6 +257,7 @@ func New(c Config) (*Node, error) {
 
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		n.metrics.unregister()
 		if strings.Contains(err.Error(), "address already in use") {
 			// memberlist formats the socket error with %v: mark it.
 			return nil, fmt.Errorf("gossip: listen on %s: %w: %v (another process holds the port; Docker Swarm uses 7946: pick another --gossip-listen)", cfg.BindAddr, ErrAddrInUse, err)

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 
 	"github.com/swarmdns/swarmdns/admin"
 	"github.com/swarmdns/swarmdns/dns"
@@ -37,6 +39,16 @@ func (d dnsExplainer) Explain(ctx context.Context, name string, qtype uint16, cl
 	}
 	out := admin.ExplanationFromReply(ex.Reply)
 	out.Forwarded, out.Note = ex.Source == dns.SourceForward, "answered by: "+ex.Source
+	if cl := ex.Client; cl != nil {
+		cc := &admin.ClientContainer{ID: cl.ContainerID, Name: cl.Name, Addrs: []string{}, Networks: []string{}}
+		for _, a := range cl.Addrs {
+			cc.Addrs = append(cc.Addrs, a.String())
+		}
+		for _, n := range cl.Networks {
+			cc.Networks = append(cc.Networks, n.Name)
+		}
+		out.ClientContainer = cc
+	}
 	for _, c := range ex.Candidates {
 		ac := admin.Candidate{Name: c.Name, Network: c.Network, Port: c.Port, Node: c.Node, ContainerID: c.ContainerID, Health: c.Health, Included: c.Included, Reason: c.Reason}
 		if c.Addr.IsValid() {
@@ -58,4 +70,20 @@ func memberAddrs(n *gossip.Node) func(string) []netip.Addr {
 		}
 		return nil
 	}
+}
+
+// lateExplainer is the admin API's explainer for a DNS server that may be
+// created after the API starts (when this run takes over from the previous
+// one on the node).
+type lateExplainer struct{ s atomic.Pointer[dns.Server] }
+
+func (l *lateExplainer) set(s *dns.Server) { l.s.Store(s) }
+func (l *lateExplainer) get() *dns.Server  { return l.s.Load() }
+
+func (l *lateExplainer) Explain(ctx context.Context, name string, qtype uint16, client netip.Addr) (admin.Explanation, error) {
+	s := l.get()
+	if s == nil {
+		return admin.Explanation{}, errors.New("DNS is not served by this run yet")
+	}
+	return dnsExplainer{s}.Explain(ctx, name, qtype, client)
 }

@@ -52,6 +52,11 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprint(stdout, " (outside the zone: forwarded upstream)")
 	}
 	fmt.Fprintln(stdout)
+	if cc := ex.ClientContainer; cc != nil {
+		fmt.Fprintf(stdout, "client container %s (%s) on networks %s, addresses %s\n", cc.Name, shortID(cc.ID), strings.Join(cc.Networks, ", "), strings.Join(cc.Addrs, ", "))
+	} else if ex.Client != "" {
+		fmt.Fprintln(stdout, "no container of this node holds the client address: answered without network scoping")
+	}
 	if ex.Note != "" {
 		fmt.Fprintln(stdout, ex.Note)
 	}

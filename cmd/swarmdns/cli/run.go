@@ -26,13 +26,14 @@ type command struct {
 
 // commands lists every subcommand by name.
 var commands = map[string]command{
-	"serve":   {"run a swarmdns node", runServe},
-	"version": {"print the version", runVersion},
-	"members": {"list the cluster's nodes as this node sees them", runMembers},
-	"records": {"list the records this node holds", runRecords},
-	"lookup":  {"show the answer this node gives for a name, and why", runLookup},
-	"stats":   {"show this node's counters", runStats},
-	"health":  {"exit 0 when the node's admin API says it is healthy (or, with --ready, ready)", runHealth},
+	"serve":     {"run a swarmdns node", runServe},
+	"version":   {"print the version", runVersion},
+	"members":   {"list the cluster's nodes as this node sees them", runMembers},
+	"records":   {"list the records this node holds", runRecords},
+	"lookup":    {"show the answer this node gives for a name, and why", runLookup},
+	"stats":     {"show this node's counters", runStats},
+	"health":    {"exit 0 when the node's admin API says it is healthy (or, with --ready, ready)", runHealth},
+	"uninstall": {"remove the node-local DNS address (and swarmdns0) that serve --node-address keeps", runUninstall},
 }
 
 // Run runs the command line args (without the program name) and returns the

@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -19,6 +23,8 @@ import (
 	"github.com/swarmdns/swarmdns/admin"
 	"github.com/swarmdns/swarmdns/dns"
 	"github.com/swarmdns/swarmdns/gossip"
+	"github.com/swarmdns/swarmdns/internal/handoff"
+	"github.com/swarmdns/swarmdns/internal/peers"
 	"github.com/swarmdns/swarmdns/registry"
 	"github.com/swarmdns/swarmdns/watcher"
 )
@@ -26,7 +32,8 @@ import (
 func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	var c serveConfig
 	fs := newServeFlags(&c)
-	if code, ok := parseFlags(fs, args, os.Getenv, stderr); !ok {
+	unknown, code, ok := parseServeFlags(fs, args, os.Getenv, os.Environ(), stderr)
+	if !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
@@ -42,6 +49,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "swarmdns serve: %v\n", err)
 		return exitUsage
 	}
+	if c.configFile != "" {
+		log.Info().Str("file", c.configFile).Msg("settings read from the file (flags and SWARMDNS_ variables override it)")
+	}
+	if len(unknown) > 0 {
+		log.Warn().Strs("variables", unknown).Msg("unknown SWARMDNS_ variables: no setting has these names (a typo?); they are ignored")
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, c, log); err != nil {
@@ -53,9 +66,32 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	return exitOK
 }
 
+// Timeouts of a takeover from the previous run on the node.
+const (
+	// takeoverReadyWait bounds the wait for the first Docker sync and the
+	// join before the new run binds DNS beside the old one anyway.
+	takeoverReadyWait = 60 * time.Second
+	// takeoverStep bounds each request to the previous run.
+	takeoverStep = 20 * time.Second
+	// gossipBindWait bounds the wait for the gossip port the previous run
+	// holds.
+	gossipBindWait = 30 * time.Second
+	// peersEvery is how often the alive peers are written to the state
+	// directory.
+	peersEvery = 10 * time.Second
+)
+
+// readyRule is /readyz's rule, as the README states it.
+const readyRule = "ready once the first Docker sync is done, the node has joined its gossip cluster or found no other node to join (a one-node Swarm, the first node of a cluster), and DNS is served"
+
 // serve builds every component, binds their sockets, then runs them until
 // ctx ends or one of them fails.
 func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
+	if c.nodeAddress != "" {
+		if err := ownNodeAddress(log, netip.MustParseAddr(c.nodeAddress)); err != nil {
+			return err
+		}
+	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -64,41 +100,13 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
+	clients := registry.NewClientTable()
 	log.Info().Str("zone", c.zone).Uint64("generation", generation).Str("version", Version).Msg("swarmdns starting")
 
-	upstreams := []string(c.upstreams)
-	if len(upstreams) == 0 {
-		var exclude []netip.AddrPort
-		if ap, err := netip.ParseAddrPort(c.dnsListen); err == nil {
-			exclude = append(exclude, ap)
-		} else if ap, err := netip.ParseAddrPort("0.0.0.0" + c.dnsListen); err == nil {
-			exclude = append(exclude, ap)
-		}
-		upstreams, err = dns.UpstreamsFromResolvConf(c.resolvConf, exclude...)
-		if err != nil {
-			log.Warn().Err(err).Msg("no upstream resolvers: names outside the zone will get SERVFAIL (set --upstream)")
-		}
+	dnsCfg, err := c.dnsConfig(reg, clients, metrics, log)
+	if err != nil {
+		return err
 	}
-	var nsAddrs []netip.Addr // ns.<zone>: the address DNS listens on, if it is one
-	if ap, err := netip.ParseAddrPort(c.dnsListen); err == nil && !ap.Addr().IsUnspecified() {
-		nsAddrs = []netip.Addr{ap.Addr()}
-	}
-	dnsCfg := dns.Config{
-		NSAddrs:        nsAddrs,
-		Zone:           c.zone,
-		Listen:         c.dnsListen,
-		TTL:            c.ttl,
-		Upstreams:      upstreams,
-		AllowRecursion: c.allowRecursion.value(),
-		AllowTransfer:  c.allowTransfer.value(),
-		MaxUDPSize:     c.maxUDPSize,
-		HostsFile:      c.hostsFile,
-		RateLimit:      c.rateLimit,
-		Store:          reg,
-		Logger:         log.With().Str("component", "dns").Logger(),
-		Metrics:        metrics,
-	}
-
 	w, err := watcher.New(watcher.Config{
 		DockerHost:   c.dockerHost,
 		Zone:         c.zone,
@@ -107,6 +115,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 		Resync:       c.resync,
 		StartTimeout: c.dockerTimeout,
 		Store:        reg,
+		Clients:      clients,
 		Logger:       log.With().Str("component", "watcher").Logger(),
 		Metrics:      metrics,
 	})
@@ -114,32 +123,29 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 		return err // already says which component
 	}
 
+	finder, err := c.peerFinder(log)
+	if err != nil {
+		return err
+	}
+	var pred *handoff.Predecessor
+	sock := ""
+	if c.stateDir != "" {
+		sock = filepath.Join(c.stateDir, "handoff.sock")
+		pred = findPredecessor(ctx, log, sock)
+		if pred != nil {
+			defer pred.Close()
+		}
+	}
+
 	// Gossip binds before DNS so that DNS can answer <node>.node.<zone> from
 	// its member list.
 	var node *gossip.Node
 	if c.gossipListen != "" {
-		key, err := c.loadGossipKey()
-		if err != nil {
+		if node, err = c.startGossip(ctx, reg, finder, generation, metrics, log); err != nil {
 			return err
 		}
-		node, err = gossip.New(gossip.Config{
-			Node:           c.nodeName,
-			Generation:     generation,
-			BindAddr:       c.gossipListen,
-			AdvertiseAddr:  c.gossipAdvertise,
-			Join:           c.join,
-			Key:            key,
-			Lease:          c.lease,
-			RejoinInterval: c.rejoinInterval,
-			Store:          reg,
-			Logger:         log.With().Str("component", "gossip").Logger(),
-			Metrics:        metrics,
-		})
-		if err != nil {
-			return err // already says which component
-		}
 		defer node.Close()
-		log.Info().Str("addr", node.LocalAddr().String()).Strs("join", c.join).Msg("gossip listening")
+		log.Info().Str("addr", node.LocalAddr().String()).Strs("join", c.join).Bool("swarm", c.swarmDiscovery).Msg("gossip listening")
 		dnsCfg.NodeAddrs = memberAddrs(node)
 		if a := node.LocalAddr().Addr(); a.IsValid() && !a.IsUnspecified() && len(dnsCfg.NSAddrs) == 0 {
 			dnsCfg.NSAddrs = []netip.Addr{a}
@@ -148,27 +154,36 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 		log.Warn().Msg("gossip disabled (--gossip-listen is empty): this node serves its own containers only")
 	}
 
-	dnsSrv, err := dns.New(dnsCfg)
-	if err != nil {
-		return err // already says which component
+	// DNS binds now, unless the previous run still serves it: then once
+	// this run is ready, beside it.
+	var explain lateExplainer
+	var dnsSrv *dns.Server
+	if pred == nil {
+		if dnsSrv, err = dns.New(dnsCfg); err != nil {
+			return err // already says which component
+		}
+		defer dnsSrv.Close()
+		explain.set(dnsSrv)
 	}
-	defer dnsSrv.Close()
 
+	var handedOff atomic.Bool
 	var adminSrv *admin.Server
 	if c.adminListen != "" {
 		cfg := admin.Config{
-			Listen:      c.adminListen,
-			Token:       c.adminToken,
-			Zone:        reg,
-			ZoneName:    c.zone,
-			Explainer:   dnsExplainer{dnsSrv},
-			Ready:       readiness(w, node, len(c.join) > 0),
-			Gatherer:    metrics,
-			Registerer:  metrics,
-			LogLevel:    zerolog.GlobalLevel,
-			SetLogLevel: zerolog.SetGlobalLevel,
-			Version:     Version,
-			Logger:      log.With().Str("component", "admin").Logger(),
+			Listen:        c.adminListen,
+			MetricsListen: c.metricsListen,
+			Token:         c.adminToken,
+			Zone:          reg,
+			ZoneName:      c.zone,
+			Explainer:     &explain,
+			Ready:         readiness(w, node, &explain, &handedOff),
+			ReadyRule:     readyRule,
+			Gatherer:      metrics,
+			Registerer:    metrics,
+			LogLevel:      zerolog.GlobalLevel,
+			SetLogLevel:   zerolog.SetGlobalLevel,
+			Version:       Version,
+			Logger:        log.With().Str("component", "admin").Logger(),
 		}
 		if node != nil {
 			cfg.Members = gossipMembers{node}
@@ -180,21 +195,147 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 		defer adminSrv.Close()
 	}
 
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return named("dns", dnsSrv.Run(ctx)) })
-	g.Go(func() error { return named("watcher", w.Run(ctx)) })
+	g, gctx := errgroup.WithContext(ctx)
+	run := components{g: g, ctx: gctx}
+	dnsRun := run.start("dns")
+	gossipRun := run.start("gossip")
+	g.Go(func() error { return named("watcher", w.Run(gctx)) })
 	if node != nil {
-		g.Go(func() error { return named("gossip", node.Run(ctx)) })
+		gossipRun.run(node.Run)
+		if finder != nil {
+			g.Go(func() error { return finder.Run(gctx, peersEvery, alivePeers(node)) })
+		}
 	}
 	if adminSrv != nil {
-		g.Go(func() error { return named("admin", adminSrv.Run(ctx)) })
+		g.Go(func() error { return named("admin", adminSrv.Run(gctx)) })
 	}
-	g.Go(func() error { return logSyncs(ctx, log, w) })
-	g.Go(func() error { return handleHangups(ctx, log) })
+	g.Go(func() error { return logSyncs(gctx, log, w) })
+	g.Go(func() error { return handleHangups(gctx, log) })
 	g.Go(func() error {
-		return runMemoryPolicy(ctx, log.With().Str("component", "memory").Logger(), os.LookupEnv)
+		return runMemoryPolicy(gctx, log.With().Str("component", "memory").Logger(), os.LookupEnv)
 	})
+
+	takeOver := &takeover{log: log, sock: sock, dns: dnsRun, gossip: gossipRun, node: node, handedOff: &handedOff}
+	if dnsSrv != nil {
+		dnsRun.run(dnsSrv.Run)
+		if sock != "" {
+			takeOver.listen(g, gctx, false)
+		}
+	} else {
+		g.Go(func() error {
+			awaitReady(gctx, log, w, node)
+			srv, err := dns.New(dnsCfg)
+			if err != nil {
+				return err
+			}
+			explain.set(srv)
+			dnsRun.run(srv.Run)
+			rctx, cancel := context.WithTimeout(gctx, takeoverStep)
+			err = pred.ReleaseDNS(rctx)
+			cancel()
+			if err != nil {
+				log.Warn().Err(err).Msg("the previous run did not release DNS; both serve until it stops")
+			} else {
+				log.Info().Msg("took over DNS from the previous run on this node")
+			}
+			pred.Close()
+			takeOver.listen(g, gctx, true)
+			return nil
+		})
+	}
 	return g.Wait()
+}
+
+// dnsConfig is the DNS server's configuration from the flags.
+func (c *serveConfig) dnsConfig(reg *registry.Registry, clients *registry.ClientTable, metrics prometheus.Registerer, log zerolog.Logger) (dns.Config, error) {
+	var listen []netip.AddrPort
+	for _, l := range c.dnsListen {
+		if ap, err := netip.ParseAddrPort(l); err == nil {
+			listen = append(listen, ap)
+		} else if host, port, err := net.SplitHostPort(l); err == nil && host == "" {
+			if ap, err := netip.ParseAddrPort("0.0.0.0:" + port); err == nil {
+				listen = append(listen, ap)
+			}
+		}
+	}
+	upstreams := []string(c.upstreams)
+	if len(upstreams) == 0 {
+		var err error
+		upstreams, err = dns.UpstreamsFromResolvConf(c.resolvConf, listen...)
+		if err != nil {
+			log.Warn().Err(err).Msg("no upstream resolvers: names outside the zone will get SERVFAIL (set --upstream)")
+		}
+	}
+	var nsAddrs []netip.Addr // ns.<zone>: the node address, or the first address DNS listens on
+	if c.nodeAddress != "" {
+		nsAddrs = []netip.Addr{netip.MustParseAddr(c.nodeAddress)}
+	} else if len(listen) > 0 && !listen[0].Addr().IsUnspecified() {
+		nsAddrs = []netip.Addr{listen[0].Addr()}
+	}
+	return dns.Config{
+		NSAddrs:        nsAddrs,
+		Zone:           c.zone,
+		Listen:         c.dnsListen[0],
+		ExtraListen:    c.dnsListen[1:],
+		TTL:            c.ttl,
+		Upstreams:      upstreams,
+		AllowRecursion: c.allowRecursion.value(),
+		AllowTransfer:  c.allowTransfer.value(),
+		MaxUDPSize:     c.maxUDPSize,
+		HostsFile:      c.hostsFile,
+		RateLimit:      c.rateLimit,
+		LogQueries:     c.logQueries,
+		Clients:        clients,
+		Store:          reg,
+		Logger:         log.With().Str("component", "dns").Logger(),
+		Metrics:        metrics,
+	}, nil
+}
+
+// peerFinder returns the seed finder the flags ask for: the engine's Swarm
+// (--swarm) and the peers last seen (--state-dir); nil for neither.
+func (c *serveConfig) peerFinder(log zerolog.Logger) (*peers.Finder, error) {
+	if !c.swarmDiscovery && c.stateDir == "" {
+		return nil, nil
+	}
+	cfg := peers.Config{Port: gossip.DefaultPort, Logger: log.With().Str("component", "peers").Logger()}
+	if _, port, err := net.SplitHostPort(c.gossipListen); err == nil {
+		if p, err := net.LookupPort("tcp", port); err == nil && p != 0 {
+			cfg.Port = p
+		}
+	}
+	if c.stateDir != "" {
+		if err := os.MkdirAll(c.stateDir, 0o700); err != nil {
+			return nil, fmt.Errorf("-state-dir: %w", err)
+		}
+		cfg.File = filepath.Join(c.stateDir, "peers.json")
+	}
+	if c.swarmDiscovery {
+		opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+		if c.dockerHost != "" {
+			opts = append(opts, client.WithHost(c.dockerHost))
+		}
+		cli, err := client.NewClientWithOpts(opts...)
+		if err != nil {
+			return nil, fmt.Errorf("peers: docker client: %w", err)
+		}
+		cfg.Engine = cli
+	}
+	return peers.New(cfg), nil
+}
+
+// alivePeers lists the gossip addresses of the alive peers, for the state
+// directory.
+func alivePeers(n *gossip.Node) func() []netip.AddrPort {
+	return func() []netip.AddrPort {
+		var out []netip.AddrPort
+		for _, m := range n.Members() {
+			if !m.Local && m.State == gossip.StateAlive && m.Addr.IsValid() {
+				out = append(out, m.Addr)
+			}
+		}
+		return out
+	}
 }
 
 // named wraps a component's error with its name; a nil error stays nil.
@@ -225,14 +366,22 @@ func (c *serveConfig) loadGossipKey() ([]byte, error) {
 	return nil, nil
 }
 
-// readiness lists what /readyz waits for: the first Docker sync, and the
-// first join when there are peers to join. DNS is bound before the admin API
-// starts, so it is ready from the start.
-func readiness(w *watcher.Watcher, node *gossip.Node, joining bool) []admin.Check {
+// readiness lists what /readyz waits for (readyRule): the first Docker
+// sync, the join (or finding no one to join), and DNS served by this run.
+func readiness(w *watcher.Watcher, node *gossip.Node, explain *lateExplainer, handedOff *atomic.Bool) []admin.Check {
 	checks := []admin.Check{{Name: "docker-sync", Ready: closed(w.Synced(), "the first Docker sync has not finished")}}
-	if node != nil && joining {
-		checks = append(checks, admin.Check{Name: "gossip-join", Ready: closed(node.Joined(), "no peer joined yet")})
+	if node != nil {
+		checks = append(checks, admin.Check{Name: "gossip-join", Ready: closed(node.Joined(), "no peer joined yet, and not every seed has been tried")})
 	}
+	checks = append(checks, admin.Check{Name: "dns", Ready: func() error {
+		switch {
+		case handedOff.Load():
+			return errors.New("handed off to the next run of swarmdns on this node")
+		case explain.get() == nil:
+			return errors.New("waiting to take DNS over from the previous run on this node")
+		}
+		return nil
+	}})
 	return checks
 }
 

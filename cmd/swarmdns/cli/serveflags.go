@@ -11,18 +11,24 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/swarmdns/swarmdns/admin"
 )
 
 // serveConfig is everything `swarmdns serve` is told on its command line.
 type serveConfig struct {
-	zone       string
-	dnsListen  string
-	upstreams  listFlag
-	resolvConf string
-	ttl        time.Duration
-	hostsFile  string
-	maxUDPSize int
-	rateLimit  int
+	configFile string
+
+	zone        string
+	nodeAddress string
+	dnsListen   listFlag
+	upstreams   listFlag
+	resolvConf  string
+	ttl         time.Duration
+	hostsFile   string
+	maxUDPSize  int
+	rateLimit   int
+	logQueries  bool
 
 	allowRecursion prefixFlag
 	allowTransfer  prefixFlag
@@ -33,6 +39,8 @@ type serveConfig struct {
 	resync        time.Duration
 
 	nodeName        string
+	swarmDiscovery  bool
+	stateDir        string
 	gossipListen    string
 	gossipAdvertise string
 	join            listFlag
@@ -41,8 +49,9 @@ type serveConfig struct {
 	lease           time.Duration
 	rejoinInterval  time.Duration
 
-	adminListen string
-	adminToken  string
+	adminListen   string
+	adminToken    string
+	metricsListen string
 
 	logLevel  string
 	logFormat string
@@ -53,15 +62,18 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	host, _ := os.Hostname()
 
+	fs.StringVar(&c.configFile, configFlag, "", "settings `file`: one \"flag = value\" a line (flags and SWARMDNS_ variables override it)")
 	fs.StringVar(&c.zone, "zone", "swarm.internal.", "the DNS zone swarmdns is authoritative for")
-	fs.StringVar(&c.dnsListen, "dns-listen", ":53", "`address` to serve DNS on, UDP and TCP")
+	fs.StringVar(&c.nodeAddress, "node-address", "", "node-local DNS `address` (169.254.53.53 in the deploy files) that swarmdns puts on its dummy interface swarmdns0, or on lo, and keeps when it stops (needs CAP_NET_ADMIN; swarmdns uninstall removes it)")
+	fs.Var(&c.dnsListen, "dns-listen", "`addresses` to serve DNS on, UDP and TCP, comma-separated or repeated (default: the node address's port 53 and 127.0.0.1:53; \":53\" serves every address)")
 	fs.Var(&c.upstreams, "upstream", "upstream resolvers for names outside the zone, `host[:port]`, comma-separated or repeated (default: the nameservers of --resolv-conf)")
 	fs.StringVar(&c.resolvConf, "resolv-conf", "/etc/resolv.conf", "`file` to read upstream resolvers from when --upstream is not set")
 	fs.DurationVar(&c.ttl, "ttl", 5*time.Second, "TTL of the zone's records")
 	fs.StringVar(&c.hostsFile, "hosts-file", "", "`file` in /etc/hosts format whose names are answered too (reloaded when it changes)")
 	fs.IntVar(&c.maxUDPSize, "max-udp-size", 1232, "largest UDP answer, in bytes, a client may ask for with EDNS0 (512 to 4096)")
-	fs.IntVar(&c.rateLimit, "rate-limit", 0, "in-zone UDP answers per second to one client network (/24, /56), as BIND's response-rate limiting; over it every second answer is an empty truncated reply and the rest are dropped (0: off)")
-	fs.Var(&c.allowRecursion, "allow-recursion", "clients (`CIDR`s, comma-separated) whose names outside the zone are forwarded; \"none\" for no one (default: loopback and the private ranges)")
+	fs.IntVar(&c.rateLimit, "rate-limit", 0, "in-zone UDP answers per second to one client container (or, for an address no container of the node holds, one client network: /24, /56), as BIND's response-rate limiting; over it every second answer is an empty truncated reply and the rest are dropped (0: off)")
+	fs.BoolVar(&c.logQueries, "log-queries", false, "log every query at info level, with the client's container")
+	fs.Var(&c.allowRecursion, "allow-recursion", "clients (`CIDR`s, comma-separated) whose names outside the zone are forwarded, matched against every address of the client's container; \"none\" for no one (default: loopback and the private ranges)")
 	fs.Var(&c.allowTransfer, "allow-transfer", "clients (`CIDR`s, comma-separated) that may transfer the zone with AXFR over TCP (default: no one)")
 
 	fs.StringVar(&c.dockerHost, "docker-host", "", "Docker Engine `address` (default: $DOCKER_HOST, else the local socket)")
@@ -70,6 +82,8 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&c.resync, "resync", 30*time.Second, "interval of full resyncs with the Docker Engine")
 
 	fs.StringVar(&c.nodeName, "node-name", host, "this node's name in the cluster")
+	fs.BoolVar(&c.swarmDiscovery, "swarm", false, "find peers through the engine's Swarm (its managers, and on a manager its nodes) and advertise the node's Swarm address: for a sidecar on the host network")
+	fs.StringVar(&c.stateDir, "state-dir", "", "`directory` kept across restarts (a volume of the node): the peers last seen, and the socket through which the next run takes over (empty: none)")
 	fs.StringVar(&c.gossipListen, "gossip-listen", ":7947", "`address` for cluster gossip, TCP and UDP (7946 is Docker Swarm's own)")
 	fs.StringVar(&c.gossipAdvertise, "gossip-advertise", "", "`address` other nodes reach this one at (default: picked from the interfaces)")
 	fs.Var(&c.join, "join", "peers to join, `host[:port]` or DNS names (e.g. tasks.swarmdns), comma-separated or repeated")
@@ -78,7 +92,8 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.DurationVar(&c.rejoinInterval, "rejoin-interval", 10*time.Second, "how often the --join addresses and lost peers are joined again (heals partitions memberlist gave up on)")
 	fs.DurationVar(&c.lease, "lease", 60*time.Second, "how long other nodes keep a node's records after it was last seen alive")
 
-	fs.StringVar(&c.adminListen, "admin-listen", "127.0.0.1:8053", "`address` of the admin HTTP API and /metrics (empty disables it)")
+	fs.StringVar(&c.adminListen, "admin-listen", "127.0.0.1:8053", "`address` of the admin HTTP API and /metrics, host:port or unix:PATH (empty disables it)")
+	fs.StringVar(&c.metricsListen, "metrics-listen", "", "`address` serving /metrics only, without a token, for Prometheus (e.g. :9153)")
 	fs.StringVar(&c.adminToken, "admin-token", "", "bearer token the admin API requires (required beyond loopback)")
 
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
@@ -96,8 +111,23 @@ func (c *serveConfig) validate() error {
 	} else {
 		c.zone = mdns.CanonicalName(c.zone)
 	}
-	if err := checkHostPort(c.dnsListen); err != nil {
-		errs = append(errs, fmt.Errorf("-dns-listen: %w", err))
+	if c.nodeAddress != "" {
+		if a, err := netip.ParseAddr(c.nodeAddress); err != nil || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() {
+			errs = append(errs, fmt.Errorf("-node-address: %q is not an address a node can own", c.nodeAddress))
+		} else {
+			c.nodeAddress = a.Unmap().String()
+		}
+	}
+	if len(c.dnsListen) == 0 {
+		if c.nodeAddress != "" {
+			c.dnsListen = append(c.dnsListen, net.JoinHostPort(c.nodeAddress, "53"))
+		}
+		c.dnsListen = append(c.dnsListen, "127.0.0.1:53")
+	}
+	for _, l := range c.dnsListen {
+		if err := checkHostPort(l); err != nil {
+			errs = append(errs, fmt.Errorf("-dns-listen: %w", err))
+		}
 	}
 	for i, u := range c.upstreams {
 		if _, _, err := net.SplitHostPort(u); err != nil {
@@ -141,9 +171,16 @@ func (c *serveConfig) validate() error {
 	if c.gossipKey != "" && c.gossipKeyFile != "" {
 		errs = append(errs, errors.New("-gossip-key and -gossip-key-file: give one, not both"))
 	}
-	if c.adminListen != "" {
+	if c.adminListen != "" && !strings.HasPrefix(c.adminListen, admin.UnixPrefix) {
 		if err := checkHostPort(c.adminListen); err != nil {
 			errs = append(errs, fmt.Errorf("-admin-listen: %w", err))
+		}
+	}
+	if c.metricsListen != "" && c.adminListen == "" {
+		errs = append(errs, errors.New("-metrics-listen: needs the admin API (-admin-listen is empty)"))
+	} else if c.metricsListen != "" {
+		if err := checkHostPort(c.metricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("-metrics-listen: %w", err))
 		}
 	}
 	if _, err := parseLevel(c.logLevel); err != nil {
