@@ -25,9 +25,12 @@ RUN go build -trimpath \
       -ldflags "-s -w -X github.com/swarmdns/swarmdns/cmd/swarmdns/cli.Version=${VERSION}" \
       -o /out/swarmdns ./cmd/swarmdns \
  && /out/swarmdns version \
- && mkdir -p /out/etc \
- && echo 'nobody:x:65534:65534:nobody:/nonexistent:/usr/local/bin/swarmdns' > /out/etc/passwd \
- && echo 'nogroup:x:65534:' > /out/etc/group
+ && mkdir -p /out/etc /out/run/swarmdns \
+ && chmod 1777 /out/run/swarmdns \
+ && echo 'root:x:0:0:root:/nonexistent:/usr/local/bin/swarmdns' > /out/etc/passwd \
+ && echo 'nobody:x:65534:65534:nobody:/nonexistent:/usr/local/bin/swarmdns' >> /out/etc/passwd \
+ && echo 'root:x:0:' > /out/etc/group \
+ && echo 'nogroup:x:65534:' >> /out/etc/group
 
 FROM scratch
 ARG VERSION=dev
@@ -41,23 +44,25 @@ LABEL org.opencontainers.image.title="swarmdns" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}"
 COPY --from=build /out/etc/passwd /out/etc/group /etc/
+# The admin API's socket directory, writable by root without CAP_DAC_OVERRIDE
+# (the stack's user) as by nobody (the image's).
+COPY --from=build /out/run /run
 COPY --from=build /out/swarmdns /usr/local/bin/swarmdns
 # No CA certificates: swarmdns speaks DNS, memberlist and the Docker API
 # (over the socket, or TLS with the certificates you mount for DOCKER_HOST).
 
 # In $PATH, so `docker exec <sidecar> swarmdns members` works.
-# The admin API stays on loopback inside the container; the debug verbs
-# (`docker exec <sidecar> swarmdns members`) and the health check find it
-# through this variable.
-ENV SWARMDNS_ADMIN_LISTEN=127.0.0.1:8053
-# DNS on 53 (a non-root user may bind it inside a container's own network
-# namespace: Docker sets net.ipv4.ip_unprivileged_port_start=0 there since
-# 20.10), gossip on 7947 (7946 is Swarm's).
-EXPOSE 53/udp 53/tcp 7947/udp 7947/tcp
+# The admin API is a unix socket inside the container, reachable with
+# docker exec only (also on the host network); the debug verbs and the
+# health check find it through this variable.
+ENV SWARMDNS_ADMIN_LISTEN=unix:/run/swarmdns/admin.sock
+# DNS on 53, gossip on 7947 (7946 is Swarm's), Prometheus on 9153.
+EXPOSE 53/udp 53/tcp 7947/udp 7947/tcp 9153/tcp
 
-# Not root. Reading /var/run/docker.sock needs its group: run with
-# `--group-add $(stat -c %g /var/run/docker.sock)` (docker run) or
-# `user: "65534:<that gid>"` (stack and compose files; see deploy/).
+# Not root by default. The deploy files run it on the host network as root
+# with every capability dropped but NET_ADMIN and NET_BIND_SERVICE (see
+# deploy/stack.yml for why). Run as nobody, reading /var/run/docker.sock
+# needs its group: `--group-add $(stat -c %g /var/run/docker.sock)`.
 USER 65534:65534
 
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \

@@ -17,15 +17,19 @@ import (
 	"github.com/swarmdns/swarmdns/internal/netlab"
 )
 
-// TestSwarmMultiEngine is issue 6's check 3: two Docker engines on this
-// machine, each a dockerd with its own data root, exec root, socket, mount
-// namespace (so that /var/run/docker.sock inside it is its own) and network
-// namespace (a netlab host), joined in one Swarm; swarmdns deployed on it
-// from deploy/stack.yml as a global service across both; deploy/example.yml
-// with its two web tasks on the two engines. From the client on one engine,
-// web.<stack>.swarm.internal gives both tasks, the one on the other engine
-// known only through gossip over the stack's overlay network; and
-// `docker stop` of the other engine's sidecar drops its records at once.
+// TestSwarmMultiEngine is issue 12's check 4 (and issue 6's check 3):
+// three Docker engines on this machine, each a dockerd with its own data
+// root, exec root, socket, mount namespace (so that /var/run/docker.sock in
+// it is its own) and network namespace (a netlab host), in one Swarm: a
+// manager and two workers. deploy/stack.yml runs a sidecar on the host
+// network of each engine; they find each other without an overlay, through
+// the engine's Swarm (the managers' and nodes' addresses), and gossip on
+// the nodes' own addresses. deploy/example.yml's web tasks land on every
+// engine; from a container on one engine, web.demo.swarm.internal gives
+// all of them, the others' known only through gossip. Then the manager is
+// drained (its sidecar leaves, and a worker's seeds from the Swarm are the
+// manager only) and a worker's sidecar is killed: its next task rejoins the
+// other worker from the peers it last saw, kept in its node's volume.
 func TestSwarmMultiEngine(t *testing.T) {
 	dockertest.Engine(t)
 	for _, bin := range []string{"dockerd", "containerd", "nsenter", "unshare", "iptables"} {
@@ -38,145 +42,132 @@ func TestSwarmMultiEngine(t *testing.T) {
 	}
 	image := swarmdnsImage(t)
 	busybox := busyboxImage(t)
-	lab := netlab.New(t, 2)
-	engines := []*nestedEngine{startNestedEngine(t, lab.Host(1)), startNestedEngine(t, lab.Host(2))}
+	lab := netlab.New(t, 3)
+	engines := []*nestedEngine{startNestedEngine(t, lab.Host(1)), startNestedEngine(t, lab.Host(2)), startNestedEngine(t, lab.Host(3))}
 	for _, e := range engines {
 		e.load(t, image, busybox)
-		if out, err := e.netnsCmd("sh", deployFile(t, "node-dns.sh"), "up", nodeDNSAddr); err != nil {
-			t.Fatalf("deploy/node-dns.sh up in %s: %v\n%s", e.name, err, out)
-		}
 	}
-	a, b := engines[0], engines[1]
-	a.docker(t, "swarm", "init", "--advertise-addr", a.addr)
-	token := a.docker(t, "swarm", "join-token", "-q", "worker")
-	b.docker(t, "swarm", "join", "--token", token, a.addr+":2377")
+	manager, workers := engines[0], engines[1:]
+	manager.docker(t, "swarm", "init", "--advertise-addr", manager.addr)
+	token := manager.docker(t, "swarm", "join-token", "-q", "worker")
+	for _, w := range workers {
+		w.docker(t, "swarm", "join", "--token", token, manager.addr+":2377")
+	}
 	await.Until(t, 60*time.Second, func() error {
-		out, err := a.dockerCmd("node", "ls", "--format", "{{.Status}}")
+		out, err := manager.dockerCmd("node", "ls", "--format", "{{.Status}}")
 		if err != nil {
 			return err
 		}
-		if got := strings.Fields(out); len(got) != 2 || got[0] != "Ready" || got[1] != "Ready" {
-			return fmt.Errorf("swarm nodes: %v; want two Ready", got)
+		if got := strings.Fields(out); len(got) != 3 || slices.ContainsFunc(got, func(s string) bool { return s != "Ready" }) {
+			return fmt.Errorf("swarm nodes: %v; want three Ready", got)
 		}
 		return nil
 	})
 
-	if _, err := a.dockerStdin(newKey(t), "secret", "create", "swarmdns_gossip_key", "-"); err != nil {
+	if _, err := manager.dockerStdin(newKey(t), "secret", "create", "swarmdns_gossip_key", "-"); err != nil {
 		t.Fatal(err)
 	}
-	a.deploy(t, "swarmdns", "stack.yml", "SWARMDNS_IMAGE="+image, "DOCKER_GID="+dockerGID(t), "SWARMDNS_UPSTREAM=127.0.0.1:9")
-	a.deploy(t, "demo", "example.yml", "EXAMPLE_IMAGE="+busybox, "SWARMDNS_ADDR="+nodeDNSAddr, "WEB_REPLICAS=2")
+	manager.deploy(t, "swarmdns", "stack.yml", "SWARMDNS_IMAGE="+image)
+	manager.deploy(t, "demo", "example.yml", "EXAMPLE_IMAGE="+busybox, "WEB_REPLICAS=3")
 
-	sidecars := make([]string, 2)
+	sidecars := make([]string, len(engines))
 	for i, e := range engines {
 		sidecars[i] = e.awaitTask(t, "swarmdns_swarmdns", true)
 	}
-	start := time.Now()
-	for i, e := range engines {
+	awaitAlive := func(e *nestedEngine, sidecar string, n int) {
+		t.Helper()
 		await.Until(t, 90*time.Second, func() error {
-			out, err := e.dockerCmd("exec", sidecars[i], "swarmdns", "members")
+			out, err := e.dockerCmd("exec", sidecar, "swarmdns", "members")
 			if err != nil {
 				return err
 			}
-			if n := strings.Count(out, " alive "); n != 2 {
-				return fmt.Errorf("members on %s: %d alive; want 2\n%s", e.name, n, out)
+			if got := strings.Count(out, " alive "); got != n {
+				return fmt.Errorf("members on %s: %d alive; want %d\n%s", e.name, got, n, out)
 			}
 			return nil
 		})
 	}
-	t.Logf("both sidecars see each other alive %v after both were healthy", time.Since(start).Round(time.Millisecond))
+	start := time.Now()
+	for i, e := range engines {
+		awaitAlive(e, sidecars[i], 3)
+	}
+	t.Logf("the three sidecars, on the host network of each engine, see each other alive %v after all were healthy", time.Since(start).Round(time.Millisecond))
+	if logs, _ := runEnv(nil, "docker", "-H", "unix://"+workers[0].sock, "logs", sidecars[1]); !strings.Contains(logs, `"addr":"`+workers[0].addr+`"`) {
+		t.Errorf("the worker's sidecar does not advertise its node's Swarm address %s:\n%s", workers[0].addr, grepLines(logs, "advertis"))
+	}
 
-	// The example's two web replicas land one on each engine (Swarm spreads
-	// them); the client runs on either.
-	webOn := make([][]string, 2)
-	var clientEngine *nestedEngine
-	var client string
-	await.Until(t, 90*time.Second, func() error {
-		for i, e := range engines {
-			ips, err := e.taskIPs("demo_web", "demo_app")
-			if err != nil {
-				return err
-			}
-			webOn[i] = ips
-			if c, _ := e.dockerCmd("ps", "-q", "--filter", "label=com.docker.swarm.service.name=demo_client"); c != "" {
-				clientEngine, client = e, strings.Fields(c)[0]
-			}
-		}
-		if len(webOn[0]) != 1 || len(webOn[1]) != 1 || client == "" {
-			return fmt.Errorf("web tasks per engine %v, client %q; want one web task on each engine and a client", webOn, client)
-		}
-		return nil
-	})
-	all := append(slices.Clone(webOn[0]), webOn[1]...)
-	slices.Sort(all)
+	// Every engine's web task, from a plain container on each engine (its
+	// default bridge, dns: the node-local address).
 	web := "web.demo.swarm.internal"
-	expect := func(want []string) func() error {
+	all := func() []string {
+		var ips []string
+		for _, e := range engines {
+			got, _ := e.taskIPs("demo_web", "demo_app")
+			ips = append(ips, got...)
+		}
+		slices.Sort(ips)
+		return ips
+	}
+	resolveOn := func(e *nestedEngine, want []string) func() error {
 		return func() error {
-			got, err := clientEngine.nslookup(client, web)
-			if err != nil {
-				return err
-			}
-			if !slices.Equal(got, want) {
-				return fmt.Errorf("%s from the client on %s: got %v; want %v", web, clientEngine.name, got, want)
+			out, err := e.dockerCmd("run", "--rm", "--dns", nodeAddr, busybox, "nslookup", "-type=a", web)
+			if got := parseNslookup(out); !slices.Equal(got, want) {
+				return fmt.Errorf("%s from a container on %s: got %v (%v); want %v\n%s", web, e.name, got, err, want, out)
 			}
 			return nil
 		}
 	}
-	start = time.Now()
-	await.Until(t, 60*time.Second, expect(all))
-	t.Logf("the client on %s resolves both web tasks %v (one on each engine) %v after the check began", clientEngine.name, all, time.Since(start).Round(time.Millisecond))
-
-	// docker stop of the other engine's sidecar: a clean leave, so the
-	// client's node drops that engine's web task at once (not after the
-	// lease), and gets it back when Swarm has started a new sidecar there.
-	other, otherIdx := b, 1
-	if clientEngine == b {
-		other, otherIdx = a, 0
-	}
-	left := slices.DeleteFunc(slices.Clone(all), func(ip string) bool { return ip == webOn[otherIdx][0] })
-	other.docker(t, "stop", sidecars[otherIdx])
-	stopped := time.Now()
-	if err := await.Check(5*time.Second, expect(left)); err != nil {
-		t.Errorf("after docker stop of the sidecar on %s: its records are still served: %v", other.name, err)
-	} else {
-		t.Logf("records of %s gone from %s %v after docker stop returned", other.name, clientEngine.name, time.Since(stopped).Round(time.Millisecond))
-	}
-	if logs, _ := runEnv(nil, "docker", "-H", "unix://"+other.sock, "logs", sidecars[otherIdx]); !strings.Contains(logs, "left the gossip cluster") {
-		t.Errorf("sidecar log on %s after docker stop: no clean leave in\n%s", other.name, tail(logs, 3000))
-	}
-	await.Until(t, 90*time.Second, expect(all))
-	t.Logf("back to both tasks %v after the stop (Swarm's restart delay is 5s)", time.Since(stopped).Round(time.Millisecond))
-
-	// A rolling update (what an upgrade does, with the same image):
-	// stack.yml's update_config replaces one node's sidecar at a time; at
-	// the end both are new, see each other, and serve both tasks.
-	var old []string
-	for _, e := range engines {
-		old = append(old, e.awaitTask(t, "swarmdns_swarmdns", true))
-	}
-	updated := time.Now()
-	a.docker(t, "service", "update", "--detach", "--force", "swarmdns_swarmdns")
-	await.Until(t, 180*time.Second, func() error {
-		for i, e := range engines {
-			out, err := e.dockerCmd("ps", "-q", "--filter", "label=com.docker.swarm.service.name=swarmdns_swarmdns", "--filter", "health=healthy")
-			if err != nil {
-				return err
-			}
-			ids := strings.Fields(out)
-			if len(ids) != 1 || ids[0] == old[i] {
-				return fmt.Errorf("engine %s: healthy sidecars %v; want one new one (old %s)", e.name, ids, old[i])
-			}
-			members, err := e.dockerCmd("exec", ids[0], "swarmdns", "members")
-			if err != nil {
-				return err
-			}
-			if n := strings.Count(members, " alive "); n != 2 {
-				return fmt.Errorf("members on %s after the update: %d alive; want 2\n%s", e.name, n, members)
+	await.Until(t, 90*time.Second, func() error {
+		for _, e := range engines {
+			if ips, _ := e.taskIPs("demo_web", "demo_app"); len(ips) != 1 {
+				return fmt.Errorf("engine %s runs %d web tasks; want one on each", e.name, len(ips))
 			}
 		}
-		return expect(all)()
+		return nil
 	})
-	t.Logf("rolling update of both sidecars done, cluster whole again, in %v", time.Since(updated).Round(time.Millisecond))
+	want := all()
+	start = time.Now()
+	for _, e := range engines {
+		await.Until(t, 60*time.Second, resolveOn(e, want))
+	}
+	t.Logf("a container on each engine resolves the three web tasks %v (two through gossip) %v after the check began", want, time.Since(start).Round(time.Millisecond))
+
+	// The manager drained: its sidecar leaves, its web task moves.
+	managerID := manager.docker(t, "info", "-f", "{{.Swarm.NodeID}}")
+	manager.docker(t, "node", "update", "--availability", "drain", managerID)
+	await.Until(t, 90*time.Second, func() error {
+		if out, _ := manager.dockerCmd("ps", "-q", "--filter", "label=com.docker.swarm.service.name=swarmdns_swarmdns"); out != "" {
+			return fmt.Errorf("the drained manager still runs its sidecar")
+		}
+		return nil
+	})
+	for i, w := range workers {
+		awaitAlive(w, sidecars[i+1], 2)
+	}
+	// A worker's sidecar killed: its seeds from the Swarm are the manager
+	// only, which runs no sidecar now; the peers it last saw are in its
+	// node's volume.
+	w := workers[0]
+	w.docker(t, "kill", sidecars[1])
+	killed := time.Now()
+	next := w.awaitNewTask(t, "swarmdns_swarmdns", sidecars[1])
+	awaitAlive(w, next, 2)
+	t.Logf("the killed worker's sidecar rejoined the other worker %v after the kill, the manager's sidecar gone", time.Since(killed).Round(time.Millisecond))
+	logs, _ := runEnv(nil, "docker", "-H", "unix://"+w.sock, "logs", next)
+	t.Logf("its peers: %s", grepLines(logs, "peers last seen"))
+	await.Until(t, 90*time.Second, func() error {
+		want := all()
+		if len(want) != 3 {
+			return fmt.Errorf("web tasks %v; want three on the workers", want)
+		}
+		for _, e := range workers {
+			if err := resolveOn(e, want)(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	t.Logf("names of each worker resolve from the other again")
 }
 
 // nestedEngine is a dockerd of the test's own, in a netlab host's network
@@ -293,10 +284,6 @@ func (e *nestedEngine) dockerStdin(stdin string, args ...string) (string, error)
 	return runStdin(stdin, "docker", append([]string{"-H", "unix://" + e.sock}, args...)...)
 }
 
-// netnsCmd runs a command in the engine's network namespace.
-func (e *nestedEngine) netnsCmd(name string, args ...string) (string, error) {
-	return runEnv(nil, "nsenter", append([]string{"--net=/run/netns/" + e.name, name}, args...)...)
-}
 
 // load copies images from the machine's engine into this one.
 func (e *nestedEngine) load(t *testing.T, images ...string) {
@@ -332,6 +319,31 @@ func (e *nestedEngine) deploy(t *testing.T, stack, file string, env ...string) {
 	}
 }
 
+// awaitNewTask waits for a healthy container of a Swarm service on this
+// engine other than old.
+func (e *nestedEngine) awaitNewTask(t *testing.T, service, old string) string {
+	t.Helper()
+	var id string
+	err := await.Check(180*time.Second, func() error {
+		out, err := e.dockerCmd("ps", "-q", "--filter", "label=com.docker.swarm.service.name="+service, "--filter", "health=healthy")
+		if err != nil {
+			return err
+		}
+		for _, c := range strings.Fields(out) {
+			if !strings.HasPrefix(old, c) {
+				id = c
+				return nil
+			}
+		}
+		return fmt.Errorf("no new healthy task of %s on %s", service, e.name)
+	})
+	if err != nil {
+		ps, _ := e.dockerCmd("service", "ps", "--no-trunc", service)
+		t.Fatalf("%v\n%s", err, ps)
+	}
+	return id
+}
+
 // awaitTask waits for a running (and healthy, if asked) container of a
 // Swarm service on this engine and returns its ID.
 func (e *nestedEngine) awaitTask(t *testing.T, service string, healthy bool) string {
@@ -362,12 +374,3 @@ func (e *nestedEngine) taskIPs(service, network string) ([]string, error) {
 	return ips, nil
 }
 
-// nslookup is the package's nslookup for a container of this engine.
-func (e *nestedEngine) nslookup(container, name string) ([]string, error) {
-	out, err := e.dockerCmd("exec", container, "nslookup", "-type=a", name)
-	addrs := parseNslookup(out)
-	if err != nil && len(addrs) == 0 {
-		return nil, fmt.Errorf("nslookup %s in %s on %s: %w\n%s", name, container, e.name, err, out)
-	}
-	return addrs, nil
-}

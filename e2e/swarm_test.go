@@ -13,10 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -40,223 +38,17 @@ const (
 	e2eBusyboxImage = "swarmdns-e2e-busybox:test"
 )
 
-// nodeDNSAddr is deploy/node-dns.sh's (and deploy/example.yml's) address.
-const nodeDNSAddr = "169.254.53.53"
+// nodeAddr is the node-local DNS address of deploy/swarmdns.conf.
+const nodeAddr = "169.254.53.53"
 
 // outsideName is a name outside the zone that only the test's upstream
-// answers, with outsideAddr (a documentation address, never contacted).
+// answers (every name under outsideDomain), with outsideAddr (a
+// documentation address, never contacted).
 const (
-	outsideName = "outside.swarmdns-e2e.test."
-	outsideAddr = "192.0.2.80"
+	outsideDomain = "swarmdns-e2e.test."
+	outsideName   = "outside." + outsideDomain
+	outsideAddr   = "192.0.2.80"
 )
-
-// TestSwarmStack is issue 6's checks 1 and 2: the image from the
-// Dockerfile, deploy/stack.yml as a global service, deploy/example.yml as an
-// application stack whose containers use swarmdns through `dns:`; from the
-// client container: web.<stack>.swarm.internal gives every web task, an
-// outside name is forwarded to the test's upstream, scaling web up and down
-// changes the answer within seconds; `docker exec` runs the debug verbs in
-// the sidecar; `docker stop` of the sidecar is a clean leave.
-func TestSwarmStack(t *testing.T) {
-	dockertest.Engine(t)
-	image := swarmdnsImage(t)
-	busybox := busyboxImage(t)
-	swarmManager(t)
-	addr, viaNodeDNS := nodeDNS(t)
-	up := startBridgeUpstream(t)
-
-	stack := dockertest.Name(t, "dns")
-	secret := stack + "-key"
-	createSecret(t, secret, newKey(t))
-	gid := dockerGID(t)
-	deployStack(t, stack, "stack.yml",
-		"SWARMDNS_IMAGE="+image,
-		"SWARMDNS_GOSSIP_SECRET="+secret,
-		"SWARMDNS_UPSTREAM="+up.addr,
-		"SWARMDNS_LOG_LEVEL=debug",
-		"DOCKER_GID="+gid,
-	)
-	sidecar := awaitTask(t, stack+"_swarmdns", true)
-	if !viaNodeDNS {
-		addr = gwbridgeGateway(t)
-		t.Logf("deploy/node-dns.sh could not run (not root?): the application stack uses docker_gwbridge's gateway %s", addr)
-	}
-
-	// Not root, with docker.sock's group only; and that is enough to read
-	// the engine (the records below come from it).
-	if got, want := dockertest.Docker(t, "inspect", "-f", "{{.Config.User}}", sidecar), "65534:"+gid; got != want {
-		t.Errorf("sidecar user: got %q; want %q", got, want)
-	}
-
-	app := dockertest.Name(t, "app")
-	deployStack(t, app, "example.yml",
-		"EXAMPLE_IMAGE="+busybox,
-		"SWARMDNS_ADDR="+addr,
-		"WEB_REPLICAS=2",
-	)
-	client := awaitTask(t, app+"_client", false)
-	web := "web." + app + ".swarm.internal"
-
-	t.Run("ServiceName", func(t *testing.T) {
-		start := time.Now()
-		await.Until(t, 90*time.Second, expectTasks(client, web, app+"_web", app+"_app", 2))
-		t.Logf("%s answered every web task %v after the client started", web, time.Since(start).Round(time.Millisecond))
-	})
-
-	t.Run("Forward", func(t *testing.T) {
-		await.Until(t, 30*time.Second, func() error {
-			got, err := nslookup(client, outsideName)
-			if err != nil {
-				return err
-			}
-			if !slices.Equal(got, []string{outsideAddr}) {
-				return fmt.Errorf("%s from the client: got %v; want [%s]", outsideName, got, outsideAddr)
-			}
-			return nil
-		})
-		if up.count(outsideName) == 0 {
-			t.Errorf("the upstream never saw %s: the answer did not come through swarmdns", outsideName)
-		}
-	})
-
-	t.Run("PlainContainer", func(t *testing.T) {
-		// Not a Swarm task: `docker run --dns` on the default bridge, where
-		// the address is the container's only resolver.
-		if !viaNodeDNS {
-			t.Skip("deploy/node-dns.sh could not run")
-		}
-		await.Until(t, 30*time.Second, func() error {
-			want, err := taskIPs(app+"_web", app+"_app")
-			if err != nil {
-				return err
-			}
-			out, err := dockertest.DockerCmd("run", "--rm", "--label", dockertest.LabelRun+"="+dockertest.RunID(),
-				"--dns", addr, busybox, "nslookup", "-type=a", web)
-			if got := parseNslookup(out); !slices.Equal(got, want) {
-				return fmt.Errorf("%s from a docker run --dns %s container: got %v (%v); want %v", web, addr, got, err, want)
-			}
-			return nil
-		})
-	})
-
-	t.Run("Scale", func(t *testing.T) {
-		for _, n := range []int{4, 1} {
-			start := time.Now()
-			dockertest.Docker(t, "service", "scale", "--detach", fmt.Sprintf("%s_web=%d", app, n))
-			await.Until(t, 60*time.Second, expectTasks(client, web, app+"_web", app+"_app", n))
-			t.Logf("scaled web to %d: the client's answer followed in %v (task start or stop included)", n, time.Since(start).Round(time.Millisecond))
-		}
-	})
-
-	t.Run("DebugVerbs", func(t *testing.T) {
-		out := dockertest.Docker(t, "exec", sidecar, "swarmdns", "members")
-		if !strings.Contains(out, "this node") || !strings.Contains(out, "alive") {
-			t.Errorf("swarmdns members in the sidecar: got\n%s\nwant this node, alive", out)
-		}
-		out = dockertest.Docker(t, "exec", sidecar, "swarmdns", "records")
-		if !strings.Contains(out, web+".") || !strings.Contains(out, "client."+app+".swarm.internal.") {
-			t.Errorf("swarmdns records in the sidecar: got\n%s\nwant %s. and client.%s.swarm.internal.", out, web, app)
-		}
-		out = dockertest.Docker(t, "exec", sidecar, "swarmdns", "lookup", web)
-		if !strings.Contains(out, "NOERROR") {
-			t.Errorf("swarmdns lookup %s in the sidecar: got\n%s\nwant NOERROR", web, out)
-		}
-		if h := dockertest.Docker(t, "inspect", "-f", "{{.State.Health.Status}}", sidecar); h != "healthy" {
-			t.Errorf("sidecar health (the image's HEALTHCHECK, swarmdns health): got %q; want healthy", h)
-		}
-	})
-
-	t.Run("StopIsCleanLeave", func(t *testing.T) {
-		dockertest.Docker(t, "stop", sidecar)
-		if code := dockertest.Docker(t, "inspect", "-f", "{{.State.ExitCode}}", sidecar); code != "0" {
-			t.Errorf("sidecar exit code after docker stop: got %s; want 0", code)
-		}
-		logs, err := containerLogs(sidecar)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, want := range []string{"left the gossip cluster", "swarmdns stopped"} {
-			if !strings.Contains(logs, want) {
-				t.Errorf("sidecar log after docker stop: no %q in\n%s", want, tail(logs, 4000))
-			}
-		}
-		// Swarm starts a new task; it serves the zone again.
-		next := awaitTask(t, stack+"_swarmdns", true)
-		if next == sidecar {
-			t.Fatalf("no new sidecar task after the stop")
-		}
-		await.Until(t, 60*time.Second, expectTasks(client, web, app+"_web", app+"_app", 1))
-	})
-}
-
-// TestComposeFile runs deploy/compose.yml on this host without Swarm: the
-// client resolves web.<project>.swarm.internal to both web containers, and
-// the sidecar serves the host through its loopback port.
-func TestComposeFile(t *testing.T) {
-	dockertest.Engine(t)
-	image := swarmdnsImage(t)
-	busybox := busyboxImage(t)
-	project := dockertest.Name(t, "")
-	subnet, addr := freeSubnet(t)
-	port := freePort(t)
-	env := []string{
-		"SWARMDNS_IMAGE=" + image, "EXAMPLE_IMAGE=" + busybox, "DOCKER_GID=" + dockerGID(t),
-		"SWARMDNS_SUBNET=" + subnet, "SWARMDNS_ADDR=" + addr, "SWARMDNS_HOST_PORT=" + port,
-		"SWARMDNS_UPSTREAM=127.0.0.1:9",
-	}
-	compose := func(args ...string) (string, error) {
-		return runEnv(env, "docker-compose", append([]string{"-f", deployFile(t, "compose.yml"), "-p", project}, args...)...)
-	}
-	t.Cleanup(func() {
-		if out, err := compose("down", "-v", "--remove-orphans", "-t", "2"); err != nil {
-			t.Errorf("compose down: %v\n%s", err, out)
-		}
-	})
-	if out, err := compose("up", "-d", "--no-build"); err != nil {
-		t.Fatalf("compose up: %v\n%s", err, out)
-	}
-	ps := func(svc string) []string {
-		out, err := compose("ps", "-q", svc)
-		if err != nil {
-			t.Fatalf("compose ps: %v\n%s", err, out)
-		}
-		return strings.Fields(out)
-	}
-	clients := ps("client")
-	if len(clients) != 1 {
-		t.Fatalf("compose ps client: got %d containers; want 1", len(clients))
-	}
-	network := project + "_swarmdns"
-	wantIPs := func() []string {
-		var ips []string
-		for _, id := range ps("web") {
-			ips = append(ips, containerIP(t, id, network))
-		}
-		slices.Sort(ips)
-		return ips
-	}
-	web := "web." + project + ".swarm.internal"
-	await.Until(t, 60*time.Second, func() error {
-		want := wantIPs()
-		if len(want) != 2 {
-			return fmt.Errorf("compose: %d web containers; want 2", len(want))
-		}
-		got, err := nslookup(clients[0], web)
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(got, want) {
-			return fmt.Errorf("%s from the client: got %v; want %v", web, got, want)
-		}
-		return nil
-	})
-	// The loopback port on the host.
-	await.Until(t, 10*time.Second, expectAddrs("127.0.0.1:"+port, web+".", wantIPs()...))
-	sidecar := ps("swarmdns")[0]
-	if out := dockertest.Docker(t, "exec", sidecar, "swarmdns", "members"); !strings.Contains(out, "this node") {
-		t.Errorf("swarmdns members in the compose sidecar: got\n%s", out)
-	}
-}
 
 // --- images ---
 
@@ -401,50 +193,8 @@ func swarmManager(t *testing.T) {
 	})
 }
 
-// nodeDNS makes nodeDNSAddr reach this node's sidecar with
-// deploy/node-dns.sh (removing its rules at cleanup unless they were there
-// already). It returns false when the script cannot run (not root).
-func nodeDNS(t *testing.T) (string, bool) {
-	t.Helper()
-	script := deployFile(t, "node-dns.sh")
-	if _, err := runEnv(nil, "sh", script, "status", nodeDNSAddr); err == nil {
-		t.Logf("deploy/node-dns.sh rules for %s already in place: using them as they are", nodeDNSAddr)
-		return nodeDNSAddr, true
-	}
-	if out, err := runEnv(nil, "sh", script, "up", nodeDNSAddr); err != nil {
-		if os.Geteuid() == 0 {
-			t.Fatalf("deploy/node-dns.sh up: %v\n%s", err, out)
-		}
-		return "", false
-	}
-	t.Cleanup(func() {
-		if out, err := runEnv(nil, "sh", script, "down", nodeDNSAddr); err != nil {
-			t.Errorf("deploy/node-dns.sh down: %v\n%s", err, out)
-		}
-	})
-	return nodeDNSAddr, true
-}
 
-// gwbridgeGateway is the gateway of docker_gwbridge: the node's address on
-// the bridge every Swarm task has its outside link on.
-func gwbridgeGateway(t *testing.T) string {
-	t.Helper()
-	return dockertest.Docker(t, "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", "docker_gwbridge")
-}
 
-// dockerGID is the group that owns the engine's socket.
-func dockerGID(t *testing.T) string {
-	t.Helper()
-	fi, err := os.Stat("/var/run/docker.sock")
-	if err != nil {
-		t.Fatalf("docker.sock: %v", err)
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		t.Fatalf("docker.sock: no owner group")
-	}
-	return strconv.FormatUint(uint64(st.Gid), 10)
-}
 
 // createSecret creates a Swarm secret and removes it at cleanup (after the
 // stacks that use it, whose cleanups run first).
@@ -467,13 +217,17 @@ func createSecret(t *testing.T, name, value string) {
 	})
 }
 
-// deployStack runs `docker stack deploy` of deploy/<file> as stack name with
-// env added to the environment, and removes the stack at cleanup, waiting
-// until its containers and networks are gone.
+// deployStack runs `docker stack deploy` of file (an absolute path, or a
+// file of deploy/) as stack name with env added to the environment, and
+// removes the stack at cleanup, waiting until its containers and networks
+// are gone, and its volumes.
 func deployStack(t *testing.T, name, file string, env ...string) {
 	t.Helper()
 	t.Cleanup(func() { removeStack(t, name) })
-	out, err := runEnv(env, "docker", "stack", "deploy", "--resolve-image", "never", "-c", deployFile(t, file), name)
+	if !filepath.IsAbs(file) {
+		file = deployFile(t, file)
+	}
+	out, err := runEnv(env, "docker", "stack", "deploy", "--resolve-image", "never", "-c", file, name)
 	if err != nil {
 		t.Fatalf("docker stack deploy %s: %v\n%s", file, err, out)
 	}
@@ -500,6 +254,15 @@ func removeStack(t *testing.T, name string) {
 		}
 		if nets != "" {
 			return fmt.Errorf("stack %s: networks left: %s", name, nets)
+		}
+		vols, err := dockertest.DockerCmd("volume", "ls", "-q", "--filter", "label=com.docker.stack.namespace="+name)
+		if err != nil {
+			return err
+		}
+		if vols != "" {
+			if _, err := dockertest.DockerCmd(append([]string{"volume", "rm"}, strings.Fields(vols)...)...); err != nil {
+				return fmt.Errorf("stack %s: volumes left: %v", name, err)
+			}
 		}
 		return nil
 	})
@@ -627,11 +390,13 @@ func parseNslookup(out string) []string {
 
 // --- the upstream ---
 
-// bridgeUpstream is a DNS server standing in for the outside world, on the
-// gateway address of a bridge network the test made, so that containers
-// (the sidecar) reach it through the node.
+// bridgeUpstream is a DNS server standing in for the outside world, on
+// port 53 of the gateway address of a bridge network the test made, so
+// that containers (the sidecar, and clients naming it in dns:) reach it
+// through the node.
 type bridgeUpstream struct {
-	addr   string
+	addr   string // ip:53
+	ip     string
 	server *mdns.Server
 	mu     sync.Mutex
 	counts map[string]int
@@ -641,11 +406,11 @@ func startBridgeUpstream(t *testing.T) *bridgeUpstream {
 	t.Helper()
 	network := dockertest.Network(t, dockertest.NetworkOptions{Name: dockertest.Name(t, "upstream")})
 	gw := dockertest.Docker(t, "network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", network)
-	pc, err := net.ListenPacket("udp4", net.JoinHostPort(gw, "0"))
+	pc, err := net.ListenPacket("udp4", net.JoinHostPort(gw, "53"))
 	if err != nil {
 		t.Fatalf("upstream on %s's gateway: %v", network, err)
 	}
-	u := &bridgeUpstream{addr: pc.LocalAddr().String(), counts: map[string]int{}}
+	u := &bridgeUpstream{addr: pc.LocalAddr().String(), ip: gw, counts: map[string]int{}}
 	u.server = &mdns.Server{PacketConn: pc, Handler: mdns.HandlerFunc(func(w mdns.ResponseWriter, req *mdns.Msg) {
 		m := new(mdns.Msg)
 		m.SetReply(req)
@@ -654,10 +419,11 @@ func startBridgeUpstream(t *testing.T) *bridgeUpstream {
 			u.mu.Lock()
 			u.counts[strings.ToLower(q.Name)]++
 			u.mu.Unlock()
-			if strings.EqualFold(q.Name, outsideName) && q.Qtype == mdns.TypeA {
+			outside := strings.HasSuffix(strings.ToLower(q.Name), "."+outsideDomain)
+			if outside && q.Qtype == mdns.TypeA {
 				rr, _ := mdns.NewRR(q.Name + " 60 IN A " + outsideAddr)
 				m.Answer = append(m.Answer, rr)
-			} else if !strings.EqualFold(q.Name, outsideName) {
+			} else if !outside {
 				m.Rcode = mdns.RcodeNameError
 			}
 		}
@@ -721,56 +487,8 @@ func containerLogs(id string) (string, error) {
 	return runEnv(nil, "docker", "logs", id)
 }
 
-// freeSubnet picks a /24 in 172.30.0.0/16 that no Docker network uses, and
-// an address in it for the compose sidecar.
-func freeSubnet(t *testing.T) (string, string) {
-	t.Helper()
-	used := dockertest.Docker(t, "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
-		"bridge") + " " + allSubnets(t)
-	for i := 53; i < 253; i++ {
-		subnet := fmt.Sprintf("172.30.%d.0/24", i)
-		_, mine, _ := net.ParseCIDR(subnet)
-		clash := false
-		for _, s := range strings.Fields(used) {
-			if _, other, err := net.ParseCIDR(s); err == nil && (other.Contains(mine.IP) || mine.Contains(other.IP)) {
-				clash = true
-				break
-			}
-		}
-		if !clash {
-			return subnet, fmt.Sprintf("172.30.%d.53", i)
-		}
-	}
-	t.Fatal("no free /24 in 172.30.0.0/16")
-	return "", ""
-}
 
-func allSubnets(t *testing.T) string {
-	t.Helper()
-	ids := strings.Fields(dockertest.Docker(t, "network", "ls", "-q"))
-	out, _ := dockertest.DockerCmd(append([]string{"network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}"}, ids...)...)
-	return out
-}
 
-// freePort returns a TCP and UDP port free on 127.0.0.1 a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, port, _ := net.SplitHostPort(l.Addr().String())
-		pc, err := net.ListenPacket("udp4", "127.0.0.1:"+port)
-		l.Close()
-		if err == nil {
-			pc.Close()
-			return port
-		}
-	}
-	t.Fatal("no free port")
-	return ""
-}
 
 // tail returns the last n bytes of s.
 func tail(s string, n int) string {

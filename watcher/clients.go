@@ -135,9 +135,31 @@ func (w *Watcher) networkLocal(ctx context.Context, id string) bool {
 	return w.nets.local[id]
 }
 
-// clientOf is ClientFor with what the watcher knows of the networks.
+// clientOf is ClientFor with what the watcher knows of the networks. A
+// running container on a Swarm-wide network whose docker_gwbridge address
+// is not known yet (the engine announces no event for that endpoint) has
+// the bridge's endpoints read again.
 func (w *Watcher) clientOf(ctx context.Context, c container.InspectResponse) (registry.Client, bool) {
-	return ClientFor(c, w.nets.gateways[c.ID], func(id string) bool { return w.networkLocal(ctx, id) })
+	local := func(id string) bool { return w.networkLocal(ctx, id) }
+	if _, ok := w.nets.gateways[c.ID]; !ok && c.State != nil && c.State.Running && onSwarmNetwork(c, local) {
+		if err := w.loadGateways(ctx); err != nil {
+			w.log.Debug().Err(err).Msg("cannot read docker_gwbridge's endpoints")
+		}
+	}
+	return ClientFor(c, w.nets.gateways[c.ID], local)
+}
+
+// onSwarmNetwork reports whether c is on a network that is not local.
+func onSwarmNetwork(c container.InspectResponse, local func(networkID string) bool) bool {
+	if c.NetworkSettings == nil {
+		return false
+	}
+	for _, ep := range c.NetworkSettings.Networks {
+		if ep != nil && ep.NetworkID != "" && !local(ep.NetworkID) {
+			return true
+		}
+	}
+	return false
 }
 
 // updateClient writes (or removes) the container's client entry.

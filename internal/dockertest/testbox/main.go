@@ -12,6 +12,12 @@
 //	                           exit 1 when it fails
 //	check-file PATH            exit 0 when PATH exists, 1 otherwise (a
 //	                           healthcheck a test flips through a bind mount)
+//	probe INTERVAL NAME...     every INTERVAL, resolve each NAME (type A)
+//	                           through the system's resolver (/etc/resolv.conf,
+//	                           as an application does), each lookup on its own
+//	                           so a stalled one delays no other, and print one
+//	                           line per lookup: "probe START_UNIX_NANO NAME
+//	                           ok|fail MILLISECONDS ADDRS|ERROR"; until SIGTERM
 //
 // Without arguments it sleeps.
 package main
@@ -23,6 +29,8 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -44,8 +52,10 @@ func run(args []string) int {
 		return lookup(args[1:])
 	case "check-file":
 		return checkFile(args[1:])
+	case "probe":
+		return probe(args[1:])
 	default:
-		fmt.Fprintf(os.Stderr, "testbox: unknown command %q (want sleep, exit-after, lookup or check-file)\n", args[0])
+		fmt.Fprintf(os.Stderr, "testbox: unknown command %q (want sleep, exit-after, lookup, check-file or probe)\n", args[0])
 		return 2
 	}
 }
@@ -143,4 +153,65 @@ func checkFile(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// probeTimeout bounds one probe lookup: longer than any resolver's own
+// retries (glibc and Go: 5 s, twice), so a stall shows as its real length.
+const probeTimeout = 30 * time.Second
+
+func probe(args []string) int {
+	if len(args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: testbox probe INTERVAL NAME...")
+		return 2
+	}
+	every, err := time.ParseDuration(args[0])
+	if err != nil || every <= 0 {
+		fmt.Fprintf(os.Stderr, "testbox: bad interval %q\n", args[0])
+		return 2
+	}
+	names := args[1:]
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	lines := make(chan string, 1024)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for l := range lines {
+			fmt.Println(l)
+		}
+	}()
+	r := &net.Resolver{PreferGo: true}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var wg sync.WaitGroup
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			close(lines)
+			<-done
+			return 0
+		case <-t.C:
+		}
+		for _, name := range names {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				start := time.Now()
+				lctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+				ips, err := r.LookupNetIP(lctx, "ip4", name)
+				cancel()
+				ms := time.Since(start).Milliseconds()
+				if err != nil {
+					lines <- fmt.Sprintf("probe %d %s fail %d %v", start.UnixNano(), name, ms, strings.ReplaceAll(err.Error(), " ", "_"))
+					return
+				}
+				addrs := make([]string, len(ips))
+				for i, ip := range ips {
+					addrs[i] = ip.String()
+				}
+				lines <- fmt.Sprintf("probe %d %s ok %d %s", start.UnixNano(), name, ms, strings.Join(addrs, ","))
+			}()
+		}
+	}
 }
