@@ -284,7 +284,6 @@ func (e *nestedEngine) dockerStdin(stdin string, args ...string) (string, error)
 	return runStdin(stdin, "docker", append([]string{"-H", "unix://" + e.sock}, args...)...)
 }
 
-
 // load copies images from the machine's engine into this one.
 func (e *nestedEngine) load(t *testing.T, images ...string) {
 	t.Helper()
@@ -373,4 +372,3 @@ func (e *nestedEngine) taskIPs(service, network string) ([]string, error) {
 	slices.Sort(ips)
 	return ips, nil
 }
-

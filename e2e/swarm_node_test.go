@@ -634,7 +634,6 @@ func TestParseProcAddr(t *testing.T) {
 	}
 }
 
-
 // TestComposeFile runs deploy/compose.yml on this host without Swarm, in
 // the same node-local mode: the sidecar on the host network owns the
 // node address; the client resolves web.<project>.swarm.internal to both

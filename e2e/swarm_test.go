@@ -193,9 +193,6 @@ func swarmManager(t *testing.T) {
 	})
 }
 
-
-
-
 // createSecret creates a Swarm secret and removes it at cleanup (after the
 // stacks that use it, whose cleanups run first).
 func createSecret(t *testing.T, name, value string) {
@@ -486,9 +483,6 @@ func runStdin(stdin, name string, args ...string) (string, error) {
 func containerLogs(id string) (string, error) {
 	return runEnv(nil, "docker", "logs", id)
 }
-
-
-
 
 // tail returns the last n bytes of s.
 func tail(s string, n int) string {
