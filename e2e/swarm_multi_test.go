@@ -154,7 +154,11 @@ func TestSwarmMultiEngine(t *testing.T) {
 	awaitAlive(w, next, 2)
 	t.Logf("the killed worker's sidecar rejoined the other worker %v after the kill, the manager's sidecar gone", time.Since(killed).Round(time.Millisecond))
 	logs, _ := runEnv(nil, "docker", "-H", "unix://"+w.sock, "logs", next)
-	t.Logf("its peers: %s", grepLines(logs, "peers last seen"))
+	remembered := grepLines(logs, "peers last seen")
+	if !strings.Contains(remembered, workers[1].addr+":7947") {
+		t.Errorf("the restarted sidecar did not start from the peers it last saw (the other worker %s):\n%s", workers[1].addr, tail(logs, 3000))
+	}
+	t.Logf("it started from the peers it last saw: %s", remembered)
 	await.Until(t, 90*time.Second, func() error {
 		want := all()
 		if len(want) != 3 {

@@ -95,7 +95,12 @@ func New(cfg Config) *Finder {
 					f.seen[a] = t
 				}
 			}
-			f.log.Info().Int("peers", len(f.seen)).Str("file", cfg.File).Msg("peers last seen")
+			addrs := make([]string, 0, len(f.seen))
+			for a := range f.seen {
+				addrs = append(addrs, a.String())
+			}
+			slices.Sort(addrs)
+			f.log.Info().Strs("peers", addrs).Str("file", cfg.File).Msg("peers last seen")
 		}
 	}
 	return f

@@ -76,9 +76,9 @@ const (
 	// gossipBindWait bounds the wait for the gossip port the previous run
 	// holds.
 	gossipBindWait = 30 * time.Second
-	// peersEvery is how often the alive peers are written to the state
-	// directory.
-	peersEvery = 10 * time.Second
+	// peersEvery is how often the alive peers are compared with those
+	// the state directory keeps (written when they differ).
+	peersEvery = time.Second
 )
 
 // readyRule is /readyz's rule, as the README states it.
