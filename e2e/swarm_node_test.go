@@ -61,6 +61,11 @@ func TestSwarmStack(t *testing.T) {
 			t.Fatalf("docker stack deploy: %v\n%s", err, out)
 		}
 	}
+	// The upgrade's image: a new tag of the same build, untagged after the
+	// stack is gone (cleanups run last first).
+	nextTag := "swarmdns:e2e-next"
+	dockertest.Docker(t, "tag", image, nextTag)
+	t.Cleanup(func() { _, _ = dockertest.DockerCmd("rmi", nextTag) })
 	t.Cleanup(func() { removeStack(t, stack) })
 	deploy(image)
 	service := stack + "_swarmdns"
@@ -229,9 +234,6 @@ func TestSwarmStack(t *testing.T) {
 	})
 
 	t.Run("RollingUpdateKeepsSettings", func(t *testing.T) {
-		nextTag := "swarmdns:e2e-next"
-		dockertest.Docker(t, "tag", image, nextTag)
-		t.Cleanup(func() { _, _ = dockertest.DockerCmd("rmi", nextTag) })
 		before := up.count(outsideName)
 		begun := time.Now()
 		deploy(nextTag)
