@@ -239,7 +239,10 @@ func (z *zoneConfig) selectAddrs(snap *registry.Snapshot, sets []*registry.Recor
 		}
 	}
 	local := snap.LocalNode()
-	cl := z.clientOf(client)
+	// The client's container is looked up only for a set on several
+	// networks: scoping changes nothing for the others.
+	var cl *registry.Client
+	clKnown := false
 	ips = dst
 	first := len(dst)
 	ttl = z.ttl
@@ -266,7 +269,13 @@ func (z *zoneConfig) selectAddrs(snap *registry.Snapshot, sets []*registry.Recor
 				reason += "; TTL lowered: node " + s.Node + " is stale"
 			}
 		}
-		shared := sharesNetwork(s, cl, local)
+		shared := false
+		if multiNetwork(s) {
+			if !clKnown {
+				cl, clKnown = z.clientOf(client), true
+			}
+			shared = sharesNetwork(s, cl, local)
+		}
 		given := false
 		for _, a := range s.Addrs {
 			if a.IP.Is4() != is4 {
@@ -327,6 +336,19 @@ func sharesNetwork(s *registry.RecordSet, cl *registry.Client, local string) boo
 	}
 	for _, a := range s.Addrs {
 		if cl.OnNetwork(a.Network, s.Node, local) {
+			return true
+		}
+	}
+	return false
+}
+
+// multiNetwork reports whether s has addresses on more than one network.
+func multiNetwork(s *registry.RecordSet) bool {
+	if len(s.Addrs) < 2 {
+		return false
+	}
+	for _, a := range s.Addrs[1:] {
+		if a.Network != s.Addrs[0].Network {
 			return true
 		}
 	}

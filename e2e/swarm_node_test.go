@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -113,6 +115,19 @@ func TestSwarmStack(t *testing.T) {
 			t.Errorf("the sidecar does not log where the node address went:\n%s", tail(logs, 3000))
 		}
 		t.Logf("%s", grepLines(logs, "node-local DNS address"))
+		// Prometheus on the node: /metrics on port 9153, no token.
+		await.Until(t, 10*time.Second, func() error {
+			resp, err := http.Get("http://127.0.0.1:9153/metrics")
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "swarmdns_records") {
+				return fmt.Errorf("GET :9153/metrics on the node: %s\n%.300s", resp.Status, body)
+			}
+			return nil
+		})
 	})
 
 	app := dockertest.Name(t, "app")
