@@ -26,11 +26,12 @@ import (
 
 // These tests deploy swarmdns the way a user does, from the files in
 // deploy/: the image built by deploy/build-image.sh from the Dockerfile,
-// deploy/stack.yml on a real Swarm (this machine's engine, swarm-initialised
-// by the test when it is not in one), deploy/example.yml as the application
-// stack, deploy/node-dns.sh for the node address, deploy/compose.yml on one
-// host. They check everything from inside application containers, through
-// their own resolver and `dns:` setting.
+// deploy/stack.yml and deploy/swarmdns.conf on a real Swarm (this machine's
+// engine, swarm-initialised by the test when it is not in one, or engines
+// of the test's own), deploy/example.yml and testdata/swarm-apps.yml as
+// application stacks, deploy/compose.yml on one host. They check everything
+// from inside application containers, through their own resolver and
+// `dns:` setting.
 
 // Image tags the tests build; they stay in the engine as a cache.
 const (

@@ -86,7 +86,7 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.stateDir, "state-dir", "", "`directory` kept across restarts (a volume of the node): the peers last seen, and the socket through which the next run takes over (empty: none)")
 	fs.StringVar(&c.gossipListen, "gossip-listen", ":7947", "`address` for cluster gossip, TCP and UDP (7946 is Docker Swarm's own)")
 	fs.StringVar(&c.gossipAdvertise, "gossip-advertise", "", "`address` other nodes reach this one at (default: picked from the interfaces)")
-	fs.Var(&c.join, "join", "peers to join, `host[:port]` or DNS names (e.g. tasks.swarmdns), comma-separated or repeated")
+	fs.Var(&c.join, "join", "peers to join, `host[:port]` or DNS names (resolved again at every round), comma-separated or repeated")
 	fs.StringVar(&c.gossipKey, "gossip-key", "", "gossip encryption key, base64 of 16, 24 or 32 bytes")
 	fs.StringVar(&c.gossipKeyFile, "gossip-key-file", "", "`file` holding the gossip key (e.g. a Swarm secret)")
 	fs.DurationVar(&c.rejoinInterval, "rejoin-interval", 10*time.Second, "how often the --join addresses and lost peers are joined again (heals partitions memberlist gave up on)")
