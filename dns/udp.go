@@ -145,7 +145,7 @@ func (s *Server) answerPacket(conn *net.UDPConn, p udpPacket, fb *fastBuffers, h
 	go func() {
 		defer handlers.Done()
 		defer s.releaseUDP()
-		s.serveUDPPacket(w, pkt)
+		s.serveMessage(w, pkt)
 	}()
 	return fastReply{}, false
 }
@@ -188,43 +188,6 @@ func (s *Server) fastDone(r fastReply, client netip.Addr, start time.Time, err e
 			Stringer("client", client).Bool("tcp", false).Int("answers", int(binary.BigEndian.Uint16(r.msg[6:]))).
 			Bool("tc", false).Dur("took", d).Msg("query")
 	}
-}
-
-// serveUDPPacket takes one UDP packet through the full path: the header
-// checks of acceptMsg, miekg's parser, then serveDNS. A message that cannot
-// be parsed gets FORMERR, as miekg's own server gives it.
-func (s *Server) serveUDPPacket(w *udpWriter, pkt []byte) {
-	dh := mdns.Header{
-		Id:      binary.BigEndian.Uint16(pkt[0:]),
-		Bits:    binary.BigEndian.Uint16(pkt[2:]),
-		Qdcount: binary.BigEndian.Uint16(pkt[4:]),
-		Ancount: binary.BigEndian.Uint16(pkt[6:]),
-		Nscount: binary.BigEndian.Uint16(pkt[8:]),
-		Arcount: binary.BigEndian.Uint16(pkt[10:]),
-	}
-	req := new(mdns.Msg)
-	action := acceptMsg(dh)
-	switch action {
-	case mdns.MsgIgnore:
-		return
-	case mdns.MsgAccept:
-		if req.Unpack(pkt) == nil {
-			s.serveDNS(w, req)
-			return
-		}
-		// The header is set; the question too when it parsed.
-	default:
-		_ = req.Unpack(pkt[:headerLen]) // the header alone always parses
-	}
-	opcode := req.Opcode
-	req.SetRcodeFormatError(req)
-	req.Zero = false
-	if action == mdns.MsgRejectNotImplemented {
-		req.Opcode = opcode
-		req.Rcode = mdns.RcodeNotImplemented
-	}
-	req.Answer, req.Ns, req.Extra = nil, nil, nil
-	_ = w.WriteMsg(req)
 }
 
 // udpWriter is the mdns.ResponseWriter for one UDP query on the full path.
