@@ -440,16 +440,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	defer s.stopBase()
 
-	tcpSrv := &mdns.Server{
-		Listener:      &limitListener{Listener: s.tcp, slots: s.tcpSlots, metrics: s.metrics},
-		Handler:       mdns.HandlerFunc(s.serveDNS),
-		ReadTimeout:   readTimeout,
-		WriteTimeout:  readTimeout,
-		IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },
-		MaxTCPQueries: -1,
-		MsgAcceptFunc: acceptMsg,
-	}
-	tcp := startServer("tcp", tcpSrv)
+	tcp := newTCPServer(s, &limitListener{Listener: s.tcp, slots: s.tcpSlots, metrics: s.metrics})
+	tcpDone := make(chan error, 1)
+	go func() { tcpDone <- tcp.serve() }()
 
 	// One reader per UDP socket; each returns when its socket is closed.
 	// udpHandlers counts the full-path queries they started.
@@ -466,39 +459,33 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	var runErr error
-	select {
-	case <-tcp.started:
-	case err := <-tcp.done:
-		tcp.done <- err
-		runErr = err
-	}
-	if runErr == nil {
-		s.log.Info().Stringer("udp", s.UDPAddr()).Int("udp_sockets", len(s.udpConns)).Stringer("tcp", s.TCPAddr()).
-			Str("zone", s.zone.origin).Strs("upstreams", s.cfg.Upstreams).Msg("dns server listening")
-		probing := make(chan struct{})
+	s.log.Info().Stringer("udp", s.UDPAddr()).Int("udp_sockets", len(s.udpConns)).Stringer("tcp", s.TCPAddr()).
+		Str("zone", s.zone.origin).Strs("upstreams", s.cfg.Upstreams).Msg("dns server listening")
+	probing := make(chan struct{})
+	go func() {
+		defer close(probing)
+		s.fwd.probeLoops(s.base)
+	}()
+	defer func() { <-probing }() // s.base ends before Run returns
+	if s.cfg.HostsFile != "" {
+		watching := make(chan struct{})
 		go func() {
-			defer close(probing)
-			s.fwd.probeLoops(s.base)
+			defer close(watching)
+			s.watchHosts(s.base, s.hostsState)
 		}()
-		defer func() { <-probing }() // s.base ends before Run returns
-		if s.cfg.HostsFile != "" {
-			watching := make(chan struct{})
-			go func() {
-				defer close(watching)
-				s.watchHosts(s.base, s.hostsState)
-			}()
-			defer func() { <-watching }()
+		defer func() { <-watching }()
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-udpDone:
+		udpDone <- err
+		if runErr = err; runErr == nil {
+			runErr = errors.New("udp socket closed")
 		}
-		select {
-		case <-ctx.Done():
-		case err := <-udpDone:
-			udpDone <- err
-			if runErr = err; runErr == nil {
-				runErr = errors.New("udp socket closed")
-			}
-		case err := <-tcp.done:
-			tcp.done <- err
-			runErr = err
+	case err := <-tcpDone:
+		tcpDone <- err
+		if runErr = err; runErr == nil {
+			runErr = errors.New("tcp listener closed")
 		}
 	}
 
@@ -513,41 +500,15 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	udpHandlers.Wait()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	select {
-	case <-tcp.started:
-		_ = tcp.srv.ShutdownContext(sctx)
-	default: // it never started: it has returned or will with an error
-	}
-	if err := <-tcp.done; err != nil && runErr == nil {
+	_ = s.tcp.Close() // the accept loop returns
+	if err := <-tcpDone; err != nil && runErr == nil {
 		runErr = err
 	}
-	_ = s.tcp.Close()
+	tcp.shutdown(time.Now().Add(5 * time.Second))
 	if runErr != nil {
 		return fmt.Errorf("dns: %w", runErr)
 	}
 	return nil
-}
-
-// runningServer is one miekg server running in its own goroutine.
-type runningServer struct {
-	srv     *mdns.Server
-	started chan struct{}
-	done    chan error // receives the serve error once; buffered
-}
-
-func startServer(name string, srv *mdns.Server) *runningServer {
-	rs := &runningServer{srv: srv, started: make(chan struct{}), done: make(chan error, 1)}
-	srv.NotifyStartedFunc = func() { close(rs.started) }
-	go func() {
-		err := srv.ActivateAndServe()
-		if err != nil {
-			err = fmt.Errorf("serve %s: %w", name, err)
-		}
-		rs.done <- err
-	}()
-	return rs
 }
 
 // acceptMsg decides from the header alone what to do with a message:
