@@ -130,7 +130,7 @@ func FuzzServeDNS(f *testing.F) {
 		if len(w.errs) > 0 {
 			t.Fatalf("reply does not pack: %v", w.errs)
 		}
-		if len(w.replies) == 0 || len(w.replies) > 1 && !(tcp && isTransfer(pkt)) {
+		if len(w.replies) == 0 || len(w.replies) > 1 && !(tcp && packetIsTransfer(pkt)) {
 			t.Fatalf("got %d replies; want 1", len(w.replies))
 		}
 		b := w.replies[0]
@@ -153,10 +153,10 @@ func FuzzServeDNS(f *testing.F) {
 	})
 }
 
-// isTransfer reports whether pkt asks for AXFR or IXFR.
-func isTransfer(pkt []byte) bool {
+// packetIsTransfer reports whether pkt asks for AXFR or IXFR.
+func packetIsTransfer(pkt []byte) bool {
 	var m mdns.Msg
-	return m.Unpack(pkt) == nil && len(m.Question) == 1 && (m.Question[0].Qtype == mdns.TypeAXFR || m.Question[0].Qtype == mdns.TypeIXFR)
+	return m.Unpack(pkt) == nil && isTransfer(&m)
 }
 
 // TestServeRawMalformed runs the seed corpus's malformed packets through

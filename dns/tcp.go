@@ -264,10 +264,11 @@ func (w *tcpWriter) Write(b []byte) (int, error) {
 // Close closes the connection.
 func (w *tcpWriter) Close() error { return w.c.conn.Close() }
 
-// TsigStatus reports no TSIG: the server does not use it.
+// TsigStatus reports no TSIG: a signed request's replies go through a
+// tsigWriter (tsig.go).
 func (w *tcpWriter) TsigStatus() error { return nil }
 
-// TsigTimersOnly does nothing: the server does not use TSIG.
+// TsigTimersOnly does nothing: tsigWriter signs.
 func (w *tcpWriter) TsigTimersOnly(bool) {}
 
 // Hijack does nothing: the connection stays the server's.

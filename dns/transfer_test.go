@@ -15,15 +15,20 @@ import (
 )
 
 // axfr transfers zone from addr and returns the records and the number of
-// messages they came in.
+// messages they came in. An IXFR asks from serial 1.
 func axfr(t *testing.T, addr netip.AddrPort, zone string, qtype uint16) ([]mdns.RR, int, error) {
 	t.Helper()
 	m := new(mdns.Msg)
 	m.SetQuestion(zone, qtype)
 	if qtype == mdns.TypeIXFR {
-		m.Ns = []mdns.RR{&mdns.SOA{Hdr: mdns.RR_Header{Name: zone, Rrtype: mdns.TypeSOA, Class: mdns.ClassINET}, Ns: "x.", Mbox: "x.", Serial: 1}}
+		m = ixfrQuery(zone, 1)
 	}
-	tr := new(mdns.Transfer)
+	return transferIn(t, addr, m, new(mdns.Transfer))
+}
+
+// transferIn runs the transfer m asks for with tr.
+func transferIn(t *testing.T, addr netip.AddrPort, m *mdns.Msg, tr *mdns.Transfer) ([]mdns.RR, int, error) {
+	t.Helper()
 	ch, err := tr.In(m, addr.String())
 	if err != nil {
 		return nil, 0, err

@@ -236,10 +236,11 @@ func (w *udpWriter) Write(b []byte) (int, error) {
 // Close does nothing: the socket is shared.
 func (w *udpWriter) Close() error { return nil }
 
-// TsigStatus reports no TSIG: the server does not use it.
+// TsigStatus reports no TSIG: a signed request's replies go through a
+// tsigWriter (tsig.go).
 func (w *udpWriter) TsigStatus() error { return nil }
 
-// TsigTimersOnly does nothing: the server does not use TSIG.
+// TsigTimersOnly does nothing: tsigWriter signs.
 func (w *udpWriter) TsigTimersOnly(bool) {}
 
 // Hijack does nothing: a UDP socket is not the handler's to take.
