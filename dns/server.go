@@ -114,6 +114,12 @@ type Config struct {
 	// and IXFR answered with the full zone) over TCP, so that BIND, Knot or
 	// CoreDNS secondaries can mirror it. Nil or empty allows no one.
 	AllowTransfer []netip.Prefix
+	// TransferKeys are TSIG keys (RFC 8945): a request signed with one is
+	// verified and its replies signed; with any set, AXFR and IXFR need a
+	// request signed with one of them, from a client in AllowTransfer. A
+	// request signed with another key gets NOTAUTH (BADKEY) with or without
+	// keys here.
+	TransferKeys []TransferKey
 
 	// MaxUDPSize caps the UDP reply size a client may ask for with EDNS0
 	// (RFC 6891); also the size the server advertises.
@@ -165,6 +171,7 @@ type Server struct {
 	qlog           zerolog.Logger // sampled, for per-query debug lines
 	allowRecursion []netip.Prefix
 	rrl            *rateLimiter // nil when off
+	keys           keyring      // Config.TransferKeys by name
 
 	udp      *net.UDPConn   // the first UDP socket; UDPAddr reports its address
 	udpConns []*net.UDPConn // every UDP socket on the address (SO_REUSEPORT), each with its own reader
@@ -265,6 +272,11 @@ func New(cfg Config) (*Server, error) {
 		allow = slices.Clone(DefaultAllowRecursion)
 	}
 	cfg.AllowTransfer = slices.Clone(cfg.AllowTransfer)
+	keys, err := newKeyring(cfg.TransferKeys)
+	if err != nil {
+		return nil, fmt.Errorf("dns: transfer key: %w", err)
+	}
+	cfg.TransferKeys = slices.Clone(cfg.TransferKeys)
 	cfg.NSAddrs = slices.Clone(cfg.NSAddrs)
 	m, err := newMetrics(cfg.Metrics)
 	if err != nil {
@@ -289,6 +301,7 @@ func New(cfg Config) (*Server, error) {
 		log:            cfg.Logger,
 		qlog:           cfg.Logger.Sample(&zerolog.BasicSampler{N: 100}),
 		allowRecursion: allow,
+		keys:           keys,
 		udpSlots:       make(chan struct{}, cfg.MaxConcurrent),
 		tcpSlots:       make(chan struct{}, cfg.MaxTCPConns),
 	}
@@ -596,10 +609,8 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	start := time.Now()
 	tcp := isTCP(w.RemoteAddr())
 	client := remoteIP(w.RemoteAddr())
-	if tcp && req.Opcode == mdns.OpcodeQuery && len(req.Question) == 1 && (req.Question[0].Qtype == mdns.TypeAXFR || req.Question[0].Qtype == mdns.TypeIXFR) &&
-		containsAddr(s.cfg.AllowTransfer, client) {
-		s.transfer(w, req, client)
-		s.metrics.request(req.Question[0].Qtype, mdns.RcodeSuccess, time.Since(start))
+	if isTransfer(req) {
+		s.serveTransfer(w, req, client, tcp)
 		return
 	}
 	resp, source := s.respond(s.base, req, client, tcp, nil)
@@ -616,6 +627,9 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	size := mdns.MaxMsgSize
 	if !tcp {
 		size = udpSize(req, s.cfg.MaxUDPSize)
+	}
+	if tw, ok := w.(*tsigWriter); ok {
+		size -= tsigOverhead(tw.key) // the signature is added when it is written
 	}
 	resp.Truncate(size)
 	if tcp {
@@ -838,46 +852,4 @@ func containsAddr(prefixes []netip.Prefix, ip netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// transferChunk bounds the uncompressed size of the records in one message
-// of a zone transfer, well under the 64 KiB a TCP message holds.
-const transferChunk = 16 << 10
-
-// transfer sends the whole zone to an allowed client over TCP (RFC 5936):
-// the SOA, every record, the SOA again, in as many messages as it takes.
-// An IXFR is answered the same way (RFC 1995 §4: a full transfer when no
-// history is kept). A request for another zone gets NOTAUTH.
-func (s *Server) transfer(w mdns.ResponseWriter, req *mdns.Msg, client netip.Addr) {
-	opt := req.IsEdns0()
-	if registry.CanonicalName(req.Question[0].Name) != s.zone.origin || opt != nil && opt.Version() != 0 {
-		rcode := mdns.RcodeNotAuth
-		if opt != nil && opt.Version() != 0 {
-			rcode = mdns.RcodeBadVers
-		}
-		_ = w.WriteMsg(s.fail(req, rcode, opt))
-		return
-	}
-	snap := s.store.Snapshot()
-	rrs := s.zone.zoneRecords(snap)
-	rrs = append(rrs, rrs[0]) // the closing SOA
-	count := len(rrs)
-	for len(rrs) > 0 {
-		n, size := 0, 0
-		for n < len(rrs) && (n == 0 || size+mdns.Len(rrs[n]) <= transferChunk) {
-			size += mdns.Len(rrs[n])
-			n++
-		}
-		m := new(mdns.Msg)
-		m.SetReply(req)
-		m.Authoritative = true
-		m.Compress = true
-		m.Answer = rrs[:n]
-		rrs = rrs[n:]
-		if err := w.WriteMsg(s.finish(m, opt)); err != nil {
-			s.log.Warn().Err(err).Stringer("client", client).Msg("zone transfer cut short")
-			return
-		}
-	}
-	s.log.Info().Stringer("client", client).Uint32("serial", snap.Serial()).Int("records", count).Msg("zone transferred")
 }
