@@ -118,8 +118,11 @@ type Config struct {
 	// verified and its replies signed; with any set, AXFR and IXFR need a
 	// request signed with one of them, from a client in AllowTransfer. A
 	// request signed with another key gets NOTAUTH (BADKEY) with or without
-	// keys here.
+	// keys here. NOTIFYs are signed with the first.
 	TransferKeys []TransferKey
+	// Notify are secondaries, host[:port] (port 53 by default), sent a
+	// NOTIFY (RFC 1996) whenever the serial changes (notify.go).
+	Notify []string
 
 	// MaxUDPSize caps the UDP reply size a client may ask for with EDNS0
 	// (RFC 6891); also the size the server advertises.
@@ -172,6 +175,7 @@ type Server struct {
 	allowRecursion []netip.Prefix
 	rrl            *rateLimiter // nil when off
 	keys           keyring      // Config.TransferKeys by name
+	notifyMetrics  *notifyMetrics
 
 	udp      *net.UDPConn   // the first UDP socket; UDPAddr reports its address
 	udpConns []*net.UDPConn // every UDP socket on the address (SO_REUSEPORT), each with its own reader
@@ -277,8 +281,21 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("dns: transfer key: %w", err)
 	}
 	cfg.TransferKeys = slices.Clone(cfg.TransferKeys)
+	notify := make([]string, 0, len(cfg.Notify))
+	for _, t := range cfg.Notify {
+		hp, err := normalizeNotify(t)
+		if err != nil {
+			return nil, fmt.Errorf("dns: %w", err)
+		}
+		notify = append(notify, hp)
+	}
+	cfg.Notify = notify
 	cfg.NSAddrs = slices.Clone(cfg.NSAddrs)
 	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	nm, err := newNotifyMetrics(cfg.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
@@ -302,6 +319,7 @@ func New(cfg Config) (*Server, error) {
 		qlog:           cfg.Logger.Sample(&zerolog.BasicSampler{N: 100}),
 		allowRecursion: allow,
 		keys:           keys,
+		notifyMetrics:  nm,
 		udpSlots:       make(chan struct{}, cfg.MaxConcurrent),
 		tcpSlots:       make(chan struct{}, cfg.MaxTCPConns),
 	}
@@ -480,6 +498,12 @@ func (s *Server) Run(ctx context.Context) error {
 		s.fwd.probeLoops(s.base)
 	}()
 	defer func() { <-probing }() // s.base ends before Run returns
+	notifying := make(chan struct{})
+	go func() {
+		defer close(notifying)
+		s.runNotify(s.base)
+	}()
+	defer func() { <-notifying }()
 	if s.cfg.HostsFile != "" {
 		watching := make(chan struct{})
 		go func() {
