@@ -751,6 +751,9 @@ func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, 
 	if opt != nil && opt.Version() != 0 {
 		return s.fail(req, mdns.RcodeBadVers, opt), SourceServer
 	}
+	if opt != nil && malformedCookie(opt) {
+		return s.fail(req, mdns.RcodeFormatError, opt), SourceServer
+	}
 	switch req.Opcode {
 	case mdns.OpcodeQuery:
 	case mdns.OpcodeUpdate:
