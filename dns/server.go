@@ -655,6 +655,9 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	if tw, ok := w.(*tsigWriter); ok {
 		size -= tsigOverhead(tw.key) // the signature is added when it is written
 	}
+	if source == SourceZone {
+		dropAdditional(resp, size)
+	}
 	resp.Truncate(size)
 	if tcp {
 		resp.Compress = true
