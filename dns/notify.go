@@ -41,8 +41,10 @@ type ZoneFeed interface {
 	Subscribe(ctx context.Context) (*registry.Snapshot, *registry.Subscription)
 }
 
-// normalizeNotify checks a NOTIFY target, host[:port], and adds the port.
-func normalizeNotify(t string) (string, error) {
+// ParseNotifyTarget checks a NOTIFY target, host[:port] (IPv6 in
+// brackets when with a port), and returns it as host:port, port 53 by
+// default.
+func ParseNotifyTarget(t string) (string, error) {
 	host, port, err := net.SplitHostPort(t)
 	if err != nil {
 		host, port = strings.TrimSuffix(strings.TrimPrefix(t, "["), "]"), notifyPort

@@ -178,13 +178,13 @@ func TestNormalizeNotify(t *testing.T) {
 		"ns1.example":       "ns1.example:53",
 		"ns1.example:10053": "ns1.example:10053",
 	} {
-		if got, err := normalizeNotify(in); err != nil || got != want {
-			t.Errorf("normalizeNotify(%q): got %q, %v; want %q", in, got, err, want)
+		if got, err := ParseNotifyTarget(in); err != nil || got != want {
+			t.Errorf("ParseNotifyTarget(%q): got %q, %v; want %q", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"192.0.2.1:0", "192.0.2.1:http", "", "a b:53"} {
-		if got, err := normalizeNotify(bad); err == nil {
-			t.Errorf("normalizeNotify(%q): got %q; want an error", bad, got)
+		if got, err := ParseNotifyTarget(bad); err == nil {
+			t.Errorf("ParseNotifyTarget(%q): got %q; want an error", bad, got)
 		}
 	}
 }
