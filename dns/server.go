@@ -283,7 +283,7 @@ func New(cfg Config) (*Server, error) {
 	cfg.TransferKeys = slices.Clone(cfg.TransferKeys)
 	notify := make([]string, 0, len(cfg.Notify))
 	for _, t := range cfg.Notify {
-		hp, err := normalizeNotify(t)
+		hp, err := ParseNotifyTarget(t)
 		if err != nil {
 			return nil, fmt.Errorf("dns: %w", err)
 		}

@@ -83,6 +83,10 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 	if ap, err := netip.ParseAddrPort(c.dnsListen); err == nil && !ap.Addr().IsUnspecified() {
 		nsAddrs = []netip.Addr{ap.Addr()}
 	}
+	transferKeys, err := c.transferKeys()
+	if err != nil {
+		return err
+	}
 	dnsCfg := dns.Config{
 		NSAddrs:        nsAddrs,
 		Zone:           c.zone,
@@ -91,6 +95,8 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 		Upstreams:      upstreams,
 		AllowRecursion: c.allowRecursion.value(),
 		AllowTransfer:  c.allowTransfer.value(),
+		TransferKeys:   transferKeys,
+		Notify:         c.notify,
 		MaxUDPSize:     c.maxUDPSize,
 		HostsFile:      c.hostsFile,
 		RateLimit:      c.rateLimit,

@@ -27,6 +27,10 @@ type serveConfig struct {
 	allowRecursion prefixFlag
 	allowTransfer  prefixFlag
 
+	transferKey     listFlag
+	transferKeyFile string
+	notify          listFlag
+
 	dockerHost    string
 	dockerTimeout time.Duration
 	watchLabel    string
@@ -62,7 +66,10 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.maxUDPSize, "max-udp-size", 1232, "largest UDP answer, in bytes, a client may ask for with EDNS0 (512 to 4096)")
 	fs.IntVar(&c.rateLimit, "rate-limit", 0, "in-zone UDP answers per second to one client network (/24, /56), as BIND's response-rate limiting; over it every second answer is an empty truncated reply and the rest are dropped (0: off)")
 	fs.Var(&c.allowRecursion, "allow-recursion", "clients (`CIDR`s, comma-separated) whose names outside the zone are forwarded; \"none\" for no one (default: loopback and the private ranges)")
-	fs.Var(&c.allowTransfer, "allow-transfer", "clients (`CIDR`s, comma-separated) that may transfer the zone with AXFR over TCP (default: no one)")
+	fs.Var(&c.allowTransfer, "allow-transfer", "clients (`CIDR`s, comma-separated) that may transfer the zone with AXFR and IXFR (default: no one)")
+	fs.Var(&c.transferKey, "transfer-key", "TSIG key, `[ALGORITHM:]NAME:BASE64SECRET` as dig -y takes it (hmac-sha256 by default), repeatable: transfers then need a request signed with one, replies and NOTIFYs are signed")
+	fs.StringVar(&c.transferKeyFile, "transfer-key-file", "", "`file` of TSIG keys (e.g. a Swarm secret), one ALGORITHM:NAME:BASE64SECRET a line, as --transfer-key")
+	fs.Var(&c.notify, "notify", "secondaries, `host[:port]`, comma-separated or repeated, sent a NOTIFY whenever the zone's serial changes")
 
 	fs.StringVar(&c.dockerHost, "docker-host", "", "Docker Engine `address` (default: $DOCKER_HOST, else the local socket)")
 	fs.DurationVar(&c.dockerTimeout, "docker-timeout", 30*time.Second, "how long to keep trying to reach the Docker Engine at start before giving up")
@@ -114,6 +121,12 @@ func (c *serveConfig) validate() error {
 	}
 	if c.maxUDPSize < 512 || c.maxUDPSize > 4096 {
 		errs = append(errs, fmt.Errorf("-max-udp-size: %d is out of range (512 to 4096)", c.maxUDPSize))
+	}
+	if _, err := c.transferKeys(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.checkNotify(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.rateLimit < 0 {
 		errs = append(errs, fmt.Errorf("-rate-limit: %d is negative", c.rateLimit))
