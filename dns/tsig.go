@@ -167,7 +167,15 @@ func tsigReply(req *mdns.Msg, t *mdns.TSIG, k TransferKey, tsigErr uint16, reply
 		rr.OtherData = hex.EncodeToString(binary.BigEndian.AppendUint64(nil, uint64(now.Unix()))[2:])
 	}
 	reply.Extra = append(reply.Extra, rr)
-	// TsigGenerate leaves BADKEY and BADSIG unsigned (RFC 8945 §5.3.2).
+	if tsigErr != mdns.RcodeBadTime {
+		// Unsigned (RFC 8945 §5.3.2), but with the server's time: packed
+		// as it is (TsigGenerate would zero the time).
+		buf, err := reply.Pack()
+		if err != nil {
+			return nil, fmt.Errorf("pack TSIG error reply: %w", err)
+		}
+		return buf, nil
+	}
 	buf, _, err := mdns.TsigGenerate(reply, k.Secret, t.MAC, false)
 	if err != nil {
 		return nil, fmt.Errorf("sign TSIG error reply: %w", err)

@@ -136,6 +136,9 @@ func TestTSIGErrors(t *testing.T) {
 				if ts.MAC != "" {
 					t.Errorf("%s: got a MAC on a %s reply; want none (RFC 8945 §5.3.2)", tc.name, mdns.RcodeToString[int(tc.want)])
 				}
+				if d := time.Since(time.Unix(int64(ts.TimeSigned), 0)); d < -time.Minute || d > time.Minute {
+					t.Errorf("%s: the reply's time %d is not the server's (dig: clocks are unsynchronized)", tc.name, ts.TimeSigned)
+				}
 			}
 		}
 	}
