@@ -110,9 +110,9 @@ type Config struct {
 	// are forwarded; others get REFUSED. Nil means DefaultAllowRecursion;
 	// an empty non-nil slice allows no one.
 	AllowRecursion []netip.Prefix
-	// AllowTransfer lists the clients that may transfer the zone (AXFR,
-	// and IXFR answered with the full zone) over TCP, so that BIND, Knot or
-	// CoreDNS secondaries can mirror it. Nil or empty allows no one.
+	// AllowTransfer lists the clients that may transfer the zone (AXFR and
+	// IXFR, transfer.go), so that BIND, Knot or CoreDNS secondaries can
+	// mirror it. Nil or empty allows no one.
 	AllowTransfer []netip.Prefix
 	// TransferKeys are TSIG keys (RFC 8945): a request signed with one is
 	// verified and its replies signed; with any set, AXFR and IXFR need a
