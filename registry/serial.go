@@ -17,12 +17,14 @@ import "time"
 //     other node's). Gossip carries versions already, so every node learns
 //     the times of every change.
 //   - Each registry keeps the zone's change time: the newest version and
-//     generation (a run's start time) it has seen. A change that does not
-//     carry a newer time (a node dropped when its lease ends, a lease
-//     starting, a remote change made concurrently with a newer one seen
-//     here) is stamped on the local node instead: its version moves to a
-//     fresh time, which gossip's push/pull then carries to every node.
-//     Once gossip has converged every node holds the same newest time.
+//     generation (a run's start time) it has seen. A change that would not
+//     move the serial past the one already given out (a node dropped when
+//     its lease ends, a lease starting, a remote change stamped in a
+//     second the serial has reached, as when it was made concurrently
+//     with a newer one seen here) is stamped on the local node instead:
+//     its version moves to the current time, which gossip's push/pull then
+//     carries to every node. Once gossip has converged every node holds
+//     the same newest time.
 //   - The serial is that time in whole seconds, rounded up, but never
 //     ahead of the local clock: min(⌊now⌋, ⌈changed⌉), taken modulo 2^32
 //     (RFC 1982; Unix seconds fit until 2106). A burst of changes within a
@@ -77,20 +79,24 @@ func (s *Snapshot) SerialAt(now time.Time) (uint32, time.Time) {
 func (s *Snapshot) Changed() int64 { return s.changed }
 
 // nextVersionLocked is the version of a change the local node makes now:
-// above its last version v and above every change time known here.
+// above its last version v, above every change time known here, and after
+// now (a millisecond on, so that its second, rounded up, is after the
+// current one even on a whole second).
 func (r *Registry) nextVersionLocked(v uint64) uint64 {
-	return max(v+1, uint64(max(r.now().UnixMilli(), 0)), uint64(max(r.changed, 0))+1)
+	return max(v+1, uint64(max(r.now().UnixMilli(), 0))+1, uint64(max(r.changed, 0))+1)
 }
 
 // stampLocked moves the zone's change time to cover changes about to be
-// published. A change that carries no newer time but changes what the zone
-// answers (content) is stamped on the local node: its version moves on.
-// That is no change to the local records, so it is not fed to
-// subscribers; the snapshot's NodeInfo and LocalState carry it, and
-// gossip's push/pull with them.
+// published. When they change what the zone answers (content) but would
+// not move the serial past the one already given out (their times are in
+// a second the serial has reached), the local node stamps them: its
+// version moves on to now. That is no change to the local records, so it
+// is not fed to subscribers; the snapshot's NodeInfo and LocalState carry
+// it, and gossip's push/pull with them.
 func (r *Registry) stampLocked(changes []Change, content bool) {
-	limit := r.now().Add(maxAhead).UnixMilli()
-	newest := int64(-1)
+	now := r.now()
+	limit := now.Add(maxAhead).UnixMilli()
+	newest := r.changed
 	for _, c := range changes {
 		for _, t := range []int64{int64(min(c.Version, 1<<62)), int64(c.Generation / uint64(time.Millisecond))} {
 			if t <= limit {
@@ -98,10 +104,14 @@ func (r *Registry) stampLocked(changes []Change, content bool) {
 			}
 		}
 	}
-	if content && newest <= r.changed {
+	// The serial given out so far is at most ceil(changed), and at most
+	// the current second: it grows past it unless newest ends in the same
+	// second and that second is over.
+	due := ceilDiv(newest, 1000)
+	if content && due == ceilDiv(r.changed, 1000) && due <= now.Unix() {
 		n := r.nodes[r.local]
 		n.version = r.nextVersionLocked(n.version)
 		newest = int64(n.version)
 	}
-	r.changed = max(r.changed, newest)
+	r.changed = newest
 }

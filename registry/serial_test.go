@@ -238,3 +238,31 @@ func TestSerialIgnoresFarFuture(t *testing.T) {
 		t.Errorf("serial %d; want the clock's %d", got, now)
 	}
 }
+
+// TestSerialStampedOnlyWhenNeeded: a remote change stamped within the
+// second the serial has already reached (its origin's clock behind) still
+// moves the serial, stamped on the local node; one that comes while the
+// newest change's second is not over needs no stamp (the serial grows at
+// its end anyway), and the local version stays.
+func TestSerialStampedOnlyWhenNeeded(t *testing.T) {
+	r, clk := newTestRegistry(t, "a", 1)
+	mustSetLocal(t, r, rs("c1", "one", "10.0.0.1")) // at .000 of second S
+	clk.Advance(1500 * time.Millisecond)           // S+1.5: serial S+1 given out
+	before := r.Snapshot().Serial()
+	local := r.LocalState().Version
+	late := uint64(clk.Now().Add(-1200 * time.Millisecond).UnixMilli()) // S+0.3: newer than c1, same second
+	mustApply(t, r, setDelta(1, late, "x"))
+	if r.LocalState().Version == local {
+		t.Error("a change in a second the serial has reached: the local version did not move")
+	}
+	serialGrows(t, r, clk, before, "a remote change stamped in a second the serial had reached")
+
+	// Within the newest change's second: no stamp.
+	mustSetLocal(t, r, rs("c2", "two", "10.0.0.2"))
+	clk.Advance(200 * time.Millisecond)
+	local = r.LocalState().Version
+	mustApply(t, r, setDelta(1, late+1, "y")) // older than c2, its second not over
+	if got := r.LocalState().Version; got != local {
+		t.Errorf("a change while the newest change's second is not over: the local version moved from %d to %d", local, got)
+	}
+}
