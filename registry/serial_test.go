@@ -247,7 +247,7 @@ func TestSerialIgnoresFarFuture(t *testing.T) {
 func TestSerialStampedOnlyWhenNeeded(t *testing.T) {
 	r, clk := newTestRegistry(t, "a", 1)
 	mustSetLocal(t, r, rs("c1", "one", "10.0.0.1")) // at .000 of second S
-	clk.Advance(1500 * time.Millisecond)           // S+1.5: serial S+1 given out
+	clk.Advance(1500 * time.Millisecond)            // S+1.5: serial S+1 given out
 	before := r.Snapshot().Serial()
 	local := r.LocalState().Version
 	late := uint64(clk.Now().Add(-1200 * time.Millisecond).UnixMilli()) // S+0.3: newer than c1, same second
