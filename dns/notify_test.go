@@ -68,18 +68,7 @@ func startSecondary(t *testing.T, drop, rcode int) *secondary {
 		}
 		_ = w.WriteMsg(m)
 	})
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.ActivateAndServe()
-	}()
-	<-started
-	t.Cleanup(func() {
-		_ = srv.Shutdown()
-		<-done
-	})
+	serveMiekg(t, srv)
 	return sec
 }
 

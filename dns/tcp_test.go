@@ -13,12 +13,7 @@ import (
 func TestTCPPipelined(t *testing.T) {
 	hole, _ := blackhole(t)
 	s := newTestServer(t, Config{Upstreams: []string{hole}, ForwardTimeout: 2 * time.Second})
-	conn, err := mdns.Dial("tcp", s.TCPAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn := dialTCP(t, s)
 	slow := query("never.example.", mdns.TypeA)
 	slow.Id = 1
 	fast := query("web-1.swarm.internal.", mdns.TypeA)
@@ -54,12 +49,7 @@ func TestTCPPipelined(t *testing.T) {
 func TestTCPPipelineBound(t *testing.T) {
 	hole, _ := blackhole(t)
 	s := newTestServer(t, Config{Upstreams: []string{hole}, ForwardTimeout: 500 * time.Millisecond})
-	conn, err := mdns.Dial("tcp", s.TCPAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn := dialTCP(t, s)
 	for i := range maxTCPPipeline {
 		m := query("never.example.", mdns.TypeA)
 		m.Id = uint16(i)
@@ -86,4 +76,17 @@ func TestTCPPipelineBound(t *testing.T) {
 	if servfails == 0 {
 		t.Errorf("the in-zone query behind %d forwarded ones was answered before any of them; want it to wait for a slot", maxTCPPipeline)
 	}
+}
+
+// dialTCP opens a TCP connection to s, closed when the test ends, that
+// gives up after 10 s.
+func dialTCP(t *testing.T, s *Server) *mdns.Conn {
+	t.Helper()
+	conn, err := mdns.Dial("tcp", s.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	return conn
 }

@@ -97,32 +97,43 @@ type dnsDaemon struct {
 // directory, pid file and listen address the caller set to dir and addr).
 func startNamed(t *testing.T, h *netlab.Host, dir, addr, conf string) *dnsDaemon {
 	t.Helper()
-	bin := dockertest.Tool(t, "named")
-	file := filepath.Join(dir, "named.conf")
-	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := h.Command(t.Context(), dockertest.Tool(t, "named-checkconf"), file).CombinedOutput(); err != nil {
-		t.Fatalf("named-checkconf: %v\n%s\n%s", err, out, conf)
-	}
-	d := &dnsDaemon{proc: h.Start(t, bin, "-g", "-n", "1", "-c", file), addr: addr}
-	d.await(t, ".", mdns.TypeNS, func(*mdns.Msg) error { return nil })
-	return d
+	return startDaemon(t, h, dir, addr, conf, daemonKind{
+		bin: "named", check: "named-checkconf", conf: "named.conf", args: []string{"-g", "-n", "1", "-c"},
+		probe: ".", probeType: mdns.TypeNS,
+	})
 }
 
 // startUnbound runs unbound in h with conf (a whole unbound.conf).
 func startUnbound(t *testing.T, h *netlab.Host, dir, addr, conf string) *dnsDaemon {
 	t.Helper()
-	bin := dockertest.Tool(t, "unbound")
-	file := filepath.Join(dir, "unbound.conf")
+	return startDaemon(t, h, dir, addr, conf, daemonKind{
+		bin: "unbound", check: "unbound-checkconf", conf: "unbound.conf", args: []string{"-d", "-c"},
+		probe: "localhost.", probeType: mdns.TypeA,
+	})
+}
+
+// daemonKind says how to run named or unbound.
+type daemonKind struct {
+	bin, check, conf string   // the daemon, its configuration checker, the file's name
+	args             []string // the daemon's flags before the file (in the foreground)
+	probe            string   // a question any reply to shows it is up
+	probeType        uint16
+}
+
+// startDaemon writes conf to dir, checks it, runs the daemon in h, and
+// waits until it answers on addr.
+func startDaemon(t *testing.T, h *netlab.Host, dir, addr, conf string, k daemonKind) *dnsDaemon {
+	t.Helper()
+	bin := dockertest.Tool(t, k.bin)
+	file := filepath.Join(dir, k.conf)
 	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := h.Command(t.Context(), dockertest.Tool(t, "unbound-checkconf"), file).CombinedOutput(); err != nil {
-		t.Fatalf("unbound-checkconf: %v\n%s\n%s", err, out, conf)
+	if out, err := h.Command(t.Context(), dockertest.Tool(t, k.check), file).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s\n%s", k.check, err, out, conf)
 	}
-	d := &dnsDaemon{proc: h.Start(t, bin, "-d", "-c", file), addr: addr}
-	d.await(t, "localhost.", mdns.TypeA, func(*mdns.Msg) error { return nil })
+	d := &dnsDaemon{proc: h.Start(t, bin, append(k.args, file)...), addr: addr}
+	d.await(t, k.probe, k.probeType, func(*mdns.Msg) error { return nil })
 	return d
 }
 

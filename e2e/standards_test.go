@@ -343,54 +343,13 @@ func TestStandardsTransferAndTSIG(t *testing.T) {
 	}
 }
 
-// blackholeUpstream listens on UDP and TCP of one loopback port and never
-// answers.
-func blackholeUpstream(t *testing.T) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		pc.Close()
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		buf := make([]byte, 65535)
-		for {
-			if _, _, err := pc.ReadFrom(buf); err != nil {
-				return
-			}
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { _, _ = io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	t.Cleanup(func() {
-		pc.Close()
-		ln.Close()
-		wg.Wait()
-	})
-	return pc.LocalAddr().String()
-}
-
 // TestStandardsTCPPipelined: RFC 7766 §6.2.1.1 over the wire. On one TCP
 // connection, an in-zone query sent right after a forwarded one whose
 // upstream never answers is answered first, in milliseconds; the forwarded
 // one gets SERVFAIL when the forward times out.
 func TestStandardsTCPPipelined(t *testing.T) {
-	n, _ := startScopedNode(t, "--upstream", blackholeUpstream(t))
+	never := startRawUpstream(t, func(*rawUpstream, *mdns.Msg, *net.UDPAddr) {}) // takes queries, answers none
+	n, _ := startScopedNode(t, "--upstream", never.addr)
 	conn, err := net.Dial("tcp", n.DNS())
 	if err != nil {
 		t.Fatal(err)
