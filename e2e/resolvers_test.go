@@ -99,7 +99,7 @@ func startNamed(t *testing.T, h *netlab.Host, dir, addr, conf string) *dnsDaemon
 	t.Helper()
 	return startDaemon(t, h, dir, addr, conf, daemonKind{
 		bin: "named", check: "named-checkconf", conf: "named.conf", args: []string{"-g", "-n", "1", "-c"},
-		probe: ".", probeType: mdns.TypeNS,
+		probe: "version.bind.", probeType: mdns.TypeTXT, probeClass: mdns.ClassCHAOS, // answered without the network
 	})
 }
 
@@ -108,7 +108,7 @@ func startUnbound(t *testing.T, h *netlab.Host, dir, addr, conf string) *dnsDaem
 	t.Helper()
 	return startDaemon(t, h, dir, addr, conf, daemonKind{
 		bin: "unbound", check: "unbound-checkconf", conf: "unbound.conf", args: []string{"-d", "-c"},
-		probe: "localhost.", probeType: mdns.TypeA,
+		probe: "localhost.", probeType: mdns.TypeA, probeClass: mdns.ClassINET, // Unbound's own local zone
 	})
 }
 
@@ -118,6 +118,7 @@ type daemonKind struct {
 	args             []string // the daemon's flags before the file (in the foreground)
 	probe            string   // a question any reply to shows it is up
 	probeType        uint16
+	probeClass       uint16
 }
 
 // startDaemon writes conf to dir, checks it, runs the daemon in h, and
@@ -133,35 +134,54 @@ func startDaemon(t *testing.T, h *netlab.Host, dir, addr, conf string, k daemonK
 		t.Fatalf("%s: %v\n%s\n%s", k.check, err, out, conf)
 	}
 	d := &dnsDaemon{proc: h.Start(t, bin, append(k.args, file)...), addr: addr}
-	d.await(t, k.probe, k.probeType, func(*mdns.Msg) error { return nil })
+	await.Until(t, 30*time.Second, func() error {
+		d.exited(t)
+		m := new(mdns.Msg)
+		m.SetQuestion(k.probe, k.probeType)
+		m.Question[0].Qclass = k.probeClass
+		_, _, err := (&mdns.Client{Timeout: time.Second}).Exchange(m, d.addr)
+		return err
+	})
 	return d
 }
 
 // ask sends one question to the daemon over UDP (recursion desired).
 func (d *dnsDaemon) ask(name string, qtype uint16) (*mdns.Msg, error) {
+	return d.askCD(name, qtype, false)
+}
+
+// askCD is ask with the CD bit (checking disabled: a validating resolver
+// answers without validating) as given.
+func (d *dnsDaemon) askCD(name string, qtype uint16, cd bool) (*mdns.Msg, error) {
 	m := new(mdns.Msg)
 	m.SetQuestion(name, qtype)
+	m.CheckingDisabled = cd
 	c := &mdns.Client{Timeout: 10 * time.Second}
 	r, _, err := c.Exchange(m, d.addr)
 	return r, err
 }
 
-// await asks until check accepts the reply (any reply, for a daemon that
-// is starting), or fails the test after 30 s.
+// await asks until check accepts the reply, or fails the test after 30 s.
 func (d *dnsDaemon) await(t *testing.T, name string, qtype uint16, check func(*mdns.Msg) error) {
 	t.Helper()
 	await.Until(t, 30*time.Second, func() error {
-		select {
-		case <-d.proc.Done():
-			t.Fatalf("%s exited:\n%s", d.addr, d.proc.Logs())
-		default:
-		}
+		d.exited(t)
 		r, err := d.ask(name, qtype)
 		if err != nil {
 			return err
 		}
 		return check(r)
 	})
+}
+
+// exited fails the test if the daemon has exited.
+func (d *dnsDaemon) exited(t *testing.T) {
+	t.Helper()
+	select {
+	case <-d.proc.Done():
+		t.Fatalf("%s exited:\n%s", d.addr, d.proc.Logs())
+	default:
+	}
 }
 
 // hasA is a check that the reply holds the A record want (with rcode
