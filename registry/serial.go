@@ -62,9 +62,17 @@ func ceilDiv(a, b int64) int64 {
 }
 
 // Serial is the zone's SOA serial at the current time (see SerialAt): it
-// grows, within a second, whenever the zone changes.
+// grows, within a second, whenever the zone changes. Once the snapshot's
+// serial is final (its change time's second is over) it is an atomic load:
+// the clock is read only in the second after a change.
 func (s *Snapshot) Serial() uint32 {
-	serial, _ := SerialAt(s.changed, s.clock())
+	if s.final.Load() {
+		return uint32(ceilDiv(s.changed, 1000))
+	}
+	serial, next := SerialAt(s.changed, s.clock())
+	if next.IsZero() {
+		s.final.Store(true)
+	}
 	return serial
 }
 

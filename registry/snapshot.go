@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +36,7 @@ type NodeInfo struct {
 type Snapshot struct {
 	changed int64            // the zone's change time (serial.go)
 	clock   func() time.Time // the registry's, for Serial
+	final   atomic.Bool      // the clock has passed the serial's due second
 	local   string
 	nodes   []nodeEntry // by name
 	total   int         // record sets in all nodes
