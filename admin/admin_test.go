@@ -88,6 +88,15 @@ func testZone(t *testing.T) *registry.Registry {
 	return reg
 }
 
+// localVersion is the version the zone holds for a local container.
+func localVersion(zone *registry.Registry, id string) uint64 {
+	set, _ := zone.Snapshot().NodeSet(zone.LocalNode(), id)
+	if set == nil {
+		return 0
+	}
+	return set.Version
+}
+
 // startServer builds a server on 127.0.0.1:0 from cfg (filling Zone,
 // Gatherer, Registerer and Logger when unset), runs it until the test ends
 // and returns it with its base URL.
@@ -201,7 +210,8 @@ func TestMembersWithoutGossipListsZoneNodes(t *testing.T) {
 }
 
 func TestRecordsFilters(t *testing.T) {
-	_, base := startServer(t, admin.Config{})
+	zone := testZone(t)
+	_, base := startServer(t, admin.Config{Zone: zone})
 	for _, tc := range []struct {
 		query string
 		want  string // container IDs
@@ -237,7 +247,7 @@ func TestRecordsFilters(t *testing.T) {
 	r := got.Records[0]
 	if r.Node != "n1" || r.Name != "web.swarm.internal." || strings.Join(r.Names, ",") != "web.swarm.internal.,www.swarm.internal." ||
 		len(r.Addrs) != 1 || r.Addrs[0] != (admin.RecordAddr{IP: "10.0.1.5", Network: "front", Subnet: "10.0.1.0/24"}) ||
-		r.Health != "healthy" || !r.Serving || r.Image != "nginx:1" || r.Version != 1 ||
+		r.Health != "healthy" || !r.Serving || r.Image != "nginx:1" || r.Version != localVersion(zone, "aaaa1111") ||
 		len(r.Ports) != 1 || r.Ports[0] != (admin.RecordPort{Service: "http", Proto: "tcp", Port: 80}) ||
 		len(r.Aliases) != 1 || r.Aliases[0] != (admin.RecordAlias{Name: "home.swarm.internal.", Target: "web.swarm.internal."}) {
 		t.Errorf("got %+v", r)

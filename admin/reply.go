@@ -29,6 +29,9 @@ func ExplanationFromReply(m *mdns.Msg) Explanation {
 }
 
 func rcodeString(rc int) string {
+	if rc == mdns.RcodeBadVers {
+		return "BADVERS" // RcodeToString says BADSIG, which shares 16 but only travels in TSIG records
+	}
 	if s, ok := mdns.RcodeToString[rc]; ok {
 		return s
 	}

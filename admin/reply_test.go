@@ -29,6 +29,10 @@ func TestExplanationFromReply(t *testing.T) {
 	if ex.Rcode != "NXDOMAIN" || len(ex.Answer) != 0 || ex.Answer == nil || len(ex.Authority) != 1 {
 		t.Errorf("NXDOMAIN: got %+v", ex)
 	}
+	m.Rcode = mdns.RcodeBadVers
+	if ex := admin.ExplanationFromReply(m); ex.Rcode != "BADVERS" {
+		t.Errorf("rcode 16: got %q; want BADVERS", ex.Rcode)
+	}
 	m.Rcode = 3841
 	if ex := admin.ExplanationFromReply(m); ex.Rcode != "RCODE3841" {
 		t.Errorf("unknown rcode: got %q; want RCODE3841", ex.Rcode)

@@ -104,6 +104,9 @@ func (z *zoneConfig) answer(snap *registry.Snapshot, req *mdns.Msg, client netip
 			if target == z.origin && q.Qtype == mdns.TypeNS {
 				m.Extra = append(m.Extra, z.glue()...)
 			}
+			if q.Qtype == mdns.TypeSRV {
+				m.Extra = append(m.Extra, z.srvAdditional(snap, rrs, client)...)
+			}
 			return m, true
 		}
 		if alias != "" && q.Qtype != mdns.TypeCNAME {

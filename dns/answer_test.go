@@ -156,12 +156,19 @@ func TestAnswerTable(t *testing.T) {
 			ours: true, answer: []string{"www.swarm.internal.\t5\tIN\tCNAME\tweb.swarm.internal."}, ns: []string{soaRR},
 		},
 		{
-			name: "named SRV", qname: "_http._tcp.web-1.swarm.internal.", qtype: mdns.TypeSRV, client: outside,
+			name: "named SRV, the target's addresses in the additional section", qname: "_http._tcp.web-1.swarm.internal.", qtype: mdns.TypeSRV, client: outside,
 			ours: true, answer: []string{"_http._tcp.web-1.swarm.internal.\t5\tIN\tSRV\t0 1 8080 web-1.swarm.internal."},
+			extra: []string{"web-1.swarm.internal.\t5\tIN\tA\t10.0.1.2", "web-1.swarm.internal.\t5\tIN\tA\t10.0.2.2", "web-1.swarm.internal.\t5\tIN\tAAAA\tfd00::2"},
+		},
+		{
+			name: "SRV for a client on network back: the target's address there", qname: "_http._tcp.web-1.swarm.internal.", qtype: mdns.TypeSRV, client: netip.MustParseAddr("10.0.2.50"),
+			ours: true, answer: []string{"_http._tcp.web-1.swarm.internal.\t5\tIN\tSRV\t0 1 8080 web-1.swarm.internal."},
+			extra: []string{"web-1.swarm.internal.\t5\tIN\tA\t10.0.2.2"},
 		},
 		{
 			name: "SRV by port number", qname: "_9000._tcp.web-1.swarm.internal.", qtype: mdns.TypeSRV, client: outside,
 			ours: true, answer: []string{"_9000._tcp.web-1.swarm.internal.\t5\tIN\tSRV\t0 1 9000 web-1.swarm.internal."},
+			extra: []string{"web-1.swarm.internal.\t5\tIN\tA\t10.0.1.2", "web-1.swarm.internal.\t5\tIN\tA\t10.0.2.2", "web-1.swarm.internal.\t5\tIN\tAAAA\tfd00::2"},
 		},
 		{
 			name: "SRV name asked for A: NODATA", qname: "_http._tcp.web-1.swarm.internal.", qtype: mdns.TypeA, client: outside,

@@ -2,13 +2,16 @@ package dns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/swarmdns/swarmdns/internal/await"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -246,5 +249,58 @@ func BenchmarkAnswerFastCacheHit(b *testing.B) {
 		if _, ok := s.answerFast(pkts[i%len(pkts)], client, fb); !ok {
 			b.Fatal("declined")
 		}
+	}
+}
+
+// BenchmarkAnswerFastNXDOMAIN is the UDP fast path for unknown names in
+// the zone, whose reply carries the SOA. The serial reads the clock only in
+// the second after a change (registry/serial.go): "settled" is the zone
+// after that second, "changing" within it (a clock read per answer).
+func BenchmarkAnswerFastNXDOMAIN(b *testing.B) {
+	for _, settled := range []bool{true, false} {
+		name := "changing"
+		if settled {
+			name = "settled"
+		}
+		b.Run(name, func(b *testing.B) {
+			r := benchRegistry(b, 1000)
+			s, err := New(Config{Listen: "127.0.0.1:0", Store: r})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			qs := benchQueries(1000, func(i int) string { return fmt.Sprintf("nx%d.%s", i, testZone) }, mdns.TypeA)
+			pkts := make([][]byte, len(qs))
+			for i, q := range qs {
+				if pkts[i], err = q.Pack(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			fb := &fastBuffers{out: make([]byte, 0, maxQuerySize)}
+			client := netip.MustParseAddr("10.1.2.3")
+			if settled {
+				err = await.Check(3*time.Second, func() error {
+					if _, next := r.Snapshot().SerialAt(time.Now()); !next.IsZero() {
+						return errors.New("the serial is not final yet")
+					}
+					return nil
+				})
+			} else {
+				// A change stamped 50 s ahead (a skewed clock, within the
+				// minute taken): the serial stays due for the whole run.
+				ahead := registry.RecordSet{ContainerID: "ahead", Name: "ahead." + testZone}
+				_, err = r.ApplyDelta(registry.Delta{Node: "n2", Generation: 1, Version: uint64(time.Now().Add(50 * time.Second).UnixMilli()), ContainerID: "ahead", Set: &ahead})
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				if r, ok := s.answerFast(pkts[i%len(pkts)], client, fb); !ok || r.rcode != mdns.RcodeNameError {
+					b.Fatal("declined")
+				}
+			}
+		})
 	}
 }

@@ -22,9 +22,18 @@
 //     the zone and the upstreams, and reloads it when it changes.
 //   - loop.go finds upstreams that send our questions back to us.
 //   - server.go binds UDP and TCP, applies the protocol rules (EDNS0, BADVERS,
-//     truncation to the client's size, FORMERR, NOTIMP, REFUSED), bounds the
-//     work in progress, transfers the zone (AXFR) and wires the above
-//     together. TCP is miekg's server.
+//     a malformed COOKIE (edns.go), truncation to the client's size,
+//     FORMERR, NOTIMP, REFUSED), bounds the work in progress and wires the
+//     above together. request.go is the full path both transports share
+//     (header checks, parsing, the TSIG check).
+//   - tcp.go is the TCP server: each connection's queries are answered
+//     concurrently, at most 32 at once, each reply written when it is
+//     ready (RFC 7766 §6.2.1.1).
+//   - transfer.go answers AXFR and IXFR (RFC 5936, RFC 1995), tsig.go
+//     verifies and signs with the TSIG keys (RFC 8945), notify.go sends
+//     NOTIFY to secondaries when the serial changes (RFC 1996). The serial
+//     itself is the registry's (registry/serial.go): never backwards, the
+//     same on every node once gossip has converged.
 //   - udp.go is the UDP server: one SO_REUSEPORT socket per core, each with
 //     one reader that takes queued queries in batches (recvmmsg/sendmmsg,
 //     udp_batch_linux.go), answers plain ones itself through fastpath.go
@@ -47,8 +56,13 @@
 //     "RFC8482" when there are none; the apex gives its SOA.
 //   - SRV: the local node's containers have priority 0, the others 1.
 //   - Classes other than IN get REFUSED; OPCODEs other than QUERY NOTIMP
-//     (UPDATE REFUSED); AXFR and IXFR a full transfer over TCP for clients
-//     in Config.AllowTransfer, REFUSED otherwise.
+//     (UPDATE REFUSED); AXFR a full transfer over TCP for clients in
+//     Config.AllowTransfer (and, with Config.TransferKeys, signed with a
+//     key), REFUSED otherwise; IXFR one SOA for a client that is current
+//     (and over UDP), else the full transfer: no history is kept.
+//   - SRV answers carry their targets' addresses in the additional
+//     section when they fit, whole RRsets; replies lose additional RRsets
+//     before anything is truncated, without TC.
 //   - Recursion only for clients in Config.AllowRecursion; a query with
 //     RD=0 for an outside name is answered from the cache or REFUSED, and
 //     upstream queries always ask for recursion.

@@ -71,7 +71,7 @@ func serveRawFrom(s *Server, pkt []byte, remote net.Addr) (w *packWriter, handle
 	if err := req.Unpack(pkt); err != nil {
 		return w, false
 	}
-	s.serveDNS(w, req)
+	s.serveRequest(w, req, pkt)
 	return w, true
 }
 
@@ -113,10 +113,21 @@ func FuzzServeDNS(f *testing.F) {
 	if b, err := axfr.Pack(); err == nil {
 		f.Add(b, true)
 	}
+	// Signed: with the server's key, and with one it does not hold.
+	for _, name := range []string{testKeyName, "other."} {
+		m := new(mdns.Msg)
+		m.SetQuestion("web-1.swarm.internal.", mdns.TypeA)
+		m.SetEdns0(1232, false)
+		m.SetTsig(name, mdns.HmacSHA256, tsigFudge, 1)
+		if b, _, err := mdns.TsigGenerate(m, testKeySecret, "", false); err == nil {
+			f.Add(b, false)
+		}
+	}
 	s, err := New(Config{
 		// No test writer: f's logger must not be used inside the fuzz target.
 		Listen: "127.0.0.1:0", Store: bigRegistry(f, 60), Logger: zerolog.Nop(),
 		AllowTransfer: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		TransferKeys:  []TransferKey{testKey()},
 	})
 	if err != nil {
 		f.Fatal(err)
@@ -130,7 +141,7 @@ func FuzzServeDNS(f *testing.F) {
 		if len(w.errs) > 0 {
 			t.Fatalf("reply does not pack: %v", w.errs)
 		}
-		if len(w.replies) == 0 || len(w.replies) > 1 && !(tcp && isTransfer(pkt)) {
+		if len(w.replies) == 0 || len(w.replies) > 1 && !(tcp && packetIsTransfer(pkt)) {
 			t.Fatalf("got %d replies; want 1", len(w.replies))
 		}
 		b := w.replies[0]
@@ -153,10 +164,10 @@ func FuzzServeDNS(f *testing.F) {
 	})
 }
 
-// isTransfer reports whether pkt asks for AXFR or IXFR.
-func isTransfer(pkt []byte) bool {
+// packetIsTransfer reports whether pkt asks for AXFR or IXFR.
+func packetIsTransfer(pkt []byte) bool {
 	var m mdns.Msg
-	return m.Unpack(pkt) == nil && len(m.Question) == 1 && (m.Question[0].Qtype == mdns.TypeAXFR || m.Question[0].Qtype == mdns.TypeIXFR)
+	return m.Unpack(pkt) == nil && isTransfer(&m)
 }
 
 // TestServeRawMalformed runs the seed corpus's malformed packets through

@@ -218,20 +218,27 @@ func startUpstream(t testing.TB, handler func(w mdns.ResponseWriter, r *mdns.Msg
 		handler(w, r)
 	})
 	for _, srv := range []*mdns.Server{{PacketConn: udp, Handler: h}, {Listener: tcp, Handler: h}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = srv.ActivateAndServe()
-		}()
-		<-started
-		t.Cleanup(func() {
-			_ = srv.Shutdown()
-			<-done
-		})
+		serveMiekg(t, srv)
 	}
 	return u
+}
+
+// serveMiekg runs a miekg server (its socket set) until the test ends;
+// it returns once the server is serving.
+func serveMiekg(t testing.TB, srv *mdns.Server) {
+	t.Helper()
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.ActivateAndServe()
+	}()
+	<-started
+	t.Cleanup(func() {
+		_ = srv.Shutdown()
+		<-done
+	})
 }
 
 // isProbe reports whether r is one of the server's loop probes.

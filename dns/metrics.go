@@ -82,7 +82,13 @@ func typeLabel(t uint16) string {
 	return "other"
 }
 
+// rcodeLabel names a reply's rcode. 16 is BADVERS: miekg's RcodeToString
+// names it BADSIG, which shares the value, but TSIG errors travel in the
+// TSIG record of a NOTAUTH reply (RFC 8945 §5.2), never in the header.
 func rcodeLabel(rcode int) string {
+	if rcode == mdns.RcodeBadVers {
+		return "BADVERS"
+	}
 	if s, ok := mdns.RcodeToString[rcode]; ok {
 		return s
 	}

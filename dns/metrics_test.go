@@ -43,3 +43,19 @@ func TestMetricsRequestCounters(t *testing.T) {
 		t.Errorf("cached counters: got %d; want 2", n)
 	}
 }
+
+// TestMetricsBadVers: a BADVERS reply (rcode 16, which miekg's table names
+// BADSIG) is counted as BADVERS.
+func TestMetricsBadVers(t *testing.T) {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.request(mdns.TypeSOA, mdns.RcodeBadVers, 0)
+	if got := counterValue(t, m.requests.WithLabelValues("SOA", "BADVERS")); got != 1 {
+		t.Errorf("SOA BADVERS: got %v; want 1", got)
+	}
+	if got := counterValue(t, m.requests.WithLabelValues("SOA", "BADSIG")); got != 0 {
+		t.Errorf("SOA BADSIG: got %v; want 0", got)
+	}
+}

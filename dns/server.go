@@ -115,10 +115,19 @@ type Config struct {
 	// are forwarded; others get REFUSED. Nil means DefaultAllowRecursion;
 	// an empty non-nil slice allows no one.
 	AllowRecursion []netip.Prefix
-	// AllowTransfer lists the clients that may transfer the zone (AXFR,
-	// and IXFR answered with the full zone) over TCP, so that BIND, Knot or
-	// CoreDNS secondaries can mirror it. Nil or empty allows no one.
+	// AllowTransfer lists the clients that may transfer the zone (AXFR and
+	// IXFR, transfer.go), so that BIND, Knot or CoreDNS secondaries can
+	// mirror it. Nil or empty allows no one.
 	AllowTransfer []netip.Prefix
+	// TransferKeys are TSIG keys (RFC 8945): a request signed with one is
+	// verified and its replies signed; with any set, AXFR and IXFR need a
+	// request signed with one of them, from a client in AllowTransfer. A
+	// request signed with another key gets NOTAUTH (BADKEY) with or without
+	// keys here. NOTIFYs are signed with the first.
+	TransferKeys []TransferKey
+	// Notify are secondaries, host[:port] (port 53 by default), sent a
+	// NOTIFY (RFC 1996) whenever the serial changes (notify.go).
+	Notify []string
 
 	// MaxUDPSize caps the UDP reply size a client may ask for with EDNS0
 	// (RFC 6891); also the size the server advertises.
@@ -179,6 +188,8 @@ type Server struct {
 	qlog           zerolog.Logger // sampled, for per-query debug lines
 	allowRecursion []netip.Prefix
 	rrl            *rateLimiter // nil when off
+	keys           keyring      // Config.TransferKeys by name
+	notifyMetrics  *notifyMetrics
 
 	udp      *net.UDPConn   // the first UDP socket; UDPAddr reports its address
 	udpConns []*net.UDPConn // every UDP socket on the address (SO_REUSEPORT), each with its own reader
@@ -280,8 +291,26 @@ func New(cfg Config) (*Server, error) {
 		allow = slices.Clone(DefaultAllowRecursion)
 	}
 	cfg.AllowTransfer = slices.Clone(cfg.AllowTransfer)
+	keys, err := newKeyring(cfg.TransferKeys)
+	if err != nil {
+		return nil, fmt.Errorf("dns: transfer key: %w", err)
+	}
+	cfg.TransferKeys = slices.Clone(cfg.TransferKeys)
+	notify := make([]string, 0, len(cfg.Notify))
+	for _, t := range cfg.Notify {
+		hp, err := ParseNotifyTarget(t)
+		if err != nil {
+			return nil, fmt.Errorf("dns: %w", err)
+		}
+		notify = append(notify, hp)
+	}
+	cfg.Notify = notify
 	cfg.NSAddrs = slices.Clone(cfg.NSAddrs)
 	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	nm, err := newNotifyMetrics(cfg.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
@@ -305,6 +334,8 @@ func New(cfg Config) (*Server, error) {
 		log:            cfg.Logger,
 		qlog:           cfg.Logger.Sample(&zerolog.BasicSampler{N: 100}),
 		allowRecursion: allow,
+		keys:           keys,
+		notifyMetrics:  nm,
 		udpSlots:       make(chan struct{}, cfg.MaxConcurrent),
 		tcpSlots:       make(chan struct{}, cfg.MaxTCPConns),
 	}
@@ -479,20 +510,13 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	defer s.stopBase()
 
-	// One miekg server per TCP listener. tcpDone gets the first error of
-	// any of them (each sends one, nil or not, when it returns).
-	tcpSrvs := make([]*runningServer, len(s.tcps))
+	// One TCP server per listener; tcpDone gets what each accept loop
+	// returns (nil once its listener is closed).
+	tcps := make([]*tcpServer, len(s.tcps))
 	tcpDone := make(chan error, len(s.tcps))
 	for i, l := range s.tcps {
-		tcpSrvs[i] = startServer("tcp", &mdns.Server{
-			Listener:      &limitListener{Listener: l, slots: s.tcpSlots, metrics: s.metrics},
-			Handler:       mdns.HandlerFunc(s.serveDNS),
-			ReadTimeout:   readTimeout,
-			WriteTimeout:  readTimeout,
-			IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },
-			MaxTCPQueries: -1,
-			MsgAcceptFunc: acceptMsg,
-		}, tcpDone)
+		tcps[i] = newTCPServer(s, &limitListener{Listener: l, slots: s.tcpSlots, metrics: s.metrics})
+		go func() { tcpDone <- tcps[i].serve() }()
 	}
 
 	// One reader per UDP socket; each returns when its socket is closed.
@@ -510,49 +534,39 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	var runErr error
-	tcpReturned := 0
-	for _, srv := range tcpSrvs {
-		select {
-		case <-srv.started:
-		case err := <-tcpDone:
-			tcpReturned++
-			if runErr = err; runErr == nil {
-				runErr = errors.New("tcp server returned")
-			}
-		}
-		if runErr != nil {
-			break
-		}
-	}
-	if runErr == nil {
-		s.log.Info().Stringer("udp", s.UDPAddr()).Stringer("tcp", s.TCPAddr()).Strs("listen", s.listenAddrs()).Int("udp_sockets", len(s.udpConns)).
-			Str("zone", s.zone.origin).Strs("upstreams", s.cfg.Upstreams).Msg("dns server listening")
-		probing := make(chan struct{})
+	s.log.Info().Stringer("udp", s.UDPAddr()).Int("udp_sockets", len(s.udpConns)).Stringer("tcp", s.TCPAddr()).Strs("listen", s.listenAddrs()).
+		Str("zone", s.zone.origin).Strs("upstreams", s.cfg.Upstreams).Msg("dns server listening")
+	probing := make(chan struct{})
+	go func() {
+		defer close(probing)
+		s.fwd.probeLoops(s.base)
+	}()
+	defer func() { <-probing }() // s.base ends before Run returns
+	notifying := make(chan struct{})
+	go func() {
+		defer close(notifying)
+		s.runNotify(s.base)
+	}()
+	defer func() { <-notifying }()
+	if s.cfg.HostsFile != "" {
+		watching := make(chan struct{})
 		go func() {
-			defer close(probing)
-			s.fwd.probeLoops(s.base)
+			defer close(watching)
+			s.watchHosts(s.base, s.hostsState)
 		}()
-		defer func() { <-probing }() // s.base ends before Run returns
-		if s.cfg.HostsFile != "" {
-			watching := make(chan struct{})
-			go func() {
-				defer close(watching)
-				s.watchHosts(s.base, s.hostsState)
-			}()
-			defer func() { <-watching }()
+		defer func() { <-watching }()
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-udpDone:
+		udpDone <- err
+		if runErr = err; runErr == nil {
+			runErr = errors.New("udp socket closed")
 		}
-		select {
-		case <-ctx.Done():
-		case err := <-udpDone:
-			udpDone <- err
-			if runErr = err; runErr == nil {
-				runErr = errors.New("udp socket closed")
-			}
-		case err := <-tcpDone:
-			tcpReturned++
-			if runErr = err; runErr == nil {
-				runErr = errors.New("tcp server returned")
-			}
+	case err := <-tcpDone:
+		tcpDone <- err
+		if runErr = err; runErr == nil {
+			runErr = errors.New("tcp listener closed")
 		}
 	}
 
@@ -567,48 +581,22 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	udpHandlers.Wait()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, srv := range tcpSrvs {
-		select {
-		case <-srv.started:
-			_ = srv.srv.ShutdownContext(sctx)
-		default: // it never started: it has returned or will with an error
-		}
+	for _, l := range s.tcps {
+		_ = l.Close() // the accept loops return
 	}
-	for ; tcpReturned < len(tcpSrvs); tcpReturned++ {
+	for range s.tcps {
 		if err := <-tcpDone; err != nil && runErr == nil {
 			runErr = err
 		}
 	}
-	for _, l := range s.tcps {
-		_ = l.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, t := range tcps {
+		t.shutdown(deadline)
 	}
 	if runErr != nil {
 		return fmt.Errorf("dns: %w", runErr)
 	}
 	return nil
-}
-
-// runningServer is one miekg server running in its own goroutine.
-type runningServer struct {
-	srv     *mdns.Server
-	started chan struct{}
-	done    chan<- error // receives the serve error once; buffered
-}
-
-// startServer runs srv; done receives what its serve returns.
-func startServer(name string, srv *mdns.Server, done chan<- error) *runningServer {
-	rs := &runningServer{srv: srv, started: make(chan struct{}), done: done}
-	srv.NotifyStartedFunc = func() { close(rs.started) }
-	go func() {
-		err := srv.ActivateAndServe()
-		if err != nil {
-			err = fmt.Errorf("serve %s: %w", name, err)
-		}
-		rs.done <- err
-	}()
-	return rs
 }
 
 // acceptMsg decides from the header alone what to do with a message:
@@ -696,10 +684,8 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	start := time.Now()
 	tcp := isTCP(w.RemoteAddr())
 	client := remoteIP(w.RemoteAddr())
-	if tcp && req.Opcode == mdns.OpcodeQuery && len(req.Question) == 1 && (req.Question[0].Qtype == mdns.TypeAXFR || req.Question[0].Qtype == mdns.TypeIXFR) &&
-		containsAddr(s.cfg.AllowTransfer, client) {
-		s.transfer(w, req, client)
-		s.metrics.request(req.Question[0].Qtype, mdns.RcodeSuccess, time.Since(start))
+	if isTransfer(req) {
+		s.serveTransfer(w, req, client, tcp)
 		return
 	}
 	resp, source := s.respond(s.base, req, client, tcp, nil)
@@ -716,6 +702,12 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	size := mdns.MaxMsgSize
 	if !tcp {
 		size = udpSize(req, s.cfg.MaxUDPSize)
+	}
+	if tw, ok := w.(*tsigWriter); ok {
+		size -= tsigOverhead(tw.key) // the signature is added when it is written
+	}
+	if source == SourceZone {
+		dropAdditional(resp, size)
 	}
 	resp.Truncate(size)
 	if tcp {
@@ -812,6 +804,9 @@ func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, 
 	}
 	if opt != nil && opt.Version() != 0 {
 		return s.fail(req, mdns.RcodeBadVers, opt), SourceServer
+	}
+	if opt != nil && malformedCookie(opt) {
+		return s.fail(req, mdns.RcodeFormatError, opt), SourceServer
 	}
 	switch req.Opcode {
 	case mdns.OpcodeQuery:
@@ -950,46 +945,4 @@ func containsAddr(prefixes []netip.Prefix, ip netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// transferChunk bounds the uncompressed size of the records in one message
-// of a zone transfer, well under the 64 KiB a TCP message holds.
-const transferChunk = 16 << 10
-
-// transfer sends the whole zone to an allowed client over TCP (RFC 5936):
-// the SOA, every record, the SOA again, in as many messages as it takes.
-// An IXFR is answered the same way (RFC 1995 §4: a full transfer when no
-// history is kept). A request for another zone gets NOTAUTH.
-func (s *Server) transfer(w mdns.ResponseWriter, req *mdns.Msg, client netip.Addr) {
-	opt := req.IsEdns0()
-	if registry.CanonicalName(req.Question[0].Name) != s.zone.origin || opt != nil && opt.Version() != 0 {
-		rcode := mdns.RcodeNotAuth
-		if opt != nil && opt.Version() != 0 {
-			rcode = mdns.RcodeBadVers
-		}
-		_ = w.WriteMsg(s.fail(req, rcode, opt))
-		return
-	}
-	snap := s.store.Snapshot()
-	rrs := s.zone.zoneRecords(snap)
-	rrs = append(rrs, rrs[0]) // the closing SOA
-	count := len(rrs)
-	for len(rrs) > 0 {
-		n, size := 0, 0
-		for n < len(rrs) && (n == 0 || size+mdns.Len(rrs[n]) <= transferChunk) {
-			size += mdns.Len(rrs[n])
-			n++
-		}
-		m := new(mdns.Msg)
-		m.SetReply(req)
-		m.Authoritative = true
-		m.Compress = true
-		m.Answer = rrs[:n]
-		rrs = rrs[n:]
-		if err := w.WriteMsg(s.finish(m, opt)); err != nil {
-			s.log.Warn().Err(err).Stringer("client", client).Msg("zone transfer cut short")
-			return
-		}
-	}
-	s.log.Info().Stringer("client", client).Uint32("serial", snap.Serial()).Int("records", count).Msg("zone transferred")
 }

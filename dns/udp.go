@@ -147,7 +147,7 @@ func (s *Server) answerPacket(conn *net.UDPConn, p udpPacket, fb *fastBuffers, h
 	go func() {
 		defer handlers.Done()
 		defer s.releaseUDP()
-		s.serveUDPPacket(w, pkt)
+		s.serveMessage(w, pkt)
 	}()
 	return fastReply{}, false
 }
@@ -190,43 +190,6 @@ func (s *Server) fastDone(r fastReply, client netip.Addr, start time.Time, err e
 			Stringer("client", client).Bool("tcp", false).Int("answers", int(binary.BigEndian.Uint16(r.msg[6:]))).
 			Bool("tc", false).Dur("took", d).Msg("query")
 	}
-}
-
-// serveUDPPacket takes one UDP packet through the full path: the header
-// checks of acceptMsg, miekg's parser, then serveDNS. A message that cannot
-// be parsed gets FORMERR, as miekg's own server gives it.
-func (s *Server) serveUDPPacket(w *udpWriter, pkt []byte) {
-	dh := mdns.Header{
-		Id:      binary.BigEndian.Uint16(pkt[0:]),
-		Bits:    binary.BigEndian.Uint16(pkt[2:]),
-		Qdcount: binary.BigEndian.Uint16(pkt[4:]),
-		Ancount: binary.BigEndian.Uint16(pkt[6:]),
-		Nscount: binary.BigEndian.Uint16(pkt[8:]),
-		Arcount: binary.BigEndian.Uint16(pkt[10:]),
-	}
-	req := new(mdns.Msg)
-	action := acceptMsg(dh)
-	switch action {
-	case mdns.MsgIgnore:
-		return
-	case mdns.MsgAccept:
-		if req.Unpack(pkt) == nil {
-			s.serveDNS(w, req)
-			return
-		}
-		// The header is set; the question too when it parsed.
-	default:
-		_ = req.Unpack(pkt[:headerLen]) // the header alone always parses
-	}
-	opcode := req.Opcode
-	req.SetRcodeFormatError(req)
-	req.Zero = false
-	if action == mdns.MsgRejectNotImplemented {
-		req.Opcode = opcode
-		req.Rcode = mdns.RcodeNotImplemented
-	}
-	req.Answer, req.Ns, req.Extra = nil, nil, nil
-	_ = w.WriteMsg(req)
 }
 
 // udpWriter is the mdns.ResponseWriter for one UDP query on the full path.
@@ -275,10 +238,11 @@ func (w *udpWriter) Write(b []byte) (int, error) {
 // Close does nothing: the socket is shared.
 func (w *udpWriter) Close() error { return nil }
 
-// TsigStatus reports no TSIG: the server does not use it.
+// TsigStatus reports no TSIG: a signed request's replies go through a
+// tsigWriter (tsig.go).
 func (w *udpWriter) TsigStatus() error { return nil }
 
-// TsigTimersOnly does nothing: the server does not use TSIG.
+// TsigTimersOnly does nothing: tsigWriter signs.
 func (w *udpWriter) TsigTimersOnly(bool) {}
 
 // Hijack does nothing: a UDP socket is not the handler's to take.

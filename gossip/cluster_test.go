@@ -186,16 +186,22 @@ func TestStaleAndReplayedDeltas(t *testing.T) {
 	nodes := startCluster(t, 3, nodeOpts{})
 	a, b, c := nodes[0], nodes[1], nodes[2]
 
+	// Versions are change times (registry/serial.go): note each one.
+	var versions []uint64
+	noted := func() { versions = append(versions, a.reg.LocalState().Version) }
 	v1 := testSet("c1", "web", "10.0.0.1")
 	mustSet(t, a, v1)
-	mustSet(t, a, testSet("c1", "web", "10.0.0.11")) // version 2
-	mustSet(t, a, testSet("c9", "gone", "10.0.0.9")) // version 3
-	a.reg.RemoveLocal("c9")                          // version 4
+	noted()
+	mustSet(t, a, testSet("c1", "web", "10.0.0.11"))
+	noted()
+	mustSet(t, a, testSet("c9", "gone", "10.0.0.9"))
+	noted()
+	a.reg.RemoveLocal("c9")
 	awaitEqualViews(t, 5*time.Second, a, b, c)
 	// Make sure b merged a's full state (push/pull) since.
 	eventually(t, 10*time.Second, func() error {
-		if info, _ := b.reg.Snapshot().Node("n0"); info.Version != 4 {
-			return fmt.Errorf("b holds n0 at version %d; want 4", info.Version)
+		if info, _ := b.reg.Snapshot().Node("n0"); info.Version != a.reg.LocalState().Version {
+			return fmt.Errorf("b holds n0 at version %d; want %d", info.Version, a.reg.LocalState().Version)
 		}
 		return nil
 	})
@@ -204,10 +210,10 @@ func TestStaleAndReplayedDeltas(t *testing.T) {
 	gen := a.node.Generation()
 	nine := testSet("c9", "gone", "10.0.0.9")
 	replays := [][]byte{
-		encodeDelta(registry.Delta{Node: "n0", Generation: gen, Version: 1, ContainerID: "c1", Set: &v1}),
-		encodeDelta(registry.Delta{Node: "n0", Generation: gen, Version: 3, ContainerID: "c9", Set: &nine}),
-		encodeDelta(registry.Delta{Node: "n0", Generation: gen - 1, Version: 99, ContainerID: "c1", Set: &v1}), // an earlier run
-		encodeDelta(registry.Delta{Node: "n0", Generation: gen, Version: 2, ContainerID: "c1"}),                // removal at an old version
+		encodeDelta(registry.Delta{Node: "n0", Generation: gen, Version: versions[0], ContainerID: "c1", Set: &v1}),
+		encodeDelta(registry.Delta{Node: "n0", Generation: gen, Version: versions[2], ContainerID: "c9", Set: &nine}),
+		encodeDelta(registry.Delta{Node: "n0", Generation: gen - 1, Version: versions[2] + 99, ContainerID: "c1", Set: &v1}), // an earlier run
+		encodeDelta(registry.Delta{Node: "n0", Generation: gen, Version: versions[1], ContainerID: "c1"}),                    // removal at an old version
 	}
 	for _, r := range replays {
 		send(t, c, b, r, true)
@@ -256,7 +262,8 @@ func TestGarbageAndOwnNode(t *testing.T) {
 		send(t, a, b, g, false)
 		send(t, a, b, g, true)
 	}
-	send(t, a, b, encodeDelta(registry.Delta{Node: "n0", Generation: a.node.Generation(), Version: 100, ContainerID: "s", Set: &good}), true)
+	next := a.reg.LocalState().Version + 100 // newer than any of n0's (versions are change times)
+	send(t, a, b, encodeDelta(registry.Delta{Node: "n0", Generation: a.node.Generation(), Version: next, ContainerID: "s", Set: &good}), true)
 	eventually(t, 5*time.Second, func() error {
 		if len(lookup(b, "good.swarm.internal")) == 0 {
 			return fmt.Errorf("the good delta after the garbage is not in")

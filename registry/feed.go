@@ -140,10 +140,17 @@ func (s *Subscription) push(changes []Change) {
 // commitLocked publishes a new snapshot and feeds the changes to the
 // subscribers. It does nothing when there are no changes.
 func (r *Registry) commitLocked(changes []Change) {
+	r.publishLocked(changes, true)
+}
+
+// publishLocked is commitLocked; content tells whether the changes may
+// change what the zone answers (not only a node's version), which then
+// moves the serial (serial.go).
+func (r *Registry) publishLocked(changes []Change, content bool) {
 	if len(changes) == 0 {
 		return
 	}
-	r.serial++
+	r.stampLocked(changes, content)
 	r.snap.Store(r.nextSnapshot(r.snap.Load(), changes))
 	for s := range r.subs {
 		s.push(changes)

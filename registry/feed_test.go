@@ -71,11 +71,11 @@ func TestSubscribeCoalesces(t *testing.T) {
 	if want := []string{"a/c1", "a/c2", "b/", "b/x"}; !slices.Equal(keys, want) {
 		t.Fatalf("changes: got %q; want %q (oldest first, one per container)", keys, want)
 	}
-	if c := got[0]; c.Set == nil || c.Set.Addrs[0].IP.String() != "10.0.0.3" || c.Version != 3 {
-		t.Errorf("c1's change: got %+v; want its latest set, version 3", c)
+	if c, v := got[0], localVersion(clk, 3); c.Set == nil || c.Set.Addrs[0].IP.String() != "10.0.0.3" || c.Version != v {
+		t.Errorf("c1's change: got %+v; want its latest set, version %d", c, v)
 	}
-	if c := got[1]; c.Set != nil || c.Version != 4 {
-		t.Errorf("c2's change: got %+v; want its removal at version 4", c)
+	if c, v := got[1], localVersion(clk, 4); c.Set != nil || c.Version != v {
+		t.Errorf("c2's change: got %+v; want its removal at version %d", c, v)
 	}
 	if c := got[2]; !c.NodeChanged || c.Node != "b" {
 		t.Errorf("lease change: got %+v; want NodeChanged for b", c)

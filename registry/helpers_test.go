@@ -31,6 +31,24 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// serialGrows checks that the change just made to r moves its serial past
+// before by the end of the change's second (the serial moves at most once
+// a second and never ahead of the clock): it advances clk by a second.
+func serialGrows(t testing.TB, r *Registry, clk *fakeClock, before uint32, what string) {
+	t.Helper()
+	clk.Advance(time.Second)
+	if got := r.Snapshot().Serial(); int32(got-before) <= 0 {
+		t.Errorf("%s: serial %d a second later; want above %d", what, got, before)
+	}
+}
+
+// localVersion is the version of the k-th local change made while clk
+// stands still at the time of the registry's start: versions are the
+// change time in milliseconds, one more for each change in the same one.
+func localVersion(clk *fakeClock, k uint64) uint64 {
+	return uint64(clk.Now().UnixMilli()) + k
+}
+
 // newTestRegistry returns a registry for node with a fake clock.
 func newTestRegistry(t testing.TB, node string, gen uint64) (*Registry, *fakeClock) {
 	t.Helper()

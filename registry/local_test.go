@@ -13,7 +13,7 @@ func TestNewRequiresNode(t *testing.T) {
 }
 
 func TestSetLocal(t *testing.T) {
-	r, _ := newTestRegistry(t, "a", 1)
+	r, clk := newTestRegistry(t, "a", 1)
 	s0 := r.Snapshot().Serial()
 
 	web := rs("c1", "Web", "10.0.0.2")
@@ -22,16 +22,13 @@ func TestSetLocal(t *testing.T) {
 		t.Fatal("first SetLocal: got changed=false; want true")
 	}
 	snap := r.Snapshot()
-	if snap.Serial() == s0 {
-		t.Errorf("serial after a write: got %d, unchanged; want a new one", snap.Serial())
-	}
 	got := snap.Lookup("web.swarm.internal.")
 	if len(got) != 1 {
 		t.Fatalf("Lookup(web): got %d sets; want 1", len(got))
 	}
 	set := got[0]
-	if set.Node != "a" || set.ContainerID != "c1" || set.Version != 1 {
-		t.Errorf("set bookkeeping: got node %q id %q version %d; want a c1 1", set.Node, set.ContainerID, set.Version)
+	if v := localVersion(clk, 1); set.Node != "a" || set.ContainerID != "c1" || set.Version != v {
+		t.Errorf("set bookkeeping: got node %q id %q version %d; want a c1 %d", set.Node, set.ContainerID, set.Version, v)
 	}
 	if want := []string{"alias.swarm.internal.", "web.swarm.internal."}; !slices.Equal(set.Names, want) {
 		t.Errorf("Names: got %q; want %q", set.Names, want)
@@ -48,7 +45,7 @@ func TestSetLocal(t *testing.T) {
 		t.Error("SetLocal with the same content: got changed=true; want false")
 	}
 	if got := r.Snapshot(); got != snap {
-		t.Errorf("snapshot after a no-op write: got a new one (serial %d); want the same (serial %d)", got.Serial(), snap.Serial())
+		t.Error("snapshot after a no-op write: got a new one; want the same")
 	}
 	// Bookkeeping fields the caller sets are not content.
 	again := web
@@ -63,16 +60,17 @@ func TestSetLocal(t *testing.T) {
 		t.Fatal("SetLocal with a new address: got changed=false; want true")
 	}
 	set = r.Snapshot().Lookup("web.swarm.internal.")[0]
-	if set.Version != 2 || len(set.Addrs) != 2 {
-		t.Errorf("after change: got version %d, %d addrs; want 2, 2", set.Version, len(set.Addrs))
+	if v := localVersion(clk, 2); set.Version != v || len(set.Addrs) != 2 {
+		t.Errorf("after change: got version %d, %d addrs; want %d, 2", set.Version, len(set.Addrs), v)
 	}
+	serialGrows(t, r, clk, s0, "after two writes")
 	if _, err := r.SetLocal(RecordSet{Name: "x"}); err == nil {
 		t.Error("SetLocal without container ID: got nil error; want one")
 	}
 }
 
 func TestRemoveLocal(t *testing.T) {
-	r, _ := newTestRegistry(t, "a", 1)
+	r, clk := newTestRegistry(t, "a", 1)
 	mustSetLocal(t, r, rs("c1", "web", "10.0.0.2"))
 	if r.RemoveLocal("nope") {
 		t.Error("RemoveLocal(unknown): got true; want false")
@@ -82,9 +80,6 @@ func TestRemoveLocal(t *testing.T) {
 		t.Fatal("RemoveLocal(c1): got false; want true")
 	}
 	snap := r.Snapshot()
-	if snap.Serial() == s {
-		t.Error("serial unchanged after a removal")
-	}
 	if got := snap.Lookup("web.swarm.internal."); len(got) != 0 {
 		t.Errorf("Lookup after removal: got %v; want nothing", ids(got))
 	}
@@ -92,9 +87,10 @@ func TestRemoveLocal(t *testing.T) {
 		t.Error("Exists after removal: got true; want false")
 	}
 	st := r.LocalState()
-	if st.Version != 2 || len(st.Sets) != 0 {
-		t.Errorf("LocalState: got version %d with %d sets; want 2 with 0", st.Version, len(st.Sets))
+	if v := localVersion(clk, 2); st.Version != v || len(st.Sets) != 0 {
+		t.Errorf("LocalState: got version %d with %d sets; want %d with 0", st.Version, len(st.Sets), v)
 	}
+	serialGrows(t, r, clk, s, "after a removal")
 	if r.RemoveLocal("c1") {
 		t.Error("second RemoveLocal(c1): got true; want false")
 	}
@@ -169,7 +165,7 @@ func TestReplaceLocal(t *testing.T) {
 }
 
 func TestSetLocalStale(t *testing.T) {
-	r, _ := newTestRegistry(t, "a", 1)
+	r, clk := newTestRegistry(t, "a", 1)
 	mustSetLocal(t, r, rs("c1", "web", "10.0.0.2"))
 	info, ok := r.Snapshot().Node("a")
 	if !ok || info.Stale || !info.Local || info.Records != 1 {
@@ -181,12 +177,10 @@ func TestSetLocalStale(t *testing.T) {
 	if !info.Stale {
 		t.Error("after SetLocalStale(true): got Stale=false; want true")
 	}
-	if r.Snapshot().Serial() == s {
-		t.Error("serial unchanged after the stale flag changed")
-	}
-	s = r.Snapshot().Serial()
+	serialGrows(t, r, clk, s, "the stale flag changed")
+	snap := r.Snapshot()
 	r.SetLocalStale(true)
-	if r.Snapshot().Serial() != s {
+	if r.Snapshot() != snap {
 		t.Error("SetLocalStale(true) twice: the second call made a new snapshot")
 	}
 	// Stale records are still served.
@@ -200,14 +194,14 @@ func TestSetLocalStale(t *testing.T) {
 }
 
 func TestLocalStateAndVersions(t *testing.T) {
-	r, _ := newTestRegistry(t, "a", 7)
+	r, clk := newTestRegistry(t, "a", 7)
 	mustSetLocal(t, r, rs("c2", "two"))
 	mustSetLocal(t, r, rs("c1", "one"))
 	r.RemoveLocal("c2")
 	mustSetLocal(t, r, rs("c3", "three"))
 	st := r.LocalState()
-	if st.Node != "a" || st.Generation != 7 || st.Version != 4 {
-		t.Errorf("LocalState header: got %s gen %d v%d; want a gen 7 v4", st.Node, st.Generation, st.Version)
+	if v := localVersion(clk, 4); st.Node != "a" || st.Generation != 7 || st.Version != v {
+		t.Errorf("LocalState header: got %s gen %d v%d; want a gen 7 v%d", st.Node, st.Generation, st.Version, v)
 	}
 	var got []string
 	for _, s := range st.Sets {

@@ -31,11 +31,13 @@ type Registry struct {
 	local string
 	now   func() time.Time
 
-	mu     sync.Mutex // serialises writers; readers use snap
-	nodes  map[string]*nodeState
-	subs   map[*Subscription]struct{}
-	serial uint32
-	strs   interner // shares the strings that repeat across sets
+	mu    sync.Mutex // serialises writers; readers use snap
+	nodes map[string]*nodeState
+	subs  map[*Subscription]struct{}
+	// changed is the zone's change time in milliseconds since the Unix
+	// epoch (serial.go).
+	changed int64
+	strs    interner // shares the strings that repeat across sets
 
 	snap atomic.Pointer[Snapshot]
 }
@@ -66,11 +68,16 @@ func New(cfg Config) (*Registry, error) {
 		now = time.Now
 	}
 	r := &Registry{
-		local:  cfg.Node,
-		now:    now,
-		nodes:  make(map[string]*nodeState),
-		subs:   make(map[*Subscription]struct{}),
-		serial: uint32(now().Unix()),
+		local: cfg.Node,
+		now:   now,
+		nodes: make(map[string]*nodeState),
+		subs:  make(map[*Subscription]struct{}),
+	}
+	// The zone starts as new as this run: its generation when that is
+	// its start time (as swarmdns sets it), else the clock.
+	r.changed = now().UnixMilli()
+	if g := int64(cfg.Generation / uint64(time.Millisecond)); g > 0 && g <= now().Add(maxAhead).UnixMilli() {
+		r.changed = g
 	}
 	r.nodes[cfg.Node] = newNodeState(cfg.Node, cfg.Generation)
 	r.snap.Store(r.nextSnapshot(nil, nil))
@@ -179,7 +186,7 @@ func (r *Registry) setLocalLocked(set RecordSet) (Change, bool) {
 			return Change{}, false
 		}
 	}
-	n.version++
+	n.version = r.nextVersionLocked(n.version)
 	set.Version = n.version
 	n.sets.put(set.ContainerID, &set)
 	delete(n.tombs, set.ContainerID)
@@ -191,7 +198,7 @@ func (r *Registry) removeLocalLocked(containerID string) (Change, bool) {
 	if _, ok := n.sets.get(containerID); !ok {
 		return Change{}, false
 	}
-	n.version++
+	n.version = r.nextVersionLocked(n.version)
 	n.sets.del(containerID)
 	return Change{Node: r.local, Generation: n.generation, Version: n.version, ContainerID: containerID}, true
 }

@@ -131,6 +131,7 @@ func (r *Registry) MergeNode(st NodeState) (bool, error) {
 			delete(n.tombs, id)
 		}
 	}
+	content := len(changes) > 0
 	if st.Version > n.version {
 		n.version = st.Version
 		if len(changes) == 0 {
@@ -139,7 +140,7 @@ func (r *Registry) MergeNode(st NodeState) (bool, error) {
 		}
 	}
 	n.floor = max(n.floor, st.Version)
-	r.commitLocked(changes)
+	r.publishLocked(changes, content)
 	return len(changes) > 0, nil
 }
 

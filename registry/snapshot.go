@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,7 +25,7 @@ type NodeInfo struct {
 	Local bool
 }
 
-// Snapshot is an immutable view of the whole zone at one serial. All its
+// Snapshot is an immutable view of the whole zone at one time. All its
 // methods are safe for concurrent use and never block. The slices they
 // return belong to the caller (a DNS answer may shuffle them); the record
 // sets those point to are shared and must not be modified (Clone them).
@@ -33,10 +34,12 @@ type NodeInfo struct {
 // A new snapshot shares all it can with the one before: a write copies only
 // the node entry and the index shards it touches (see index.go).
 type Snapshot struct {
-	serial uint32
-	local  string
-	nodes  []nodeEntry // by name
-	total  int         // record sets in all nodes
+	changed int64            // the zone's change time (serial.go)
+	clock   func() time.Time // the registry's, for Serial
+	final   atomic.Bool      // the clock has passed the serial's due second
+	local   string
+	nodes   []nodeEntry // by name
+	total   int         // record sets in all nodes
 	// names, aliases and parents all shard by hashName, so a name has the
 	// same shard in each.
 	names   *sharded[string, []*RecordSet]
@@ -79,7 +82,7 @@ func (r *Registry) nextSnapshot(prev *Snapshot, changes []Change) *Snapshot {
 	if prev == nil || count > 64 && count > prev.total/rebuildShare {
 		prev, touched = emptySnapshot(), nil
 	}
-	s := &Snapshot{serial: r.serial, local: r.local}
+	s := &Snapshot{changed: r.changed, clock: r.now, local: r.local}
 	w := newSnapshotWriter(prev)
 
 	names := make([]string, 0, len(r.nodes))
@@ -277,9 +280,6 @@ func compareSets(a, b *RecordSet) int {
 func sortSets(sets []RecordSet) {
 	slices.SortFunc(sets, func(a, b RecordSet) int { return compareSets(&a, &b) })
 }
-
-// Serial is the zone's serial number; it changes whenever the zone does.
-func (s *Snapshot) Serial() uint32 { return s.serial }
 
 // LocalNode is the name of the node the snapshot was taken on.
 func (s *Snapshot) LocalNode() string { return s.local }

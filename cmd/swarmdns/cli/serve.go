@@ -272,6 +272,10 @@ func (c *serveConfig) dnsConfig(reg *registry.Registry, clients *registry.Client
 	} else if len(listen) > 0 && !listen[0].Addr().IsUnspecified() {
 		nsAddrs = []netip.Addr{listen[0].Addr()}
 	}
+	transferKeys, err := c.transferKeys()
+	if err != nil {
+		return dns.Config{}, err
+	}
 	return dns.Config{
 		NSAddrs:        nsAddrs,
 		Zone:           c.zone,
@@ -281,6 +285,8 @@ func (c *serveConfig) dnsConfig(reg *registry.Registry, clients *registry.Client
 		Upstreams:      upstreams,
 		AllowRecursion: c.allowRecursion.value(),
 		AllowTransfer:  c.allowTransfer.value(),
+		TransferKeys:   transferKeys,
+		Notify:         c.notify,
 		MaxUDPSize:     c.maxUDPSize,
 		HostsFile:      c.hostsFile,
 		RateLimit:      c.rateLimit,

@@ -33,6 +33,10 @@ type serveConfig struct {
 	allowRecursion prefixFlag
 	allowTransfer  prefixFlag
 
+	transferKey     listFlag
+	transferKeyFile string
+	notify          listFlag
+
 	dockerHost    string
 	dockerTimeout time.Duration
 	watchLabel    string
@@ -74,7 +78,10 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.IntVar(&c.rateLimit, "rate-limit", 0, "in-zone UDP answers per second to one client container (or, for an address no container of the node holds, one client network: /24, /56), as BIND's response-rate limiting; over it every second answer is an empty truncated reply and the rest are dropped (0: off)")
 	fs.BoolVar(&c.logQueries, "log-queries", false, "log every query at info level, with the client's container")
 	fs.Var(&c.allowRecursion, "allow-recursion", "clients (`CIDR`s, comma-separated) whose names outside the zone are forwarded, matched against every address of the client's container; \"none\" for no one (default: loopback and the private ranges)")
-	fs.Var(&c.allowTransfer, "allow-transfer", "clients (`CIDR`s, comma-separated) that may transfer the zone with AXFR over TCP (default: no one)")
+	fs.Var(&c.allowTransfer, "allow-transfer", "clients (`CIDR`s, comma-separated) that may transfer the zone with AXFR and IXFR (default: no one)")
+	fs.Var(&c.transferKey, "transfer-key", "TSIG key, `[ALGORITHM:]NAME:BASE64SECRET` as dig -y takes it (hmac-sha256 by default), repeatable: transfers then need a request signed with one, replies and NOTIFYs are signed")
+	fs.StringVar(&c.transferKeyFile, "transfer-key-file", "", "`file` of TSIG keys (e.g. a Swarm secret), one ALGORITHM:NAME:BASE64SECRET a line, as --transfer-key")
+	fs.Var(&c.notify, "notify", "secondaries, `host[:port]`, comma-separated or repeated, sent a NOTIFY whenever the zone's serial changes")
 
 	fs.StringVar(&c.dockerHost, "docker-host", "", "Docker Engine `address` (default: $DOCKER_HOST, else the local socket)")
 	fs.DurationVar(&c.dockerTimeout, "docker-timeout", 30*time.Second, "how long to keep trying to reach the Docker Engine at start before giving up")
@@ -144,6 +151,12 @@ func (c *serveConfig) validate() error {
 	}
 	if c.maxUDPSize < 512 || c.maxUDPSize > 4096 {
 		errs = append(errs, fmt.Errorf("-max-udp-size: %d is out of range (512 to 4096)", c.maxUDPSize))
+	}
+	if _, err := c.transferKeys(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.checkNotify(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.rateLimit < 0 {
 		errs = append(errs, fmt.Errorf("-rate-limit: %d is negative", c.rateLimit))
