@@ -464,7 +464,7 @@ func (s *Server) putLogLevel(w http.ResponseWriter, r *http.Request) {
 	s.levelSet = &lvl
 	s.cfg.SetLogLevel(lvl)
 	s.levelMu.Unlock()
-	s.log.WithLevel(zerolog.NoLevel).Str("level", lvl.String()).Str("remote", r.RemoteAddr).Msg("log level changed through the admin API")
+	s.log.WithLevel(zerolog.NoLevel).Str("new_level", lvl.String()).Str("remote", r.RemoteAddr).Msg("log level changed through the admin API")
 	writeJSON(w, http.StatusOK, LogLevel{Level: lvl.String()})
 }
 

@@ -49,6 +49,7 @@ type forwarder struct {
 	cache       *cache
 	metrics     *metrics
 	log         zerolog.Logger // sampled
+	report      *upstreamReport
 
 	inflight atomic.Int64
 	// failed holds, per upstream, when it last failed (Unix nanoseconds;
@@ -167,7 +168,9 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 		f.metrics.forwardDone(time.Since(start))
 		if err == nil {
 			if m.Rcode == mdns.RcodeSuccess || m.Rcode == mdns.RcodeNameError {
-				f.failed[u].Store(0)
+				if f.failed[u].Swap(0) != 0 && f.report != nil {
+					f.report.answered(up)
+				}
 				return m, nil
 			}
 			err = fmt.Errorf("%s answered %s", up, mdns.RcodeToString[m.Rcode])
@@ -177,6 +180,9 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 		}
 		f.metrics.forwardError()
 		f.log.Debug().Err(err).Str("upstream", up).Str("name", k.name).Msg("upstream query failed")
+		if f.report != nil && base.Err() == nil {
+			f.report.failed(up, err)
+		}
 		errs = append(errs, err)
 		if ctx.Err() != nil {
 			break

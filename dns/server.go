@@ -355,6 +355,7 @@ func New(cfg Config) (*Server, error) {
 		failed:      make([]atomic.Int64, len(cfg.Upstreams)),
 		looping:     make([]atomic.Bool, len(cfg.Upstreams)),
 		loopLog:     cfg.Logger,
+		report:      newUpstreamReport(cfg.Logger),
 		probes:      make(map[string]*loopProbe),
 	}
 	soaNames := make([]byte, 2*maxNameLen+2)
@@ -729,7 +730,7 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 		}
 		e.Str("name", q).Str("type", mdns.Type(qtype).String()).Str("rcode", rcodeLabel(resp.Rcode)).
 			Stringer("client", client).Bool("tcp", tcp).Int("answers", len(resp.Answer)).Bool("tc", resp.Truncated).
-			Dur("took", d).Msg("query")
+			Dur("took_ms", d).Msg("query")
 	}
 }
 

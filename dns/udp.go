@@ -188,7 +188,7 @@ func (s *Server) fastDone(r fastReply, client netip.Addr, start time.Time, err e
 	if e := s.queryLog(client); e.Enabled() {
 		e.Str("name", r.name).Str("type", mdns.Type(r.qtype).String()).Str("rcode", rcodeLabel(r.rcode)).
 			Stringer("client", client).Bool("tcp", false).Int("answers", int(binary.BigEndian.Uint16(r.msg[6:]))).
-			Bool("tc", false).Dur("took", d).Msg("query")
+			Bool("tc", false).Dur("took_ms", d).Msg("query")
 	}
 }
 

@@ -99,7 +99,7 @@
 // or none can neither join nor inject a record, and memberlist's refusal
 // ("Decrypt packet failed", "no installed keys could decrypt") shows in the
 // log of the node it tried, through the memberlist-to-zerolog bridge
-// (component=memberlist, sampled). Without a key New logs a warning. The
+// (component=gossip subsystem=memberlist, sampled). Without a key New logs a warning. The
 // memberlist Label (default "swarmdns") keeps the cluster apart from
 // Docker Swarm's own memberlist on the same hosts (which holds port 7946;
 // swarmdns uses 7947). Members whose meta is not swarmdns's are refused.

@@ -405,7 +405,7 @@ func (n *Node) loop(ctx context.Context) error {
 			n.syncWithin(peer, syncAllEvery)
 		case <-tick.C:
 			for _, node := range n.store.ExpireLeases() {
-				n.log.Info().Str("peer", node).Dur("lease", n.cfg.Lease).Msg("peer's lease ended; its records are dropped")
+				n.log.Info().Str("peer", node).Dur("lease_ms", n.cfg.Lease).Msg("peer's lease ended; its records are dropped")
 			}
 		}
 	}

@@ -66,50 +66,67 @@ type NameOptions struct {
 // package documentation) in opts.Zone, its IPv4 and IPv6 addresses on every
 // network with the network's name and subnet, its ports, CNAMEs, image and
 // health. Every name is made a valid DNS name; warnings say which names were
-// changed and which label entries were skipped, so the caller can log them.
-func RecordSetFor(c container.InspectResponse, opts NameOptions) (set registry.RecordSet, warnings []string, publish bool) {
-	set, warnings, reason := translate(c, opts)
-	return set, warnings, reason == ""
+// changed (Notes.Renamed) and which label entries were wrong or skipped
+// (Notes.Warnings), so the caller can log them.
+func RecordSetFor(c container.InspectResponse, opts NameOptions) (set registry.RecordSet, notes Notes, publish bool) {
+	set, notes, reason := translate(c, opts)
+	return set, notes, reason == ""
+}
+
+// Notes is what translating a container has to say about its names, split
+// by who must hear it.
+type Notes struct {
+	// Warnings need the operator: a label value that is wrong, a name that
+	// could not be published at all. They are logged at warn.
+	Warnings []string
+	// Renamed lists Docker's own name forms (a Swarm task's
+	// "web.1.<id>", Compose v1's "proj_web_1", a generated
+	// "romantic_heyrovsky") published in a DNS-valid spelling: normal,
+	// logged at debug with one info summary per start.
+	Renamed []string
 }
 
 // translate is RecordSetFor with the reason a container is not published
 // (empty when it is).
-func translate(c container.InspectResponse, opts NameOptions) (registry.RecordSet, []string, string) {
+func translate(c container.InspectResponse, opts NameOptions) (registry.RecordSet, Notes, string) {
 	if c.ContainerJSONBase == nil || c.State == nil {
-		return registry.RecordSet{}, nil, "no state in inspect response"
+		return registry.RecordSet{}, Notes{}, "no state in inspect response"
 	}
 	if !c.State.Running || c.State.Restarting {
-		return registry.RecordSet{}, nil, "not running"
+		return registry.RecordSet{}, Notes{}, "not running"
 	}
 	if c.State.Paused {
-		return registry.RecordSet{}, nil, "paused"
+		return registry.RecordSet{}, Notes{}, "paused"
 	}
 	var labels map[string]string
 	if c.Config != nil {
 		labels = c.Config.Labels
 	}
 	if v, ok := labels[LabelEnable]; ok && isFalse(v) {
-		return registry.RecordSet{}, nil, LabelEnable + "=" + v
+		return registry.RecordSet{}, Notes{}, LabelEnable + "=" + v
 	}
 	if opts.WatchLabel != "" && !hasLabel(labels, opts.WatchLabel) {
-		return registry.RecordSet{}, nil, "no label " + opts.WatchLabel
+		return registry.RecordSet{}, Notes{}, "no label " + opts.WatchLabel
 	}
 	if c.HostConfig != nil {
 		switch mode := c.HostConfig.NetworkMode; {
 		case mode.IsHost():
-			return registry.RecordSet{}, nil, "host network"
+			return registry.RecordSet{}, Notes{}, "host network"
 		case mode.IsNone():
-			return registry.RecordSet{}, nil, "network none"
+			return registry.RecordSet{}, Notes{}, "network none"
 		case mode.IsContainer():
-			return registry.RecordSet{}, nil, "shares the network of " + mode.ConnectedContainer()
+			return registry.RecordSet{}, Notes{}, "shares the network of " + mode.ConnectedContainer()
 		}
 	}
 	addrs := addresses(c)
 	if len(addrs) == 0 {
-		return registry.RecordSet{}, nil, "no address"
+		return registry.RecordSet{}, Notes{}, "no address"
 	}
 
 	n := newNamer(opts.Zone)
+	if v, ok := labels[LabelEnable]; ok && !isTrue(v) {
+		n.warnings = append(n.warnings, fmt.Sprintf("%s=%q is neither true nor false; the container is published (set %s=false to hide it)", LabelEnable, v, LabelEnable))
+	}
 	shortID := c.ID[:min(12, len(c.ID))]
 	name := strings.TrimPrefix(c.Name, "/")
 	primary := n.add("container name", name)
@@ -168,7 +185,7 @@ func translate(c container.InspectResponse, opts NameOptions) (registry.RecordSe
 		}
 	}
 	slices.SortFunc(set.Aliases, func(a, b registry.Alias) int { return strings.Compare(a.Name, b.Name) })
-	return set, n.warnings, ""
+	return set, Notes{Warnings: n.warnings, Renamed: n.renamed}, ""
 }
 
 // swarmNames adds a Swarm task's names: <service>, tasks.<service>,
@@ -311,13 +328,15 @@ func parseSRVEntry(entry string) (registry.Port, error) {
 	return registry.Port{Service: label, Proto: proto, Port: uint16(num)}, nil
 }
 
-// namer collects a container's names as FQDNs in a zone and the warnings
-// about the ones it had to change or drop.
+// namer collects a container's names as FQDNs in a zone, the warnings
+// about the ones it had to drop or that a label spelt wrong, and the Docker
+// names it had to respell.
 type namer struct {
 	zone     string // without the trailing dot, lower-case
 	maxRel   int    // the longest relative name that fits in 253 octets
 	set      map[string]struct{}
 	warnings []string
+	renamed  []string
 }
 
 func newNamer(zone string) *namer {
@@ -335,8 +354,9 @@ func (n *namer) add(kind, raw string) string {
 	return fqdn
 }
 
-// fqdn makes raw a valid name in the zone, warning when it has to change it
-// beyond case.
+// fqdn makes raw a valid name in the zone, noting when it has to change it
+// beyond case: a warning for a name from a label (the operator wrote it), a
+// rename for one of Docker's own (its names allow '_' and '.').
 func (n *namer) fqdn(kind, raw string) string {
 	name := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(raw), "."))
 	if n.zone != "" {
@@ -352,7 +372,12 @@ func (n *namer) fqdn(kind, raw string) string {
 		return ""
 	}
 	if clean != name {
-		n.warnings = append(n.warnings, fmt.Sprintf("%s %q is not a valid DNS name; published as %q", kind, raw, clean))
+		note := fmt.Sprintf("%s %q is not a valid DNS name; published as %q", kind, raw, clean)
+		if kind == LabelName || kind == LabelCNAME {
+			n.warnings = append(n.warnings, note)
+		} else {
+			n.renamed = append(n.renamed, note)
+		}
 	}
 	if n.zone == "" {
 		return clean + "."
@@ -458,6 +483,14 @@ func parseWatchLabel(s string) error {
 func isFalse(v string) bool {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "false", "0", "no", "off":
+		return true
+	}
+	return false
+}
+
+func isTrue(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes", "on":
 		return true
 	}
 	return false

@@ -58,6 +58,7 @@ func TestRecordSetForCaptures(t *testing.T) {
 		aliases  []registry.Alias
 		health   registry.Health
 		warnings []string // substrings, one per warning, in order
+		renamed  []string // substrings, one per respelt Docker name, in order
 	}{
 		{
 			file: "plain", publish: true,
@@ -89,14 +90,14 @@ func TestRecordSetForCaptures(t *testing.T) {
 				addr("fd00:231:2::2", "cap-back", "fd00:231:2::/64"),
 				addr("10.231.1.2", "cap-front", "10.231.1.0/24"),
 			},
-			warnings: []string{`network alias "Second_Alias"`},
+			renamed:  []string{`network alias "Second_Alias"`},
 		},
 		{
 			file: "compose", publish: true,
 			name:     "capproj-api-1.swarm.internal.",
 			names:    zoned("api", "api.capproj", "capproj-api-1"),
 			addrs:    []registry.Addr{addr("172.24.0.2", "capproj_default", "172.24.0.0/16")},
-			warnings: []string{`"capproj_api_1"`},
+			renamed:  []string{`"capproj_api_1"`},
 		},
 		{
 			file: "healthy", publish: true,
@@ -104,28 +105,28 @@ func TestRecordSetForCaptures(t *testing.T) {
 			names:    zoned("capproj-db-1", "db", "db.capproj"),
 			addrs:    []registry.Addr{addr("172.24.0.3", "capproj_default", "172.24.0.0/16")},
 			health:   registry.HealthHealthy,
-			warnings: []string{`"capproj_db_1"`},
+			renamed:  []string{`"capproj_db_1"`},
 		},
 		{
 			file: "oddname", publish: true,
 			name:     "my-odd.name.with.dots.swarm.internal.",
 			names:    zoned("my-odd.name.with.dots"),
 			addrs:    []registry.Addr{addr("172.17.0.4", "bridge", "172.17.0.0/16")},
-			warnings: []string{`published as "my-odd.name.with.dots"`},
+			renamed:  []string{`published as "my-odd.name.with.dots"`},
 		},
 		{
 			file: "longname", publish: true,
 			name:     "a123456789b123456789c123456789d123456789e123456789f123456789g12.swarm.internal.",
 			names:    zoned("a123456789b123456789c123456789d123456789e123456789f123456789g12"),
 			addrs:    []registry.Addr{addr("172.17.0.5", "bridge", "172.17.0.0/16")},
-			warnings: []string{"published as"},
+			renamed:  []string{"published as"},
 		},
 		{
 			file: "autoname", publish: true,
 			name:     "festive-moore.swarm.internal.",
 			names:    zoned("festive-moore"),
 			addrs:    []registry.Addr{addr("172.17.0.6", "bridge", "172.17.0.0/16")},
-			warnings: []string{`"festive_moore"`},
+			renamed:  []string{`"festive_moore"`},
 		},
 		{
 			file: "swarm-replicated", publish: true,
@@ -133,7 +134,7 @@ func TestRecordSetForCaptures(t *testing.T) {
 			names: zoned("1.capstack-web", "capstack-web.1.u8kige0ipmd3i5ovfpicebwhs", "capstack-web",
 				"tasks.capstack-web", "web.capstack"),
 			addrs:    []registry.Addr{addr("10.231.9.3", "cap_net", "10.231.9.0/24")},
-			warnings: []string{"container name"},
+			renamed:  []string{"container name"},
 		},
 		{
 			file: "swarm-global", publish: true,
@@ -141,7 +142,7 @@ func TestRecordSetForCaptures(t *testing.T) {
 			names: zoned("agent.capstack", "capstack-agent.nkm80dhtiei7b27e6h9nxozu3.pat92s4g5uwbwxh7nvzk51qy5",
 				"capstack-agent", "node-a.capstack-agent", "tasks.capstack-agent"),
 			addrs:    []registry.Addr{addr("10.231.9.6", "cap_net", "10.231.9.0/24")},
-			warnings: []string{"container name"},
+			renamed:  []string{"container name"},
 		},
 		{
 			file: "swarm-global", opts: &NameOptions{Zone: "swarm.internal"}, publish: true, // no node name: the node ID
@@ -149,7 +150,7 @@ func TestRecordSetForCaptures(t *testing.T) {
 			names: zoned("agent.capstack", "capstack-agent.nkm80dhtiei7b27e6h9nxozu3.pat92s4g5uwbwxh7nvzk51qy5",
 				"capstack-agent", "nkm80dhtiei7b27e6h9nxozu3.capstack-agent", "tasks.capstack-agent"),
 			addrs:    []registry.Addr{addr("10.231.9.6", "cap_net", "10.231.9.0/24")},
-			warnings: []string{"container name"},
+			renamed:  []string{"container name"},
 		},
 		{file: "hidden", reason: "swarmdns.enable=false"},
 		{file: "hostnet", reason: "host network"},
@@ -172,7 +173,7 @@ func TestRecordSetForCaptures(t *testing.T) {
 				o = *tt.opts
 			}
 			c := inspectFile(t, tt.file)
-			set, warnings, reason := translate(c, o)
+			set, notes, reason := translate(c, o)
 			_, _, publish := RecordSetFor(c, o)
 			if publish != (reason == "") {
 				t.Fatalf("RecordSetFor publish %v disagrees with reason %q", publish, reason)
@@ -214,20 +215,28 @@ func TestRecordSetForCaptures(t *testing.T) {
 			if set.Image != "swarmdns-testbox:test" {
 				t.Errorf("got image %q; want swarmdns-testbox:test", set.Image)
 			}
-			if len(warnings) != len(tt.warnings) {
-				t.Fatalf("got warnings %q; want %d containing %q", warnings, len(tt.warnings), tt.warnings)
-			}
-			for i, w := range tt.warnings {
-				if !strings.Contains(warnings[i], w) {
-					t.Errorf("got warning %q; want it to contain %q", warnings[i], w)
-				}
-			}
+			checkNotes(t, "warning", notes.Warnings, tt.warnings)
+			checkNotes(t, "rename", notes.Renamed, tt.renamed)
 			// The registry keeps a set as given when it is canonical already.
 			norm := registryNormal(t, set)
 			if !slices.Equal(norm.Names, set.Names) || norm.Name != set.Name {
 				t.Errorf("registry normalised the names to %q; want them unchanged %q", norm.Names, set.Names)
 			}
 		})
+	}
+}
+
+// checkNotes checks that got holds one note for each substring of want, in
+// order.
+func checkNotes(t *testing.T, kind string, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %ss %q; want %d containing %q", kind, got, len(want), want)
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i], w) {
+			t.Errorf("got %s %q; want it to contain %q", kind, got[i], w)
+		}
 	}
 }
 
@@ -314,7 +323,8 @@ func TestDNSNamesAndIDAliases(t *testing.T) {
 func TestCNAMEClashingWithOwnName(t *testing.T) {
 	c := inspectFile(t, "plain")
 	c.Config.Labels = map[string]string{LabelCNAME: "web-1,www,WWW", LabelName: "extra"}
-	set, warnings, _ := RecordSetFor(c, NameOptions{Zone: "swarm.internal."})
+	set, notes, _ := RecordSetFor(c, NameOptions{Zone: "swarm.internal."})
+	warnings := notes.Warnings
 	want := []registry.Alias{{Name: "www.swarm.internal.", Target: "web-1.swarm.internal."}}
 	if !slices.Equal(set.Aliases, want) {
 		t.Fatalf("got aliases %+v; want %+v", set.Aliases, want)
@@ -410,7 +420,8 @@ func TestSanitize(t *testing.T) {
 func TestLongNamesFitTheZone(t *testing.T) {
 	c := inspectFile(t, "plain")
 	c.Name = "/" + strings.Repeat("abcdefghi.", 30)
-	set, warnings, _ := RecordSetFor(c, NameOptions{Zone: "swarm.internal."})
+	set, notes, _ := RecordSetFor(c, NameOptions{Zone: "swarm.internal."})
+	warnings := notes.Renamed
 	if got := len(strings.TrimSuffix(set.Name, ".")); got > maxNameLen {
 		t.Fatalf("got a name of %d octets; want at most %d", got, maxNameLen)
 	}

@@ -163,6 +163,12 @@ type Watcher struct {
 	known        map[string]runInfo
 	published    map[string]registry.RecordSet
 	rechecks     []recheck
+	// renamedSinceStart counts the containers published under a respelt
+	// Docker name until the first sync's summary line.
+	renamedSinceStart int
+	// lostAt is when the engine was lost after a sync (zero while
+	// connected), for the line that says it is back.
+	lostAt time.Time
 	recheckTimer *time.Timer
 	nets         networkInfo
 }
@@ -294,14 +300,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 		wait := backoff
 		if everSynced {
 			w.store.SetLocalStale(true)
-			w.log.Warn().Err(err).Str("host", w.host).Dur("retry_in", wait).Msg("lost the docker engine; serving the last known records as stale")
+			if w.lostAt.IsZero() {
+				w.lostAt = time.Now()
+			}
+			w.log.Warn().Err(err).Str("host", w.host).Dur("retry_in_ms", wait).Msg("lost the docker engine; serving the last known records as stale")
 		} else {
 			left := w.cfg.StartTimeout - time.Since(start)
 			if left <= 0 {
 				return fmt.Errorf("docker engine at %s is unreachable (tried for %v): %w", w.host, w.cfg.StartTimeout.Round(time.Millisecond), err)
 			}
 			wait = min(wait, left)
-			w.log.Warn().Err(err).Str("host", w.host).Dur("retry_in", wait).Msg("cannot reach the docker engine")
+			w.log.Warn().Err(err).Str("host", w.host).Dur("retry_in_ms", wait).Msg("cannot reach the docker engine")
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -546,7 +555,7 @@ func (w *Watcher) apply(ctx context.Context, c container.InspectResponse) {
 		w.remove(c.ID, reason)
 		return
 	}
-	set, warnings, reason := translate(c, w.opts)
+	set, notes, reason := translate(c, w.opts)
 	if reason != "" {
 		w.remove(c.ID, reason)
 		return
@@ -556,7 +565,7 @@ func (w *Watcher) apply(ctx context.Context, c container.InspectResponse) {
 		w.log.Error().Err(err).Str("container", short(c.ID)).Msg("cannot store records")
 		return
 	}
-	if changed && w.registered(set, warnings) {
+	if changed && w.registered(set, notes) {
 		// Look again soon: a short-lived container must not leave its
 		// records behind if its die event is lost.
 		w.scheduleRecheck(c.ID)
@@ -591,7 +600,7 @@ func (w *Watcher) remove(id, reason string) {
 
 // registered notes and logs a set written to the store; it reports whether
 // the container is new.
-func (w *Watcher) registered(set registry.RecordSet, warnings []string) bool {
+func (w *Watcher) registered(set registry.RecordSet, notes Notes) bool {
 	_, existed := w.published[set.ContainerID]
 	w.published[set.ContainerID] = set
 	w.setCount()
@@ -601,8 +610,14 @@ func (w *Watcher) registered(set registry.RecordSet, warnings []string) bool {
 	}
 	w.log.Info().Str("container", short(set.ContainerID)).Strs("names", set.Names).Strs("addrs", addrStrings(set.Addrs)).
 		Str("health", set.Health.String()).Msg(msg)
-	for _, warning := range warnings {
+	for _, warning := range notes.Warnings {
 		w.log.Warn().Str("container", short(set.ContainerID)).Msg(warning)
+	}
+	for _, r := range notes.Renamed {
+		w.log.Debug().Str("container", short(set.ContainerID)).Msg(r)
+	}
+	if len(notes.Renamed) > 0 && !existed {
+		w.renamedSinceStart++
 	}
 	return !existed
 }
@@ -651,7 +666,7 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 	}
 
 	var sets []registry.RecordSet
-	warnings := make(map[string][]string)
+	notesOf := make(map[string]Notes)
 	running := make(map[string]bool, len(list))
 	known := make(map[string]runInfo, len(list))
 	for _, c := range inspected {
@@ -668,13 +683,13 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 		if w.held(*c) != "" {
 			continue
 		}
-		set, warns, reason := translate(*c, w.opts)
+		set, notes, reason := translate(*c, w.opts)
 		if reason != "" {
 			w.log.Debug().Str("container", short(c.ID)).Str("reason", reason).Msg("not published")
 			continue
 		}
 		sets = append(sets, set)
-		warnings[c.ID] = warns
+		notesOf[c.ID] = notes
 	}
 	for id := range w.draining {
 		if !running[id] {
@@ -693,7 +708,7 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 	}
 	for _, ch := range changes {
 		if ch.Set != nil {
-			w.registered(*ch.Set, warnings[ch.ContainerID])
+			w.registered(*ch.Set, notesOf[ch.ContainerID])
 		} else {
 			w.removed(ch.ContainerID, "not running at resync")
 		}
@@ -754,7 +769,18 @@ func (w *Watcher) runRechecks(ctx context.Context) error {
 func (w *Watcher) markSynced() {
 	w.store.SetLocalStale(false)
 	w.setConnected(true)
-	w.syncOnce.Do(func() { close(w.synced) })
+	if !w.lostAt.IsZero() {
+		w.log.Info().Str("host", w.host).Str("away", time.Since(w.lostAt).Round(time.Millisecond).String()).
+			Msg("the docker engine is back; the local records are fresh again")
+		w.lostAt = time.Time{}
+	}
+	w.syncOnce.Do(func() {
+		if w.renamedSinceStart > 0 {
+			w.log.Info().Int("containers", w.renamedSinceStart).
+				Msg("containers with Docker names that are not DNS names ('_' and '.' in them) are published with '-' instead; --log-level debug lists them")
+		}
+		close(w.synced)
+	})
 }
 
 func (w *Watcher) setConnected(up bool) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/swarmdns/swarmdns/internal/await"
 	"github.com/swarmdns/swarmdns/internal/dockertest"
+	"github.com/swarmdns/swarmdns/internal/logtest"
 	"github.com/swarmdns/swarmdns/internal/testrun"
 	"github.com/swarmdns/swarmdns/registry"
 )
@@ -598,7 +599,11 @@ func TestShortLivedContainerLeavesNoRecord(t *testing.T) {
 func TestConnectionCut(t *testing.T) {
 	t.Parallel()
 	proxy := dockertest.NewSocketProxy(t, "")
-	e := newEnv(t, func(c *Config) { c.DockerHost = proxy.Host() }, nil)
+	var logs logtest.Buffer
+	e := newEnv(t, func(c *Config) {
+		c.DockerHost = proxy.Host()
+		c.Logger = zerolog.New(zerolog.MultiLevelWriter(&logs, zerolog.NewTestWriter(t))).Level(zerolog.DebugLevel)
+	}, nil)
 	keep := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "keep")})
 	gone := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "gone")})
 	e.awaitAddrs(keep.Name, e.ips(keep.ID)...)
@@ -647,6 +652,21 @@ func TestConnectionCut(t *testing.T) {
 	after := e.w.Status()
 	if !after.Connected || after.Reconnects <= before.Reconnects || !after.LastSync.After(before.LastSync) {
 		t.Fatalf("status after the cut: got %+v; want connected, more reconnects than %d, a later sync than %v", after, before.Reconnects, before.LastSync)
+	}
+	// One line says the engine is back, with how long it was away.
+	var back []logtest.Line
+	for _, l := range logs.AtLevel("info") {
+		if strings.Contains(l.Message(), "docker engine is back") {
+			back = append(back, l)
+		}
+	}
+	if len(back) != 1 || back[0]["away"] == nil {
+		t.Errorf("got %d \"engine is back\" lines %v; want one with the time away", len(back), back)
+	}
+	for _, l := range logs.Lines() {
+		if _, ok := l["retry_in"]; ok {
+			t.Errorf("a duration key without its unit: %v", l)
+		}
 	}
 }
 

@@ -151,7 +151,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 			dnsCfg.NSAddrs = []netip.Addr{a}
 		}
 	} else {
-		log.Warn().Msg("gossip disabled (--gossip-listen is empty): this node serves its own containers only")
+		log.Info().Msg("gossip disabled (--gossip-listen is empty): this node serves its own containers only")
 	}
 
 	// DNS binds now, unless the previous run still serves it: then once
