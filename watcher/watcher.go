@@ -157,18 +157,18 @@ type Watcher struct {
 	status Status
 
 	// Owned by Run's goroutine.
-	lastEvent    time.Time // engine time of the last event, for "since"
-	lastEventAt  time.Time // local time the last event arrived
-	draining     map[string]drain
-	known        map[string]runInfo
-	published    map[string]registry.RecordSet
-	rechecks     []recheck
+	lastEvent   time.Time // engine time of the last event, for "since"
+	lastEventAt time.Time // local time the last event arrived
+	draining    map[string]drain
+	known       map[string]runInfo
+	published   map[string]registry.RecordSet
+	rechecks    []recheck
 	// renamedSinceStart counts the containers published under a respelt
 	// Docker name until the first sync's summary line.
 	renamedSinceStart int
 	// lostAt is when the engine was lost after a sync (zero while
 	// connected), for the line that says it is back.
-	lostAt time.Time
+	lostAt       time.Time
 	recheckTimer *time.Timer
 	nets         networkInfo
 }
