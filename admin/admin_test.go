@@ -353,7 +353,7 @@ func TestReadyzTurnsReadyAfterSync(t *testing.T) {
 func TestTokenRequired(t *testing.T) {
 	const token = "s3cret-token"
 	_, base := startServer(t, admin.Config{Token: token})
-	for _, path := range []string{"/v1/members", "/v1/records", "/v1/stats", "/metrics", "/readyz", "/v1/version", "/v1/log-level", "/nope"} {
+	for _, path := range []string{"/v1/members", "/v1/records", "/v1/stats", "/metrics", "/v1/version", "/v1/log-level", "/v1/lookup", "/nope"} {
 		for _, tok := range []string{"", "wrong", token + "x"} {
 			status, body := call(t, http.MethodGet, base+path, tok, "")
 			if status != http.StatusUnauthorized {
@@ -377,8 +377,11 @@ func TestTokenRequired(t *testing.T) {
 			t.Errorf("%s with the token: got %d %s; want 200", path, status, body)
 		}
 	}
-	if status, _ := call(t, http.MethodGet, base+"/healthz", "", ""); status != http.StatusOK {
-		t.Errorf("/healthz without token: got %d; want 200", status)
+	// The probes need no token (Config.Token says why).
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if status, _ := call(t, http.MethodGet, base+path, "", ""); status != http.StatusOK {
+			t.Errorf("%s without token: got %d; want 200", path, status)
+		}
 	}
 }
 

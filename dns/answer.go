@@ -47,6 +47,14 @@ type zoneConfig struct {
 // out. The core takes a nil *explain on the query path and skips all of it.
 type explain struct {
 	candidates []Candidate
+	refused    string // why the server refused the question, when it did by policy
+}
+
+// refuse notes why the server refuses the question.
+func (ex *explain) refuse(why string) {
+	if ex != nil {
+		ex.refused = why
+	}
 }
 
 func (ex *explain) add(c Candidate) {

@@ -846,6 +846,7 @@ func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, 
 		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
 	}
 	if !recursion {
+		ex.refuse("the name is outside the zone and the client may not recurse (--allow-recursion)")
 		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
 	}
 	return s.forward(ctx, req, opt)

@@ -102,11 +102,8 @@ func translate(c container.InspectResponse, opts NameOptions) (registry.RecordSe
 	if c.Config != nil {
 		labels = c.Config.Labels
 	}
-	if v, ok := labels[LabelEnable]; ok && isFalse(v) {
-		return registry.RecordSet{}, Notes{}, LabelEnable + "=" + v
-	}
-	if opts.WatchLabel != "" && !hasLabel(labels, opts.WatchLabel) {
-		return registry.RecordSet{}, Notes{}, "no label " + opts.WatchLabel
+	if why := hiddenBy(labels, opts); why != "" {
+		return registry.RecordSet{}, Notes{}, why
 	}
 	if c.HostConfig != nil {
 		switch mode := c.HostConfig.NetworkMode; {
@@ -447,6 +444,44 @@ func sanitizeName(name string, max int) string {
 		out = strings.TrimRight(out[:max], "-.")
 	}
 	return out
+}
+
+// hiddenBy says which label hides a container from swarmdns
+// (LabelEnable false, or the WatchLabel missing); "" when none does.
+func hiddenBy(labels map[string]string, opts NameOptions) string {
+	if v, ok := labels[LabelEnable]; ok && isFalse(v) {
+		return LabelEnable + "=" + v
+	}
+	if opts.WatchLabel != "" && !hasLabel(labels, opts.WatchLabel) {
+		return "no label " + opts.WatchLabel
+	}
+	return ""
+}
+
+// namesIfShown returns the names a container hidden by a label would have
+// without it; nil when it would not be published anyway.
+func namesIfShown(c container.InspectResponse, opts NameOptions) []string {
+	if c.Config == nil {
+		return nil
+	}
+	cfg := *c.Config
+	cfg.Labels = make(map[string]string, len(c.Config.Labels))
+	for k, v := range c.Config.Labels {
+		if k != LabelEnable {
+			cfg.Labels[k] = v
+		}
+	}
+	c.Config = &cfg
+	opts.WatchLabel = ""
+	set, _, reason := translate(c, opts)
+	if reason != "" {
+		return nil
+	}
+	names := slices.Clone(set.Names)
+	for _, a := range set.Aliases {
+		names = append(names, a.Name)
+	}
+	return names
 }
 
 // splitList splits a comma-separated label value, trimming spaces and

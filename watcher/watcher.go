@@ -166,6 +166,8 @@ type Watcher struct {
 	// renamedSinceStart counts the containers published under a respelt
 	// Docker name until the first sync's summary line.
 	renamedSinceStart int
+	// hidden are the running containers a label hides, under mu.
+	hidden map[string]Hidden
 	// lostAt is when the engine was lost after a sync (zero while
 	// connected), for the line that says it is back.
 	lostAt       time.Time
@@ -256,6 +258,7 @@ func New(cfg Config) (*Watcher, error) {
 		draining:     make(map[string]drain),
 		known:        make(map[string]runInfo),
 		published:    make(map[string]registry.RecordSet),
+		hidden:       make(map[string]Hidden),
 	}
 	w.status.Host = w.host
 	return w, nil
@@ -556,6 +559,7 @@ func (w *Watcher) apply(ctx context.Context, c container.InspectResponse) {
 		return
 	}
 	set, notes, reason := translate(c, w.opts)
+	w.noteHidden(c, hiddenBy(containerLabels(c), w.opts))
 	if reason != "" {
 		w.remove(c.ID, reason)
 		return
@@ -592,6 +596,9 @@ func (w *Watcher) held(c container.InspectResponse) string {
 
 // remove removes a container's records, if it has any.
 func (w *Watcher) remove(id, reason string) {
+	if reason == "destroyed" || reason == "gone" {
+		w.forgetHidden(id)
+	}
 	if !w.store.RemoveLocal(id) {
 		return
 	}
@@ -668,6 +675,7 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 	var sets []registry.RecordSet
 	notesOf := make(map[string]Notes)
 	running := make(map[string]bool, len(list))
+	var hidden []container.InspectResponse
 	known := make(map[string]runInfo, len(list))
 	for _, c := range inspected {
 		if c == nil {
@@ -684,6 +692,9 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 			continue
 		}
 		set, notes, reason := translate(*c, w.opts)
+		if why := hiddenBy(containerLabels(*c), w.opts); why != "" {
+			hidden = append(hidden, *c)
+		}
 		if reason != "" {
 			w.log.Debug().Str("container", short(c.ID)).Str("reason", reason).Msg("not published")
 			continue
@@ -699,6 +710,12 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 	// The containers that do not run (or are not watched) are inspected
 	// again at their next kill; their next start event notes them anyway.
 	w.known = known
+	w.mu.Lock()
+	clear(w.hidden)
+	w.mu.Unlock()
+	for _, c := range hidden {
+		w.noteHidden(c, hiddenBy(containerLabels(c), w.opts))
+	}
 	if w.cfg.Clients != nil {
 		w.cfg.Clients.ReplaceClients(clients)
 	}

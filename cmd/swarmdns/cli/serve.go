@@ -58,8 +58,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, c, log); err != nil {
+		// The log goes to stderr: one line says it (not a second copy).
 		log.Error().Err(err).Msg("swarmdns stopped")
-		fmt.Fprintf(stderr, "swarmdns serve: %v\n", err)
 		return exitError
 	}
 	log.Info().Msg("swarmdns stopped")
@@ -176,6 +176,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 			Zone:          reg,
 			ZoneName:      c.zone,
 			Explainer:     &explain,
+			Hidden:        watcherHidden{w},
 			Ready:         readiness(w, node, &explain, &handedOff),
 			ReadyRule:     readyRule,
 			Gatherer:      metrics,
@@ -312,7 +313,7 @@ func (c *serveConfig) peerFinder(log zerolog.Logger) (*peers.Finder, error) {
 	}
 	if c.stateDir != "" {
 		if err := os.MkdirAll(c.stateDir, 0o700); err != nil {
-			return nil, fmt.Errorf("-state-dir: %w", err)
+			return nil, fmt.Errorf("--state-dir: %w", err)
 		}
 		cfg.File = filepath.Join(c.stateDir, "peers.json")
 	}
@@ -359,13 +360,13 @@ func (c *serveConfig) loadGossipKey() ([]byte, error) {
 	case c.gossipKey != "":
 		key, err := gossip.ParseKey(c.gossipKey)
 		if err != nil {
-			return nil, fmt.Errorf("-gossip-key: %w", err)
+			return nil, fmt.Errorf("--gossip-key: %w", err)
 		}
 		return key, nil
 	case c.gossipKeyFile != "":
 		key, err := gossip.LoadKeyFile(c.gossipKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("-gossip-key-file: %w", err)
+			return nil, fmt.Errorf("--gossip-key-file: %w", err)
 		}
 		return key, nil
 	}
@@ -424,7 +425,7 @@ func handleHangups(ctx context.Context, log zerolog.Logger) error {
 		case <-ctx.Done():
 			return nil
 		case <-hup:
-			log.Info().Msg("SIGHUP: nothing to reload; change the log level with PUT /v1/log-level on the admin API")
+			log.Info().Msg("SIGHUP: nothing to reload; change the log level with `swarmdns log-level LEVEL` (PUT /v1/log-level on the admin API)")
 		}
 	}
 }
