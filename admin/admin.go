@@ -112,9 +112,9 @@ type Config struct {
 	// Gatherer serves /metrics and is where /v1/stats reads its numbers
 	// (required).
 	Gatherer prometheus.Gatherer
-	// Registerer, when set, receives the API's own collectors:
-	// swarmdns_records{node} and swarmdns_members{state}, computed from
-	// Zone and Members at scrape time.
+	// Registerer, when set, receives the API's own collector:
+	// swarmdns_records{node} and swarmdns_ready{check}, computed from Zone
+	// and Ready at scrape time.
 	Registerer prometheus.Registerer
 
 	// LogLevel returns the current log level for GET /v1/log-level; nil

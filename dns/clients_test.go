@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 	"github.com/rs/zerolog"
@@ -144,16 +145,21 @@ func TestLogQueries(t *testing.T) {
 	for range 3 {
 		exchange(t, "udp", s.UDPAddr(), query("web-1."+testZone, mdns.TypeA))
 	}
+	// Each line is written just after its reply leaves: wait for the last.
 	lines := 0
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, `"message":"query"`) && strings.Contains(l, `"name":"web-1.swarm.internal."`) {
-			lines++
-			if !strings.Contains(l, `"client_container":"asker"`) || !strings.Contains(l, `"client_id":"0123456789ab"`) || !strings.Contains(l, `"level":"info"`) {
-				t.Errorf("query line without the client container at info: %s", l)
+	waitFor(t, 5*time.Second, func() bool {
+		lines = 0
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, `"message":"query"`) && strings.Contains(l, `"name":"web-1.swarm.internal."`) {
+				lines++
 			}
 		}
-	}
-	if lines != 3 {
-		t.Errorf("%d query lines for 3 queries:\n%s", lines, logs.String())
+		return lines == 3
+	})
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"message":"query"`) && strings.Contains(l, `"name":"web-1.swarm.internal."`) &&
+			(!strings.Contains(l, `"client_container":"asker"`) || !strings.Contains(l, `"client_id":"0123456789ab"`) || !strings.Contains(l, `"level":"info"`)) {
+			t.Errorf("query line without the client container at info: %s", l)
+		}
 	}
 }

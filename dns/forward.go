@@ -75,8 +75,8 @@ type flight struct {
 	waiters int // clients that joined (under forwarder.mu)
 }
 
-// resolve returns the reply to k, which the caller owns: from the cache, or
-// from the upstreams (joining an identical query in flight if there is one).
+// resolve returns the reply to k, which the caller owns: from the cache
+// (cached true), or from the upstreams (joining an identical query in flight if there is one).
 // With cacheOnly it never queries an upstream. base is the context the
 // upstream query runs under (the server's), so that one client giving up
 // does not fail the others waiting on the same query; a client that joins
@@ -87,18 +87,18 @@ type flight struct {
 // A hit has the upstream's records, Rcode and AD bit, the canonical name
 // as owner where the upstream had the question's, no question and no OPT;
 // a reply fresh from an upstream is the upstream's message as it came.
-func (f *forwarder) resolve(base context.Context, k cacheKey, cacheOnly bool) (*mdns.Msg, error) {
+func (f *forwarder) resolve(base context.Context, k cacheKey, cacheOnly bool) (msg *mdns.Msg, cached bool, err error) {
 	if m := f.cache.get(k); m != nil {
 		f.metrics.cacheHit()
-		return m, nil
+		return m, true, nil
 	}
 	f.metrics.cacheMiss()
 	if cacheOnly {
-		return nil, errNotCached
+		return nil, false, errNotCached
 	}
 	if f.inflight.Add(1) > f.maxInflight {
 		f.inflight.Add(-1)
-		return nil, errBusy
+		return nil, false, errBusy
 	}
 	defer f.inflight.Add(-1)
 
@@ -123,7 +123,7 @@ func (f *forwarder) resolve(base context.Context, k cacheKey, cacheOnly bool) (*
 		f.mu.Unlock()
 		close(c.done)
 		if alone || c.err != nil {
-			return c.msg, c.err // no one else reads it: the caller's own
+			return c.msg, false, c.err // no one else reads it: the caller's own
 		}
 	} else {
 		// Only a query that waits on another's flight needs a deadline of
@@ -133,13 +133,13 @@ func (f *forwarder) resolve(base context.Context, k cacheKey, cacheOnly bool) (*
 		select {
 		case <-c.done:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("forward %s: %w", k.name, ctx.Err())
+			return nil, false, fmt.Errorf("forward %s: %w", k.name, ctx.Err())
 		}
 	}
 	if c.err != nil {
-		return nil, c.err
+		return nil, false, c.err
 	}
-	return c.msg.Copy(), nil
+	return c.msg.Copy(), false, nil
 }
 
 // exchange asks the upstreams in order until one gives a usable reply
@@ -165,7 +165,11 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 		start := time.Now()
 		m, err := f.query(actx, up, k)
 		acancel()
-		f.metrics.forwardDone(time.Since(start))
+		rcode := -1
+		if err == nil {
+			rcode = m.Rcode
+		}
+		f.metrics.upstream(up).forwardDone(time.Since(start), rcode, err != nil || (m.Rcode != mdns.RcodeSuccess && m.Rcode != mdns.RcodeNameError))
 		if err == nil {
 			if m.Rcode == mdns.RcodeSuccess || m.Rcode == mdns.RcodeNameError {
 				if f.failed[u].Swap(0) != 0 && f.report != nil {
@@ -178,7 +182,6 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 		if base.Err() == nil {
 			f.failed[u].Store(time.Now().UnixNano())
 		}
-		f.metrics.forwardError()
 		f.log.Debug().Err(err).Str("upstream", up).Str("name", k.name).Msg("upstream query failed")
 		if f.report != nil && base.Err() == nil {
 			f.report.failed(up, err)

@@ -77,7 +77,7 @@ func (s *Server) serveRequest(w mdns.ResponseWriter, req *mdns.Msg, raw []byte) 
 		s.qlog.Debug().Err(err).Stringer("client", w.RemoteAddr()).Msg("write reply")
 	}
 	s.log.Info().Stringer("client", w.RemoteAddr()).Str("key", t.Hdr.Name).Str("error", mdns.RcodeToString[int(tsigErr)]).Msg("refused a TSIG-signed request")
-	s.metrics.request(questionType(req), mdns.RcodeNotAuth, time.Since(start))
+	s.metrics.request(s.servedOf(req, mdns.RcodeNotAuth, SourceServer, isTCP(w.RemoteAddr()), remoteIP(w.RemoteAddr())), time.Since(start))
 }
 
 // writeReply writes a reply made whole and counts it.
@@ -85,7 +85,7 @@ func (s *Server) writeReply(w mdns.ResponseWriter, req, reply *mdns.Msg, start t
 	if err := w.WriteMsg(reply); err != nil {
 		s.qlog.Debug().Err(err).Stringer("client", w.RemoteAddr()).Msg("write reply")
 	}
-	s.metrics.request(questionType(req), reply.Rcode, time.Since(start))
+	s.metrics.request(s.servedOf(req, reply.Rcode, SourceServer, isTCP(w.RemoteAddr()), remoteIP(w.RemoteAddr())), time.Since(start))
 }
 
 // questionType is the type asked for, or 0 for a message without a

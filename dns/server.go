@@ -306,7 +306,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Notify = notify
 	cfg.NSAddrs = slices.Clone(cfg.NSAddrs)
-	m, err := newMetrics(cfg.Metrics)
+	var fwdCache *cache // set below, read at scrape time
+	m, err := newMetrics(cfg.Metrics, origin, cfg.Upstreams, func() int {
+		if fwdCache == nil {
+			return 0
+		}
+		return fwdCache.len()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
@@ -343,12 +349,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.RateLimitSlip = 2
 	}
 	s.rrl = newRateLimiter(cfg.RateLimit, cfg.RateLimitSlip, cfg.Now)
+	fwdCache = newCache(cfg.CacheSize, cfg.CacheMaxTTL, cfg.Now)
 	s.fwd = &forwarder{
 		upstreams:   cfg.Upstreams,
 		timeout:     cfg.ForwardTimeout,
 		maxInflight: int64(cfg.MaxInflight),
 		udpSize:     uint16(cfg.MaxUDPSize),
-		cache:       newCache(cfg.CacheSize, cfg.CacheMaxTTL, cfg.Now),
+		cache:       fwdCache,
 		metrics:     m,
 		log:         s.qlog,
 		flights:     make(map[cacheKey]*flight),
@@ -722,7 +729,7 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 		qtype = req.Question[0].Qtype
 	}
 	d := time.Since(start)
-	s.metrics.request(qtype, resp.Rcode, d)
+	s.metrics.request(s.servedOf(req, resp.Rcode, source, tcp, client), d)
 	if e := s.queryLog(client); e.Enabled() {
 		q := ""
 		if len(req.Question) > 0 {
@@ -779,8 +786,10 @@ const (
 	SourceZone = "zone"
 	// SourceHosts: answered from Config.HostsFile.
 	SourceHosts = "hosts"
-	// SourceForward: answered by an upstream or from the cache.
+	// SourceForward: answered by an upstream.
 	SourceForward = "forward"
+	// SourceCache: answered from the forwarding cache.
+	SourceCache = "cache"
 	// SourceServer: answered by the server itself (an error, a refusal).
 	SourceServer = "server"
 )
@@ -859,7 +868,7 @@ func (s *Server) forward(ctx context.Context, req *mdns.Msg, opt *mdns.OPT) (*md
 		name: registry.CanonicalName(q.Name), qtype: q.Qtype, qclass: q.Qclass,
 		do: opt != nil && opt.Do(), cd: req.CheckingDisabled,
 	}
-	up, err := s.fwd.resolve(ctx, k, !req.RecursionDesired)
+	up, cached, err := s.fwd.resolve(ctx, k, !req.RecursionDesired)
 	if err != nil {
 		rcode := mdns.RcodeServerFailure
 		if errors.Is(err, errBusy) || errors.Is(err, errNotCached) {
@@ -891,6 +900,9 @@ func (s *Server) forward(ctx context.Context, req *mdns.Msg, opt *mdns.OPT) (*md
 				h.Name = q.Name
 			}
 		}
+	}
+	if cached {
+		return s.finish(m, opt), SourceCache
 	}
 	return s.finish(m, opt), SourceForward
 }

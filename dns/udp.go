@@ -13,6 +13,8 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+
+	"github.com/swarmdns/swarmdns/internal/metric"
 )
 
 // The UDP side of the server is its own: one socket per core on the same
@@ -184,7 +186,11 @@ func (s *Server) fastDone(r fastReply, client netip.Addr, start time.Time, err e
 		s.qlog.Debug().Err(err).Stringer("client", client).Msg("write reply")
 	}
 	d := time.Since(start)
-	s.metrics.request(r.qtype, r.rcode, d)
+	src := metric.SourceZone
+	if r.cached {
+		src = metric.SourceCache
+	}
+	s.metrics.request(served{qtype: r.qtype, rcode: r.rcode, inZone: !r.cached, v6: client.Is6() && !client.Is4In6(), source: src}, d)
 	if e := s.queryLog(client); e.Enabled() {
 		e.Str("name", r.name).Str("type", mdns.Type(r.qtype).String()).Str("rcode", rcodeLabel(r.rcode)).
 			Stringer("client", client).Bool("tcp", false).Int("answers", int(binary.BigEndian.Uint16(r.msg[6:]))).

@@ -374,6 +374,9 @@ func (n *Node) probed(peer string, ok bool) {
 	if peer == n.cfg.Node {
 		return
 	}
+	if !ok {
+		n.metrics.probeFailed()
+	}
 	n.mu.Lock()
 	was := n.unreach[peer]
 	if ok {

@@ -26,6 +26,9 @@ type logWriter struct {
 	// onProbe, when set, is called (without blocking) when a probe of
 	// peer failed (ok false) or reached it over TCP only (ok true).
 	onProbe func(peer string, ok bool)
+	// onDecryptFail, when set, is called (without blocking) when a packet
+	// or stream was not encrypted with this cluster's key.
+	onDecryptFail func()
 }
 
 func newLogWriter(l zerolog.Logger) *logWriter {
@@ -81,6 +84,12 @@ func (w *logWriter) Write(p []byte) (int, error) {
 			w.onProbe(peer, true)
 		}
 	}
+	// And for the key: "Decrypt packet failed", "failed to decrypt",
+	// "no installed keys could decrypt the message", "Encryption is
+	// configured but remote state is not encrypted".
+	if w.onDecryptFail != nil && decryptLine(line) {
+		w.onDecryptFail()
+	}
 	l := &w.log
 	if lvl >= zerolog.WarnLevel {
 		l = &w.loud
@@ -101,6 +110,13 @@ func strangerLine(line []byte) bool {
 		}
 	}
 	return false
+}
+
+// decryptLine reports whether a memberlist line is about traffic that was
+// not encrypted with this cluster's key.
+func decryptLine(line []byte) bool {
+	l := bytes.ToLower(line)
+	return bytes.Contains(l, []byte("decrypt")) || bytes.Contains(l, []byte("remote state is not encrypted"))
 }
 
 // between returns what line holds between prefix and the first suffix.

@@ -431,9 +431,9 @@ func (w *Watcher) handle(ctx context.Context, m events.Message) error {
 	w.status.LastEvent = w.lastEventAt
 	w.mu.Unlock()
 	if slices.Contains(watchedActions, events.Action(action)) {
-		w.m.event(action)
+		w.m.event(m.Type, action)
 	} else {
-		w.m.event("other") // keep the metric's labels bounded
+		w.m.event(m.Type, "other") // keep the metric's labels bounded
 	}
 
 	var id string

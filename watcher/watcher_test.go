@@ -762,7 +762,7 @@ func TestMetrics(t *testing.T) {
 				got[f.GetName()+labelsOf(metric)] += value(metric)
 			}
 		}
-		if got[`swarmdns_watcher_events_total{action="start"}`] < 1 {
+		if got[`swarmdns_watcher_events_total{action="start",type="container"}`] < 1 {
 			return fmt.Errorf("no start event counted in %v", got)
 		}
 		return nil
@@ -776,8 +776,8 @@ func TestMetrics(t *testing.T) {
 	if ts := got["swarmdns_watcher_last_sync_timestamp_seconds"]; ts < float64(time.Now().Add(-time.Hour).Unix()) {
 		t.Errorf("last sync: got %v; want a recent Unix time", ts)
 	}
-	if got[`swarmdns_watcher_events_total{action="start"}`] < 1 {
-		t.Errorf("start events: got %v in %v; want at least 1", got[`swarmdns_watcher_events_total{action="start"}`], got)
+	if got[`swarmdns_watcher_events_total{action="start",type="container"}`] < 1 {
+		t.Errorf("start events: got %v in %v; want at least 1", got[`swarmdns_watcher_events_total{action="start",type="container"}`], got)
 	}
 }
 

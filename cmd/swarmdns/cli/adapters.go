@@ -39,7 +39,7 @@ func (d dnsExplainer) Explain(ctx context.Context, name string, qtype uint16, cl
 		return admin.Explanation{}, fmt.Errorf("%w: %v", admin.ErrInvalidQuery, err)
 	}
 	out := admin.ExplanationFromReply(ex.Reply)
-	out.Forwarded, out.Note = ex.Source == dns.SourceForward, "answered by: "+ex.Source
+	out.Forwarded, out.Note = ex.Source == dns.SourceForward || ex.Source == dns.SourceCache, "answered by: "+ex.Source
 	out.Refused = ex.Refused
 	if cl := ex.Client; cl != nil {
 		cc := &admin.ClientContainer{ID: cl.ContainerID, Name: cl.Name, Addrs: []string{}, Networks: []string{}}

@@ -24,6 +24,7 @@ import (
 	"github.com/swarmdns/swarmdns/dns"
 	"github.com/swarmdns/swarmdns/gossip"
 	"github.com/swarmdns/swarmdns/internal/handoff"
+	"github.com/swarmdns/swarmdns/internal/metric"
 	"github.com/swarmdns/swarmdns/internal/peers"
 	"github.com/swarmdns/swarmdns/registry"
 	"github.com/swarmdns/swarmdns/watcher"
@@ -94,6 +95,10 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := currentBuild()
+	buildInfo := metric.BuildInfo.GaugeVec()
+	buildInfo.WithLabelValues(build.Version, build.Revision, build.Go).Set(1)
+	metrics.MustRegister(buildInfo)
 
 	generation := uint64(time.Now().UnixNano())
 	reg, err := registry.New(registry.Config{Node: c.nodeName, Generation: generation})
