@@ -48,9 +48,14 @@ type NameOptions struct {
 	// Zone is the zone every name is put in, e.g. "swarm.internal." (a
 	// trailing dot is optional; case does not matter).
 	Zone string
-	// Node is the local node's name, the per-replica name of a global Swarm
-	// task (<node>.<service>); empty means the Swarm node ID.
+	// Node is the local node's name (the cluster's, --node-name); the
+	// per-replica name of a global Swarm task (<node>.<service>) when
+	// NodeHost is empty.
 	Node string
+	// NodeHost is the host name of the node's engine, the per-replica
+	// name of a global Swarm task (<node>.<service>): the name users type
+	// (the Swarm node's hostname). <node ID>.<service> is published too.
+	NodeHost string
 	// WatchLabel limits publishing to containers that carry the label KEY,
 	// or KEY with the value VALUE ("KEY=VALUE"); empty publishes all.
 	WatchLabel string
@@ -84,6 +89,18 @@ type Notes struct {
 	// "romantic_heyrovsky") published in a DNS-valid spelling: normal,
 	// logged at debug with one info summary per start.
 	Renamed []string
+	// Grouped are the names the container shares with the other
+	// containers of its Compose service (<service>.<project>) or Swarm
+	// stack service (<service>.<stack>), for the watcher to report a
+	// project and a stack of the same name.
+	Grouped []GroupName
+}
+
+// GroupName is a name a Compose service or a stack's service answers to.
+type GroupName struct {
+	FQDN string
+	// Compose is true for a Compose project's name, false for a stack's.
+	Compose bool
 }
 
 // translate is RecordSetFor with the reason a container is not published
@@ -147,9 +164,11 @@ func translate(c container.InspectResponse, opts NameOptions) (registry.RecordSe
 		}
 	}
 	if svc, proj := labels[labelComposeService], labels[labelComposeProject]; svc != "" && proj != "" {
-		n.add("compose service", svc+"."+proj)
+		if fqdn := n.add("compose service", svc+"."+proj); fqdn != "" {
+			n.grouped = append(n.grouped, GroupName{FQDN: fqdn, Compose: true})
+		}
 	}
-	swarmNames(n, labels, opts.Node)
+	swarmNames(n, labels, opts)
 	for _, extra := range splitList(labels[LabelName]) {
 		n.add(LabelName, extra)
 	}
@@ -182,13 +201,17 @@ func translate(c container.InspectResponse, opts NameOptions) (registry.RecordSe
 		}
 	}
 	slices.SortFunc(set.Aliases, func(a, b registry.Alias) int { return strings.Compare(a.Name, b.Name) })
-	return set, Notes{Warnings: n.warnings, Renamed: n.renamed}, ""
+	return set, Notes{Warnings: n.warnings, Renamed: n.renamed, Grouped: n.grouped}, ""
 }
 
-// swarmNames adds a Swarm task's names: <service>, tasks.<service>,
-// <service-without-stack>.<stack>, and <slot>.<service> (replicated) or
-// <node>.<service> (global).
-func swarmNames(n *namer, labels map[string]string, node string) {
+// swarmNames adds a Swarm task's names: <service>, tasks.<service>, and
+// <slot>.<service> (replicated) or <node>.<service> and <node ID>.<service>
+// (global); for a service of a stack, the same again under <short>.<stack>
+// (the service name without the stack's prefix): <short>.<stack>,
+// tasks.<short>.<stack>, <slot>.<short>.<stack> or <node>.<short>.<stack>.
+// <node> is the node's host name (NameOptions.NodeHost), what users type;
+// the node ID form stays because two nodes may share a host name.
+func swarmNames(n *namer, labels map[string]string, opts NameOptions) {
 	svc := labels[labelSwarmService]
 	if svc == "" {
 		return
@@ -198,10 +221,9 @@ func swarmNames(n *namer, labels map[string]string, node string) {
 		n.warnings = append(n.warnings, fmt.Sprintf("swarm service name %q has no usable characters; skipped", svc))
 		return
 	}
-	n.add("swarm service", label)
-	n.add("swarm service", "tasks."+label)
+	bases := []string{label}
 	if stack := labels[labelStack]; stack != "" && strings.HasPrefix(svc, stack+"_") {
-		n.add("swarm stack service", svc[len(stack)+1:]+"."+stack)
+		bases = append(bases, svc[len(stack)+1:]+"."+stack)
 	}
 	slot := labels[labelSwarmSlot]
 	if slot == "" {
@@ -214,13 +236,28 @@ func swarmNames(n *namer, labels map[string]string, node string) {
 			}
 		}
 	}
-	switch {
-	case slot != "":
-		n.add("swarm task slot", slot+"."+label)
-	case node != "":
-		n.add("swarm node", SanitizeLabel(node)+"."+label)
-	case labels[labelSwarmNode] != "":
-		n.add("swarm node", labels[labelSwarmNode]+"."+label)
+	host := cmp.Or(opts.NodeHost, opts.Node)
+	nodeID := labels[labelSwarmNode]
+	for i, base := range bases {
+		kind := "swarm service"
+		if i > 0 {
+			kind = "swarm stack service"
+		}
+		if fqdn := n.add(kind, base); fqdn != "" && i > 0 {
+			n.grouped = append(n.grouped, GroupName{FQDN: fqdn})
+		}
+		n.add(kind, "tasks."+base)
+		switch {
+		case slot != "":
+			n.add("swarm task slot", slot+"."+base)
+		default:
+			if host != "" {
+				n.add("swarm node", SanitizeLabel(host)+"."+base)
+			}
+			if nodeID != "" {
+				n.add("swarm node", nodeID+"."+base)
+			}
+		}
 	}
 }
 
@@ -334,6 +371,7 @@ type namer struct {
 	set      map[string]struct{}
 	warnings []string
 	renamed  []string
+	grouped  []GroupName
 }
 
 func newNamer(zone string) *namer {

@@ -166,6 +166,10 @@ type Watcher struct {
 	// renamedSinceStart counts the containers published under a respelt
 	// Docker name until the first sync's summary line.
 	renamedSinceStart int
+	// groups notes which local containers answer to a Compose or stack
+	// service name, and collided the names already reported.
+	groups   map[string]map[string]bool // fqdn -> container ID -> compose
+	collided map[string]bool
 	// hidden are the running containers a label hides, under mu.
 	hidden map[string]Hidden
 	// lostAt is when the engine was lost after a sync (zero while
@@ -259,6 +263,8 @@ func New(cfg Config) (*Watcher, error) {
 		known:        make(map[string]runInfo),
 		published:    make(map[string]registry.RecordSet),
 		hidden:       make(map[string]Hidden),
+		groups:       make(map[string]map[string]bool),
+		collided:     make(map[string]bool),
 	}
 	w.status.Host = w.host
 	return w, nil
@@ -343,6 +349,7 @@ func (w *Watcher) session(ctx context.Context) (synced bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	w.learnNodeHost(ctx)
 	if _, err := w.resync(ctx); err != nil {
 		return false, err
 	}
@@ -626,12 +633,14 @@ func (w *Watcher) registered(set registry.RecordSet, notes Notes) bool {
 	if len(notes.Renamed) > 0 && !existed {
 		w.renamedSinceStart++
 	}
+	w.reportCollisions(set.ContainerID, notes.Grouped)
 	return !existed
 }
 
 func (w *Watcher) removed(id, reason string) {
 	old := w.published[id]
 	delete(w.published, id)
+	w.forgetGroups(id)
 	w.setCount()
 	w.log.Info().Str("container", short(id)).Strs("names", old.Names).Strs("addrs", addrStrings(old.Addrs)).
 		Str("reason", reason).Msg("removed")
@@ -781,6 +790,23 @@ func (w *Watcher) runRechecks(ctx context.Context) error {
 		w.rechecks = nil
 	}
 	return nil
+}
+
+// learnNodeHost takes the engine's host name (the Swarm node's hostname)
+// for the <node>.<service> names of global tasks, once; until it is known
+// (or when the engine does not say) the node name stands in.
+func (w *Watcher) learnNodeHost(ctx context.Context) {
+	if w.opts.NodeHost != "" {
+		return
+	}
+	ictx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	info, err := w.cli.Info(ictx)
+	if err != nil {
+		w.log.Debug().Err(err).Msg("engine info: the node name stands for the host name in <node>.<service>")
+		return
+	}
+	w.opts.NodeHost = info.Name
 }
 
 func (w *Watcher) markSynced() {
