@@ -580,7 +580,6 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	s.stopBase() // cancel forwarded queries so handlers finish
-	defer s.fwd.close()
 	for _, c := range s.udpConns {
 		_ = c.Close() // the readers return
 	}

@@ -294,16 +294,16 @@ func (c *serveConfig) dnsConfig(reg *registry.Registry, clients *registry.Client
 		ReverseZones:   c.reverseZones.prefixes,
 		// "none" sets the flag to an empty list: no reverse zones at all.
 		NoNetworkReverseZones: c.reverseZones.set && len(c.reverseZones.prefixes) == 0,
-		TransferKeys:   transferKeys,
-		Notify:         c.notify,
-		MaxUDPSize:     c.maxUDPSize,
-		HostsFile:      c.hostsFile,
-		RateLimit:      c.rateLimit,
-		LogQueries:     c.logQueries,
-		Clients:        clients,
-		Store:          reg,
-		Logger:         log.With().Str("component", "dns").Logger(),
-		Metrics:        metrics,
+		TransferKeys:          transferKeys,
+		Notify:                c.notify,
+		MaxUDPSize:            c.maxUDPSize,
+		HostsFile:             c.hostsFile,
+		RateLimit:             c.rateLimit,
+		LogQueries:            c.logQueries,
+		Clients:               clients,
+		Store:                 reg,
+		Logger:                log.With().Str("component", "dns").Logger(),
+		Metrics:               metrics,
 	}, nil
 }
 
