@@ -18,7 +18,8 @@ import (
 //     upstream is a resolver the operator chose, and it followed the chain.
 //   - authority: the records owned by the chain's last name or one of its
 //     ancestors (SOA, NS, DS and their signatures), and the NSEC and NSEC3
-//     records (and signatures) at or below the zone that SOA or NS names.
+//     records (and signatures) at or below the last name's zone: the one
+//     an SOA or NS names, or the signer of a signature.
 //   - additional: the addresses (and signatures) of a name that a kept NS,
 //     MX or SRV record points to, when that name is in the bailiwick: at or
 //     below the zone the authority section names, or else the parent of the
@@ -52,13 +53,19 @@ func scrubReply(m *mdns.Msg, qname string) {
 	})
 
 	last := chain[len(chain)-1]
-	// The zone of the last name: the deepest SOA or NS owner at or above it.
+	// The zone of the last name: the deepest SOA or NS owner, or signer of
+	// a signature, at or above it.
 	zone := ""
 	for _, sec := range [][]mdns.RR{m.Answer, m.Ns} {
 		for _, rr := range sec {
-			owner := registry.CanonicalName(rr.Header().Name)
-			if t := coveredType(rr); (t == mdns.TypeSOA || t == mdns.TypeNS) && atOrBelow(last, owner) && len(owner) > len(zone) {
-				zone = owner
+			apex := ""
+			if sig, ok := rr.(*mdns.RRSIG); ok {
+				apex = registry.CanonicalName(sig.SignerName)
+			} else if t := rr.Header().Rrtype; t == mdns.TypeSOA || t == mdns.TypeNS {
+				apex = registry.CanonicalName(rr.Header().Name)
+			}
+			if apex != "" && atOrBelow(last, apex) && len(apex) > len(zone) {
+				zone = apex
 			}
 		}
 	}

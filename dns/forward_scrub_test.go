@@ -71,6 +71,23 @@ func TestScrubReply(t *testing.T) {
 			},
 		},
 		{
+			name:  "a wildcard answer: its NSEC stays, its zone named by the signer",
+			qname: "a.wild.example.com.",
+			answer: []string{
+				"a.wild.example.com. 60 IN A 192.0.2.3",
+				"a.wild.example.com. 60 IN RRSIG A 13 3 60 20300101000000 20200101000000 1 example.com. AAAA",
+			},
+			ns: []string{
+				"*.wild.example.com. 60 IN NSEC z.example.com. A RRSIG",
+				"other.example. 60 IN NSEC z.other.example. A",
+			},
+			wantAn: []string{
+				"a.wild.example.com. 60 IN A 192.0.2.3",
+				"a.wild.example.com. 60 IN RRSIG A 13 3 60 20300101000000 20200101000000 1 example.com. AAAA",
+			},
+			wantNs: []string{"*.wild.example.com. 60 IN NSEC z.example.com. A RRSIG"},
+		},
+		{
 			name:  "a DNAME and the CNAME it makes",
 			qname: "www.old.example.",
 			answer: []string{
