@@ -469,14 +469,7 @@ func TestStandardsResolvers(t *testing.T) {
 	} {
 		port++
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
-			dir := t.TempDir()
-			conf := tc.conf(dir, port)
-			var d *dnsDaemon
-			if tc.software == "unbound" {
-				d = startUnbound(t, host, dir, labPort(host, port), strings.ReplaceAll(conf, "%s", dir))
-			} else {
-				d = startNamed(t, host, dir, labPort(host, port), conf)
-			}
+			d := startResolver(t, host, tc.software, port, tc.conf)
 			start := time.Now()
 			if tc.answers {
 				d.await(t, name, mdns.TypeA, hasA(ip))
@@ -525,14 +518,7 @@ func TestStandardsResolvers(t *testing.T) {
 	} {
 		port++
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
-			dir := t.TempDir()
-			conf := tc.conf(dir, port)
-			var d *dnsDaemon
-			if tc.software == "unbound" {
-				d = startUnbound(t, host, dir, labPort(host, port), strings.ReplaceAll(conf, "%s", dir))
-			} else {
-				d = startNamed(t, host, dir, labPort(host, port), conf)
-			}
+			d := startResolver(t, host, tc.software, port, tc.conf)
 			start := time.Now()
 			d.await(t, ptrName, mdns.TypePTR, func(r *mdns.Msg) error {
 				if r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 {
@@ -551,6 +537,18 @@ func TestStandardsResolvers(t *testing.T) {
 			t.Logf("%s (zone %s): PTR %s, NXDOMAIN for %s, %s A %s, after %v", tc.name, revZone, name, unused, name, ip, time.Since(start).Round(time.Millisecond))
 		})
 	}
+}
+
+// startResolver starts software (unbound or named) in host on port, with
+// the configuration conf makes for its directory.
+func startResolver(t *testing.T, host *netlab.Host, software string, port int, conf func(dir string, port int) string) *dnsDaemon {
+	t.Helper()
+	dir := t.TempDir()
+	c := conf(dir, port)
+	if software == "unbound" {
+		return startUnbound(t, host, dir, labPort(host, port), strings.ReplaceAll(c, "%s", dir))
+	}
+	return startNamed(t, host, dir, labPort(host, port), c)
 }
 
 // containerSubnet returns the subnet of a container's IPv4 address on a
