@@ -159,12 +159,17 @@ func (w *serialWatch) max() uint32 {
 	return out
 }
 
-// sameSerial awaits one serial on every node and returns it and how long
-// that took.
+// sameSerial awaits one serial on every node, held for settle (a change
+// that reaches a node in a second its serial has reached shows in its
+// serial only when the next second begins, and on the other nodes when
+// push/pull carries the stamp: one equal reading is not convergence), and
+// returns it and how long that took.
 func sameSerial(t *testing.T, c *cluster, timeout time.Duration) (uint32, time.Duration) {
 	t.Helper()
+	const settle = 1500 * time.Millisecond
 	start := time.Now()
 	var got uint32
+	var since time.Time
 	await.Until(t, timeout, func() error {
 		var serials []uint32
 		for i := range c.nodes {
@@ -176,10 +181,16 @@ func sameSerial(t *testing.T, c *cluster, timeout time.Duration) (uint32, time.D
 		}
 		for _, s := range serials[1:] {
 			if s != serials[0] {
+				since = time.Time{}
 				return fmt.Errorf("serials %v; want one", serials)
 			}
 		}
-		got = serials[0]
+		if since.IsZero() || serials[0] != got {
+			got, since = serials[0], time.Now()
+		}
+		if held := time.Since(since); held < settle {
+			return fmt.Errorf("serial %d on every node for %v; want %v", got, held.Round(time.Millisecond), settle)
+		}
 		return nil
 	})
 	return got, time.Since(start)
