@@ -41,6 +41,9 @@ type zoneConfig struct {
 	nodeAddrs func(node string) []netip.Addr
 	nodeZone  string  // "node.<origin>"
 	clients   Clients // nil: clients are known by their address only
+	// reverse are the reverse zones the server is authoritative for; nil
+	// for none.
+	reverse *reverseZones
 }
 
 // explain collects, for Lookup, why each candidate record was given or left
@@ -77,13 +80,21 @@ func (z *zoneConfig) answer(snap *registry.Snapshot, req *mdns.Msg, client netip
 	}
 	var target, apex string // the zone name looked up; the SOA owner
 	switch {
+	case isLocalhost(lname):
+		return z.answerLocalhost(req, owner), true
 	case inZone(lname, z.origin):
 		target, apex = lname, owner[len(owner)-len(z.origin):]
-	case singleLabel(lname) && snap.Exists(lname+z.origin):
+	case z.shortcut(lname, q.Qtype) && snap.Exists(lname+z.origin):
 		// A container that set dns: but no search domain asks for "web.";
 		// Docker's own DNS answers such names too.
 		target, apex = lname+z.origin, z.origin
-	case q.Qtype == mdns.TypePTR && isReverse(lname):
+	case isReverse(lname):
+		if zone, ok := z.reverse.zoneOf(snap, lname); ok {
+			return z.answerReverse(snap, req, lname, owner, zone, ex), true
+		}
+		if q.Qtype != mdns.TypePTR {
+			return nil, false
+		}
 		ip, ok := parseReverse(lname)
 		if !ok {
 			return nil, false
@@ -174,7 +185,9 @@ func (z *zoneConfig) records(snap *registry.Snapshot, name, owner string, qtype 
 		}
 		return rrs, len(addrs) > 0, ""
 	}
-	if name == z.nsName && len(z.nsAddrs) > 0 {
+	if name == z.nsName {
+		// The server's own name: always there, whatever the containers
+		// are called (a container named ns is published beside it).
 		for _, ip := range z.nsAddrs {
 			if rr := addrRR(owner, qtype, ip, z.ttl); rr != nil {
 				rrs = append(rrs, rr)
@@ -684,7 +697,7 @@ func (z *zoneConfig) zoneRecords(snap *registry.Snapshot) []mdns.RR {
 	}
 	sorted := make([]string, 0, len(names))
 	for n := range names {
-		if inZone(n, z.origin) && n != z.origin && !(n == z.nsName && len(z.nsAddrs) > 0) {
+		if inZone(n, z.origin) && n != z.origin && n != z.nsName {
 			sorted = append(sorted, n)
 		}
 	}

@@ -131,10 +131,9 @@ func (s *Server) answerCachedFast(q *wireQuery, name string, client netip.Addr, 
 	switch q.qtype {
 	case mdns.TypeOPT, mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeTKEY, mdns.TypeTSIG, mdns.TypeMAILA, mdns.TypeMAILB:
 		return fastReply{}, false // the full path's errors
-	case mdns.TypePTR:
-		if isReverse(name) {
-			return fastReply{}, false // may be a container's address
-		}
+	}
+	if isReverse(name) && (q.qtype == mdns.TypePTR || s.zone.reverse != nil) {
+		return fastReply{}, false // may be a container's address, or in a reverse zone of ours
 	}
 	if singleLabel(name) || strings.HasSuffix(name, probeSuffix) || !s.recursionAllowed(client) {
 		return fastReply{}, false

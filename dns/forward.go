@@ -32,12 +32,15 @@ var (
 
 // forwarder sends questions outside the zone to the upstreams, following
 // RFC 5452: each query has a crypto-random ID (mdns.Id) and a socket of its
-// own while it is out, with a random source port (from udpPool, which
-// reuses a socket for a few queries and seconds at most); a reply counts
+// own, with a random source port (exchangeUDP); a reply counts
 // only when it comes from the upstream's address and port (the socket is
 // connected, so the kernel checks that), and carries the query's ID and
 // question. Other packets are ignored and the wait goes on, so a spoofed
 // reply can neither poison the cache nor cut the wait short.
+//
+// An upstream that answers FORMERR to a query with EDNS is asked again
+// without (RFC 6891 §7), and a reply keeps only the records that answer
+// the question (scrubReply, forward_scrub.go).
 //
 // Identical questions in flight are coalesced into one upstream query, and
 // the client queries waiting on upstreams are bounded (errBusy beyond).
@@ -59,8 +62,6 @@ type forwarder struct {
 	// looping marks the upstreams that send our questions back to us.
 	looping []atomic.Bool
 	loopLog zerolog.Logger // not sampled
-
-	udp udpPool // sockets to the upstreams
 
 	mu      sync.Mutex
 	flights map[cacheKey]*flight
@@ -175,6 +176,7 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 				if f.failed[u].Swap(0) != 0 && f.report != nil {
 					f.report.answered(up)
 				}
+				scrubReply(m, k.name)
 				return m, nil
 			}
 			err = fmt.Errorf("%s answered %s", up, mdns.RcodeToString[m.Rcode])
@@ -193,10 +195,6 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 	}
 	return nil, fmt.Errorf("forward %s: %w", k.name, errors.Join(errs...))
 }
-
-// close closes the idle upstream sockets. Queries still in flight close
-// theirs when they end.
-func (f *forwarder) close() { f.udp.close() }
 
 // upstreamRetry is how long an upstream that failed is tried after the
 // others.
@@ -231,21 +229,30 @@ func (f *forwarder) order() []int {
 	return order
 }
 
-// query asks one upstream over UDP, and again over TCP when the UDP reply
-// is truncated.
+// query asks one upstream with EDNS, and again without when it answers
+// FORMERR (RFC 6891 §7: it does not speak EDNS).
 func (f *forwarder) query(ctx context.Context, upstream string, k cacheKey) (*mdns.Msg, error) {
 	req := new(mdns.Msg)
-	req.Id = mdns.Id()
 	req.RecursionDesired = true
 	req.CheckingDisabled = k.cd
 	req.Question = []mdns.Question{{Name: k.name, Qtype: k.qtype, Qclass: k.qclass}}
 	req.SetEdns0(f.udpSize, k.do)
-	m, err := f.udp.exchange(ctx, upstream, req)
-	if err != nil {
-		return nil, err
+	m, err := ask(ctx, upstream, req)
+	if err != nil || m.Rcode != mdns.RcodeFormatError {
+		return m, err
 	}
-	if !m.Truncated {
-		return m, nil
+	f.log.Debug().Str("upstream", upstream).Str("name", k.name).Msg("FORMERR to EDNS: asking again without")
+	req.Extra = nil
+	return ask(ctx, upstream, req)
+}
+
+// ask sends req to upstream over UDP with a new ID, and again over TCP when
+// the UDP reply is truncated.
+func ask(ctx context.Context, upstream string, req *mdns.Msg) (*mdns.Msg, error) {
+	req.Id = mdns.Id()
+	m, err := exchangeUDP(ctx, upstream, req)
+	if err != nil || !m.Truncated {
+		return m, err
 	}
 	req.Id = mdns.Id()
 	return exchangeTCP(ctx, upstream, req)

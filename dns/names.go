@@ -66,55 +66,11 @@ const (
 // in-addr.arpa., or 32 nibble labels under ip6.arpa.) into the address.
 // ok is false for anything else, such as a partial reverse name.
 func parseReverse(lname string) (netip.Addr, bool) {
-	switch {
-	case strings.HasSuffix(lname, "."+reverseV4):
-		s := lname[:len(lname)-len(reverseV4)-1]
-		var b [4]byte
-		for i := 3; i >= 0; i-- {
-			label := s
-			if j := strings.IndexByte(s, '.'); j >= 0 {
-				label, s = s[:j], s[j+1:]
-			} else {
-				s = ""
-				if i != 0 {
-					return netip.Addr{}, false
-				}
-			}
-			v, ok := parseOctet(label)
-			if !ok {
-				return netip.Addr{}, false
-			}
-			b[i] = v
-		}
-		if s != "" {
-			return netip.Addr{}, false
-		}
-		return netip.AddrFrom4(b), true
-	case strings.HasSuffix(lname, "."+reverseV6):
-		s := lname[:len(lname)-len(reverseV6)-1]
-		if len(s) != 63 { // 32 nibbles and 31 dots
-			return netip.Addr{}, false
-		}
-		var b [16]byte
-		for i := 0; i < 32; i++ {
-			if i > 0 && s[2*i-1] != '.' {
-				return netip.Addr{}, false
-			}
-			v, ok := hexNibble(s[2*i])
-			if !ok {
-				return netip.Addr{}, false
-			}
-			// Nibbles come least significant first.
-			pos := 31 - i
-			if pos%2 == 0 {
-				b[pos/2] |= v << 4
-			} else {
-				b[pos/2] |= v
-			}
-		}
-		return netip.AddrFrom16(b), true
+	p, ok := parseReversePrefix(lname)
+	if !ok || !p.IsSingleIP() {
+		return netip.Addr{}, false
 	}
-	return netip.Addr{}, false
+	return p.Addr(), true
 }
 
 // isReverse reports whether lname is inside one of the reverse trees.

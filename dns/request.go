@@ -52,14 +52,14 @@ func (s *Server) serveMessage(w mdns.ResponseWriter, pkt []byte) {
 // which a TSIG signature covers. A signed request is answered through a
 // tsigWriter, which signs the replies; a bad signature gets NOTAUTH here.
 func (s *Server) serveRequest(w mdns.ResponseWriter, req *mdns.Msg, raw []byte) {
-	t, misplaced := requestTSIG(req)
-	if t == nil && !misplaced {
+	t, malformed := requestTSIG(req)
+	if t == nil && !malformed {
 		s.serveDNS(w, req)
 		return
 	}
 	start := time.Now()
 	opt := req.IsEdns0()
-	if misplaced {
+	if malformed {
 		s.writeReply(w, req, s.fail(req, mdns.RcodeFormatError, opt), start)
 		return
 	}

@@ -3,7 +3,6 @@ package dns
 import (
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -100,20 +99,5 @@ func TestUpstreamsDropOwnInterfaceAddress(t *testing.T) {
 	got, err := UpstreamsFromResolvConf(path, netip.MustParseAddrPort("0.0.0.0:53"))
 	if err != nil || !slices.Equal(got, []string{"192.0.2.1:53"}) {
 		t.Errorf("got %q, %v; want only 192.0.2.1:53", got, err)
-	}
-}
-
-// TestDependencies keeps the DNS server free of Docker and memberlist.
-func TestDependencies(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{"github.com/docker/", "github.com/hashicorp/memberlist", "github.com/swarmdns/swarmdns/watcher", "github.com/swarmdns/swarmdns/gossip"} {
-			if strings.HasPrefix(dep, banned) {
-				t.Errorf("dns depends on %s", dep)
-			}
-		}
 	}
 }

@@ -98,6 +98,14 @@ type Config struct {
 	// must not block; the server does not modify what it returns.
 	NodeAddrs func(node string) []netip.Addr
 
+	// ReverseZones are prefixes whose reverse zones (in-addr.arpa.,
+	// ip6.arpa.) the server is authoritative for, beside those of the
+	// containers' subnets (reverse.go).
+	ReverseZones []netip.Prefix
+	// NoNetworkReverseZones turns off the reverse zones of the containers'
+	// subnets: only ReverseZones are then the server's.
+	NoNetworkReverseZones bool
+
 	// Upstreams are the resolvers (host:port; the port defaults to 53)
 	// that names outside the zone are forwarded to, tried in order.
 	Upstreams []string
@@ -328,12 +336,13 @@ func New(cfg Config) (*Server, error) {
 			ttl:       seconds(cfg.TTL),
 			staleTTL:  seconds(cfg.StaleTTL),
 			negTTL:    seconds(cfg.NegativeTTL),
-			nsName:    "ns." + origin,
+			nsName:    registry.NSName(origin),
 			nsAddrs:   cfg.NSAddrs,
 			mbox:      "hostmaster." + origin,
 			nodeAddrs: cfg.NodeAddrs,
-			nodeZone:  "node." + origin,
+			nodeZone:  registry.NodeZone(origin),
 			clients:   cfg.Clients,
+			reverse:   newReverseZones(cfg.ReverseZones, !cfg.NoNetworkReverseZones),
 		},
 		store:          cfg.Store,
 		metrics:        m,
@@ -579,7 +588,6 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	s.stopBase() // cancel forwarded queries so handlers finish
-	defer s.fwd.close()
 	for _, c := range s.udpConns {
 		_ = c.Close() // the readers return
 	}

@@ -417,7 +417,19 @@ func (n *namer) fqdn(kind, raw string) string {
 	if n.zone == "" {
 		return clean + "."
 	}
-	return clean + "." + n.zone + "."
+	zone := n.zone + "."
+	fqdn := clean + "." + zone
+	if alt := registry.AlternativeName(fqdn, zone); alt != fqdn {
+		// The server answers that name itself (its name server, the
+		// nodes, localhost): the container gets one beside it.
+		if len(alt) > maxNameLen+1 {
+			n.warnings = append(n.warnings, fmt.Sprintf("%s %q: %s is the server's own name, and no longer name fits; skipped", kind, raw, fqdn))
+			return ""
+		}
+		n.warnings = append(n.warnings, fmt.Sprintf("%s %q: %s is the server's own name; published as %q", kind, raw, fqdn, strings.TrimSuffix(alt, "."+zone)))
+		return alt
+	}
+	return fqdn
 }
 
 // names returns the collected FQDNs, sorted.

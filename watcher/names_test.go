@@ -487,3 +487,25 @@ func validLabel(l string) bool {
 	}
 	return true
 }
+
+func TestNamerReservedNames(t *testing.T) {
+	n := newNamer("swarm.internal.")
+	for raw, want := range map[string]string{
+		"ns":                       "ns-container.swarm.internal.",
+		"NS.swarm.internal":        "ns-container.swarm.internal.",
+		"localhost":                "localhost-container.swarm.internal.",
+		"node":                     "node-container.swarm.internal.",
+		"web.node":                 "web.node-container.swarm.internal.",
+		"ns2":                      "ns2.swarm.internal.",
+		"ns.web":                   "ns.web.swarm.internal.",
+		"localhost.swarm.internal": "localhost-container.swarm.internal.",
+	} {
+		before := len(n.warnings)
+		if got := n.add("container name", raw); got != want {
+			t.Errorf("add(%q) = %q, want %q", raw, got, want)
+		}
+		if warned, reserved := len(n.warnings) > before, strings.Contains(want, "-container."); warned != reserved {
+			t.Errorf("add(%q): warned %v, want %v (warnings %q)", raw, warned, reserved, n.warnings[before:])
+		}
+	}
+}

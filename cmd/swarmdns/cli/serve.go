@@ -158,6 +158,10 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 	} else {
 		log.Info().Msg("gossip disabled (--gossip-listen is empty): this node serves its own containers only")
 	}
+	if len(dnsCfg.NSAddrs) == 0 {
+		dnsCfg.NSAddrs = outboundAddrs()
+		log.Info().Strs("addrs", addrStrings(dnsCfg.NSAddrs)).Msg("DNS listens on a wildcard address: the zone's name server ns.<zone> answers with the host's outbound addresses")
+	}
 
 	// DNS binds now, unless the previous run still serves it: then once
 	// this run is ready, beside it.
@@ -272,7 +276,9 @@ func (c *serveConfig) dnsConfig(reg *registry.Registry, clients *registry.Client
 			log.Warn().Err(err).Msg("no upstream resolvers: names outside the zone will get SERVFAIL (set --upstream)")
 		}
 	}
-	var nsAddrs []netip.Addr // ns.<zone>: the node address, or the first address DNS listens on
+	// ns.<zone>: the node address, or the first address DNS listens on; on
+	// a wildcard address, serve picks one.
+	var nsAddrs []netip.Addr
 	if c.nodeAddress != "" {
 		nsAddrs = []netip.Addr{netip.MustParseAddr(c.nodeAddress)}
 	} else if len(listen) > 0 && !listen[0].Addr().IsUnspecified() {
@@ -291,16 +297,19 @@ func (c *serveConfig) dnsConfig(reg *registry.Registry, clients *registry.Client
 		Upstreams:      upstreams,
 		AllowRecursion: c.allowRecursion.value(),
 		AllowTransfer:  c.allowTransfer.value(),
-		TransferKeys:   transferKeys,
-		Notify:         c.notify,
-		MaxUDPSize:     c.maxUDPSize,
-		HostsFile:      c.hostsFile,
-		RateLimit:      c.rateLimit,
-		LogQueries:     c.logQueries,
-		Clients:        clients,
-		Store:          reg,
-		Logger:         log.With().Str("component", "dns").Logger(),
-		Metrics:        metrics,
+		ReverseZones:   c.reverseZones.prefixes,
+		// "none" sets the flag to an empty list: no reverse zones at all.
+		NoNetworkReverseZones: c.reverseZones.set && len(c.reverseZones.prefixes) == 0,
+		TransferKeys:          transferKeys,
+		Notify:                c.notify,
+		MaxUDPSize:            c.maxUDPSize,
+		HostsFile:             c.hostsFile,
+		RateLimit:             c.rateLimit,
+		LogQueries:            c.logQueries,
+		Clients:               clients,
+		Store:                 reg,
+		Logger:                log.With().Str("component", "dns").Logger(),
+		Metrics:               metrics,
 	}, nil
 }
 

@@ -32,6 +32,7 @@ type serveConfig struct {
 
 	allowRecursion prefixFlag
 	allowTransfer  prefixFlag
+	reverseZones   prefixFlag
 
 	transferKey     listFlag
 	transferKeyFile string
@@ -79,6 +80,7 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.BoolVar(&c.logQueries, "log-queries", false, "log every query at info level, with the client's container")
 	fs.Var(&c.allowRecursion, "allow-recursion", "clients (`CIDR`s, comma-separated) whose names outside the zone are forwarded, matched against every address of the client's container; \"none\" for no one (default: loopback and the private ranges)")
 	fs.Var(&c.allowTransfer, "allow-transfer", "clients (`CIDR`s, comma-separated) that may transfer the zone with AXFR and IXFR (default: no one)")
+	fs.Var(&c.reverseZones, "reverse-zone", "`CIDR`s, comma-separated or repeated, whose reverse zones (in-addr.arpa., ip6.arpa.) swarmdns is authoritative for, beside those of the containers' subnets; \"none\" for none at all, not even those")
 	fs.Var(&c.transferKey, "transfer-key", "TSIG key, `[ALGORITHM:]NAME:BASE64SECRET` as dig -y takes it (hmac-sha256 by default), repeatable: transfers then need a request signed with one, replies and NOTIFYs are signed")
 	fs.StringVar(&c.transferKeyFile, "transfer-key-file", "", "`file` of TSIG keys (e.g. a Swarm secret), one ALGORITHM:NAME:BASE64SECRET a line, as --transfer-key")
 	fs.Var(&c.notify, "notify", "secondaries, `host[:port]`, comma-separated or repeated, sent a NOTIFY whenever the zone's serial changes")
