@@ -1,18 +1,17 @@
 package dns
 
 import (
-	"bytes"
 	"context"
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
 	"github.com/rs/zerolog"
 
+	"github.com/swarmdns/swarmdns/internal/logtest"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -117,28 +116,10 @@ func TestRateKeyPerContainer(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink for a server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestLogQueries: with LogQueries every query is logged at info level, on
 // the path the fast path would have taken too, with the asking container.
 func TestLogQueries(t *testing.T) {
-	var logs syncBuffer
+	var logs logtest.Buffer
 	clients := registry.NewClientTable()
 	clients.SetClient(registry.Client{ContainerID: "0123456789abcdef", Name: "asker", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}})
 	s := newTestServer(t, Config{LogQueries: true, Clients: clients, Logger: zerolog.New(&logs).Level(zerolog.InfoLevel)})

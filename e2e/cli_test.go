@@ -44,15 +44,7 @@ func TestDebugCLI(t *testing.T) {
 	})
 	c.expectEverywhere(5*time.Second, []int{0, 1}, fqdn(name), healthyIP)
 
-	admin0 := []string{"--admin", net.JoinHostPort(c.lab.Host(1).Addr().String(), "8053"), "--admin-token", "e2e-token"}
-	cli := func(want int, args ...string) string {
-		t.Helper()
-		out, code := runCLI(t, append(args, admin0...)...)
-		if code != want {
-			t.Fatalf("swarmdns %s: exit %d; want %d\n%s", strings.Join(args, " "), code, want, out)
-		}
-		return out
-	}
+	cli := cliAt(t, net.JoinHostPort(c.lab.Host(1).Addr().String(), "8053"), "e2e-token")
 
 	// members: both nodes alive, as a table and as JSON.
 	out := cli(0, "members")
@@ -119,6 +111,19 @@ func TestDebugCLI(t *testing.T) {
 	}
 }
 
+// cliAt returns a runner of the debug verbs against the admin API at addr
+// with token, which fails the test unless the verb exits with want.
+func cliAt(t *testing.T, addr, token string) func(want int, args ...string) string {
+	return func(want int, args ...string) string {
+		t.Helper()
+		out, code := runCLI(t, append(args, "--admin", addr, "--admin-token", token)...)
+		if code != want {
+			t.Fatalf("swarmdns %s: exit %d; want %d\n%s", strings.Join(args, " "), code, want, out)
+		}
+		return out
+	}
+}
+
 func decode(t *testing.T, s string, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(s), v); err != nil {
@@ -140,14 +145,7 @@ func TestCLITellsTheTruth(t *testing.T) {
 		Env:  []string{"SWARMDNS_UPSTREAMS=10.9.9.9"},
 	})
 	adm := []string{"--admin", n.Admin(), "--admin-token", "t16-token"}
-	cli := func(want int, args ...string) string {
-		t.Helper()
-		out, code := runCLI(t, append(args, adm...)...)
-		if code != want {
-			t.Fatalf("swarmdns %s: exit %d; want %d\n%s", strings.Join(args, " "), code, want, out)
-		}
-		return out
-	}
+	cli := cliAt(t, n.Admin(), "t16-token")
 
 	multi := "backend.v2-" + dockertest.RunID()
 	svc := dockertest.RunID() + "_web"

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/swarmdns/swarmdns/internal/logtest"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -395,7 +396,7 @@ func TestPartitionHeal(t *testing.T) {
 // why.
 func TestWrongKey(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	var logs syncBuffer
+	var logs logtest.Buffer
 	reg := prometheus.NewRegistry()
 	a := startNode(t, "a", nodeOpts{key: key, logOut: &logs, metrics: reg})
 	b := startNode(t, "b", nodeOpts{key: key, join: []string{a.addr()}})

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rs/zerolog"
-
 	"github.com/swarmdns/swarmdns/internal/await"
 	"github.com/swarmdns/swarmdns/internal/dockertest"
 	"github.com/swarmdns/swarmdns/internal/logtest"
@@ -19,7 +17,7 @@ func TestComposeAndStackOfOneNameReported(t *testing.T) {
 	t.Parallel()
 	var logs logtest.Buffer
 	e := newEnv(t, func(c *Config) {
-		c.Logger = zerolog.New(zerolog.MultiLevelWriter(&logs, zerolog.NewTestWriter(t))).Level(zerolog.DebugLevel)
+		c.Logger = teeLogger(t, &logs)
 	}, nil)
 	proj := strings.ReplaceAll(dockertest.Name(t, "demo"), "-", "")
 	compose := e.run(dockertest.RunOptions{Name: proj + "_web_1", Labels: map[string]string{labelComposeProject: proj, labelComposeService: "web"}})

@@ -39,7 +39,7 @@ func TestDockerNameFormsLogQuietly(t *testing.T) {
 	var logs logtest.Buffer
 	e := newEnv(t, func(c *Config) {
 		c.WatchLabel = scopeLabel + "=" + scope
-		c.Logger = zerolog.New(zerolog.MultiLevelWriter(&logs, zerolog.NewTestWriter(t))).Level(zerolog.DebugLevel)
+		c.Logger = teeLogger(t, &logs)
 	}, nil)
 
 	if warns := logs.AtLevel("warn", "error"); len(warns) > 0 {
@@ -83,4 +83,9 @@ func TestDockerNameFormsLogQuietly(t *testing.T) {
 	if after != 1 {
 		t.Errorf("got %d summary lines; want exactly one per start", after)
 	}
+}
+
+// teeLogger logs at debug level to the test's log and into logs.
+func teeLogger(t *testing.T, logs *logtest.Buffer) zerolog.Logger {
+	return zerolog.New(zerolog.MultiLevelWriter(logs, zerolog.NewTestWriter(t))).Level(zerolog.DebugLevel)
 }

@@ -602,7 +602,7 @@ func TestConnectionCut(t *testing.T) {
 	var logs logtest.Buffer
 	e := newEnv(t, func(c *Config) {
 		c.DockerHost = proxy.Host()
-		c.Logger = zerolog.New(zerolog.MultiLevelWriter(&logs, zerolog.NewTestWriter(t))).Level(zerolog.DebugLevel)
+		c.Logger = teeLogger(t, &logs)
 	}, nil)
 	keep := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "keep")})
 	gone := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "gone")})

@@ -102,3 +102,19 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 	}
 	return exitOK, true
 }
+
+// parseNoArgs gives fs its help (synopsis), parses args with parseFlags
+// and refuses positional arguments: the parsing of a verb that is not a
+// debug verb and takes none. It returns the exit code and false when the
+// verb must stop (help, or an error already reported on stderr).
+func parseNoArgs(fs *flag.FlagSet, synopsis string, args []string, stderr io.Writer) (int, bool) {
+	setUsage(fs, synopsis)
+	if code, ok := parseFlags(fs, args, debugGetenv, stderr); !ok {
+		return code, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "swarmdns %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage, false
+	}
+	return exitOK, true
+}

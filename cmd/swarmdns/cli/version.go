@@ -37,13 +37,8 @@ func currentBuild() buildInfo {
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
-	setUsage(fs, "version [--json]")
-	if code, ok := parseFlags(fs, args, debugGetenv, stderr); !ok {
+	if code, ok := parseNoArgs(fs, "version [--json]", args, stderr); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "swarmdns version: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
 	}
 	b := currentBuild()
 	if *asJSON {
