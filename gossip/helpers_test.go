@@ -264,4 +264,3 @@ func awaitEqualViews(t testing.TB, within time.Duration, nodes ...*tnode) {
 		return nil
 	})
 }
-
