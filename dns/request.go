@@ -87,12 +87,3 @@ func (s *Server) writeReply(w mdns.ResponseWriter, req, reply *mdns.Msg, start t
 	}
 	s.metrics.request(s.servedOf(req, reply.Rcode, SourceServer, isTCP(w.RemoteAddr()), remoteIP(w.RemoteAddr())), time.Since(start))
 }
-
-// questionType is the type asked for, or 0 for a message without a
-// question.
-func questionType(req *mdns.Msg) uint16 {
-	if len(req.Question) == 0 {
-		return 0
-	}
-	return req.Question[0].Qtype
-}
