@@ -257,6 +257,13 @@ func TestCLITellsTheTruth(t *testing.T) {
 		}
 	}
 
+	// A busy port: the error said once, exit 1.
+	out, code := runCLI(t, "serve", "--log-format", "json", "--watch-label", "t16-none", "--dns-listen", "127.0.0.1:0",
+		"--gossip-listen", "127.0.0.1:0", "--upstream", up.addr, "--admin-listen", n.Admin())
+	if code != 1 || strings.Count(out, "address already in use") != 1 {
+		t.Errorf("serve with the admin port busy: exit %d, %d mentions of the error; want 1 and one:\n%s", code, strings.Count(out, "address already in use"), out)
+	}
+
 	// Unknown SWARMDNS_ variables: serve warns, a debug verb says so.
 	if _, err := n.waitLog(time.Second, func(l map[string]any) bool {
 		return l["level"] == "warn" && strings.Contains(fmt.Sprint(l["variables"]), "SWARMDNS_UPSTREAMS")
