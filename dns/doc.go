@@ -37,7 +37,7 @@
 //   - udp.go is the UDP server: one SO_REUSEPORT socket per core, each with
 //     one reader that takes queued queries in batches (recvmmsg/sendmmsg,
 //     udp_batch_linux.go), answers plain ones itself through fastpath.go
-//     and wire.go (in-zone A/AAAA and cache hits, written from the packet
+//     and internal/dnswire (in-zone A/AAAA and cache hits, written from the packet
 //     with no allocation) and hands the rest to the full miekg path.
 //
 // Choices where the standards leave room:

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/swarmdns/swarmdns/internal/dnswire"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -366,7 +367,7 @@ func New(cfg Config) (*Server, error) {
 		loopLog:     cfg.Logger,
 		probes:      make(map[string]*loopProbe),
 	}
-	soaNames := make([]byte, 2*maxNameLen+2)
+	soaNames := make([]byte, 2*dnswire.MaxNameLen+2)
 	off, err := mdns.PackDomainName(s.zone.nsName, soaNames, 0, nil, false)
 	if err == nil {
 		off, err = mdns.PackDomainName(s.zone.mbox, soaNames, off, nil, false)
@@ -742,22 +743,13 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 }
 
 // udpSize is the largest UDP reply the client of req takes
-// (clientUDPSize).
+// (dnswire.ClientUDPSize).
 func udpSize(req *mdns.Msg, maxSize int) int {
 	opt := req.IsEdns0()
 	if opt == nil {
-		return clientUDPSize(false, 0, maxSize)
+		return dnswire.ClientUDPSize(false, 0, maxSize)
 	}
-	return clientUDPSize(true, opt.UDPSize(), maxSize)
-}
-
-// clientUDPSize is the largest UDP reply a client takes: 512 without
-// EDNS0, else its advertised size, at least 512 and at most limit.
-func clientUDPSize(edns bool, size uint16, limit int) int {
-	if !edns {
-		return mdns.MinMsgSize
-	}
-	return min(max(int(size), mdns.MinMsgSize), limit)
+	return dnswire.ClientUDPSize(true, opt.UDPSize(), maxSize)
 }
 
 func isTCP(a net.Addr) bool {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/swarmdns/swarmdns/internal/dnswire"
 )
 
 // The UDP side of the server is its own: one socket per core on the same
@@ -123,7 +124,7 @@ func (s *Server) serveUDPEach(conn *net.UDPConn, handlers *sync.WaitGroup) error
 // wait for a slot, beforeWait (if not nil) runs first: the caller sends
 // the replies it holds rather than keep them waiting too.
 func (s *Server) answerPacket(conn *net.UDPConn, p udpPacket, fb *fastBuffers, handlers *sync.WaitGroup, beforeWait func()) (fastReply, bool) {
-	if len(p.data) < headerLen {
+	if len(p.data) < dnswire.HeaderLen {
 		return fastReply{}, false // not even a header: nothing to answer
 	}
 	if r, ok := s.answerFast(p.data, p.from.Addr().Unmap(), fb); ok {

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/swarmdns/swarmdns/internal/dnswire"
 	"golang.org/x/sys/unix"
 )
 
@@ -80,7 +81,7 @@ func (s *Server) serveUDPBatches(conn *net.UDPConn, handlers *sync.WaitGroup) er
 	var (
 		replies [batchSize]fastReply
 		clients [batchSize]netip.Addr
-		names   [batchSize][maxNameLen]byte // fb.name is the next query's
+		names   [batchSize][dnswire.MaxNameLen]byte // fb.name is the next query's
 		queued  int
 		start   time.Time
 		errs    readErrors
