@@ -36,7 +36,7 @@
 //     same on every node once gossip has converged.
 //   - udp.go is the UDP server: one SO_REUSEPORT socket per core, each with
 //     one reader that takes queued queries in batches (recvmmsg/sendmmsg,
-//     udp_batch_linux.go), answers plain ones itself through fastpath.go
+//     internal/udpsock), answers plain ones itself through fastpath.go
 //     and internal/dnswire (in-zone A/AAAA and cache hits, written from the packet
 //     with no allocation) and hands the rest to the full miekg path.
 //

@@ -17,6 +17,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/swarmdns/swarmdns/internal/dnswire"
+	"github.com/swarmdns/swarmdns/internal/reuseport"
+	"github.com/swarmdns/swarmdns/internal/udpsock"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -424,7 +426,7 @@ func normalizeUpstream(u string) (string, error) {
 // listen binds the UDP sockets (one per core) and the TCP listener on
 // addr. With port 0 both get the same port.
 func listen(addr string) (udp []*net.UDPConn, pktinfo bool, tcp net.Listener, err error) {
-	return listenSockets(addr, udpSocketCount())
+	return listenSockets(addr, udpsock.SocketCount())
 }
 
 // listenSockets is listen with udpCount UDP sockets.
@@ -434,7 +436,7 @@ func listenSockets(addr string, udpCount int) (udp []*net.UDPConn, pktinfo bool,
 		return nil, false, nil, fmt.Errorf("listen address %q: %w", addr, err)
 	}
 	for attempt := 0; ; attempt++ {
-		udp, pktinfo, err := listenUDP(addr, udpCount)
+		udp, pktinfo, err := udpsock.Listen(addr, udpCount, udpReadBuffer)
 		if err != nil {
 			return nil, false, nil, err
 		}
@@ -443,8 +445,8 @@ func listenSockets(addr string, udpCount int) (udp []*net.UDPConn, pktinfo bool,
 			tcpAddr = net.JoinHostPort(host, strconv.Itoa(udp[0].LocalAddr().(*net.UDPAddr).Port))
 		}
 		var lc net.ListenConfig
-		if reusePort && port != "0" {
-			lc.Control = reusePortControl
+		if reuseport.Available && port != "0" {
+			lc.Control = reuseport.Control
 		}
 		tcp, err := lc.Listen(context.Background(), "tcp", tcpAddr)
 		if err != nil {
