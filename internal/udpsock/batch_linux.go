@@ -35,6 +35,13 @@ type Batch struct {
 	raw     syscall.RawConn
 	pktinfo bool
 
+	// The system calls, as method values bound once (NewBatch): a closure
+	// made per call would escape to the heap with the results it sets,
+	// several allocations a call. Their arguments and results are fields.
+	recvmmsgFn, sendmmsgFn func(fd uintptr) bool
+	got, from, count       int
+	errno                  syscall.Errno
+
 	recv  [BatchSize]mmsghdr
 	riov  [BatchSize]unix.Iovec
 	names [BatchSize]unix.RawSockaddrInet6 // big enough for either family
@@ -56,6 +63,7 @@ func NewBatch(conn *net.UDPConn, size int, pktinfo bool) (*Batch, error) {
 		return nil, fmt.Errorf("raw udp socket: %w", err)
 	}
 	b := &Batch{raw: raw, pktinfo: pktinfo}
+	b.recvmmsgFn, b.sendmmsgFn = b.recvmmsg, b.sendmmsg
 	for i := range BatchSize {
 		b.bufs[i] = make([]byte, size)
 		b.reply[i] = make([]byte, 0, size)
@@ -91,23 +99,25 @@ func (b *Batch) Read() (int, error) {
 		h.Flags = 0
 		b.recv[i].len = 0
 	}
-	var n int
-	var errno syscall.Errno
-	err := b.raw.Read(func(fd uintptr) bool {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.recv[0])), BatchSize, unix.MSG_DONTWAIT, 0, 0)
-		if e == unix.EAGAIN || e == unix.EINTR {
-			return false // wait until the socket is readable
-		}
-		n, errno = int(r), e
-		return true
-	})
-	if err != nil {
+	b.got, b.errno = 0, 0
+	if err := b.raw.Read(b.recvmmsgFn); err != nil {
 		return 0, err
 	}
-	if errno != 0 {
-		return 0, fmt.Errorf("recvmmsg: %w", errno)
+	if b.errno != 0 {
+		return 0, fmt.Errorf("recvmmsg: %w", b.errno)
 	}
-	return n, nil
+	return b.got, nil
+}
+
+// recvmmsg is Read's system call, for RawConn.Read: it reports false (wait
+// until the socket is readable) when nothing is queued.
+func (b *Batch) recvmmsg(fd uintptr) bool {
+	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.recv[0])), BatchSize, unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
+	}
+	b.got, b.errno = int(r), e
+	return true
 }
 
 // Packet returns the i-th datagram read.
@@ -148,28 +158,32 @@ func (b *Batch) Queue(j, i int, msg []byte, dst netip.Addr, ifindex uint32) {
 func (b *Batch) Write(n int) error {
 	var firstErr error
 	for sent := 0; sent < n; {
-		var done int
-		var errno syscall.Errno
-		err := b.raw.Write(func(fd uintptr) bool {
-			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.send[sent])), uintptr(n-sent), unix.MSG_DONTWAIT, 0, 0)
-			if e == unix.EAGAIN || e == unix.EINTR {
-				return false // wait until the socket is writable
-			}
-			done, errno = int(r), e
-			return true
-		})
-		if err != nil {
+		b.from, b.count, b.got, b.errno = sent, n-sent, 0, 0
+		if err := b.raw.Write(b.sendmmsgFn); err != nil {
 			return err
 		}
-		if errno != 0 {
+		done := b.got
+		if b.errno != 0 {
 			if firstErr == nil {
-				firstErr = fmt.Errorf("sendmmsg: %w", errno)
+				firstErr = fmt.Errorf("sendmmsg: %w", b.errno)
 			}
 			done = 1 // the first message failed: skip it
 		}
 		sent += done
 	}
 	return firstErr
+}
+
+// sendmmsg is Write's system call for the count replies from slot from,
+// for RawConn.Write: it reports false (wait until the socket is writable)
+// when the socket's buffer is full.
+func (b *Batch) sendmmsg(fd uintptr) bool {
+	r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.send[b.from])), uintptr(b.count), unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN || e == unix.EINTR {
+		return false
+	}
+	b.got, b.errno = int(r), e
+	return true
 }
 
 // sockaddrAddrPort reads an IPv4 or IPv6 socket address the kernel wrote.
