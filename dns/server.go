@@ -18,6 +18,7 @@ import (
 
 	"github.com/swarmdns/swarmdns/internal/dnswire"
 	"github.com/swarmdns/swarmdns/internal/reuseport"
+	"github.com/swarmdns/swarmdns/internal/rrl"
 	"github.com/swarmdns/swarmdns/internal/udpsock"
 	"github.com/swarmdns/swarmdns/registry"
 )
@@ -198,7 +199,7 @@ type Server struct {
 	log            zerolog.Logger
 	qlog           zerolog.Logger // sampled, for per-query debug lines
 	allowRecursion []netip.Prefix
-	rrl            *rateLimiter // nil when off
+	rrl            *rrl.Limiter // nil when off
 	keys           keyring      // Config.TransferKeys by name
 	notifyMetrics  *notifyMetrics
 
@@ -354,7 +355,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RateLimitSlip == 0 {
 		cfg.RateLimitSlip = 2
 	}
-	s.rrl = newRateLimiter(cfg.RateLimit, cfg.RateLimitSlip, cfg.Now)
+	s.rrl = rrl.New(rrl.Config{PerSecond: cfg.RateLimit, Slip: cfg.RateLimitSlip, Now: cfg.Now})
 	s.fwd = &forwarder{
 		upstreams:   cfg.Upstreams,
 		timeout:     cfg.ForwardTimeout,
@@ -701,13 +702,13 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	}
 	resp, source := s.respond(s.base, req, client, tcp, nil)
 	if !tcp && s.rrl != nil && source == SourceZone {
-		switch s.rrl.allowKey(s.rateKey(client)) {
-		case rrlDrop:
+		switch s.rrl.Allow(s.rateKey(client)) {
+		case rrl.Drop:
 			s.metrics.drop("ratelimit")
 			return
-		case rrlSlip:
+		case rrl.Slip:
 			s.metrics.drop("ratelimit")
-			resp = s.slipReply(req, resp)
+			resp = slipReply(req, resp)
 		}
 	}
 	size := mdns.MaxMsgSize
