@@ -19,7 +19,8 @@
 //     their SOA minimum (negative, RFC 2308), sharded and bounded, with
 //     constant-time eviction.
 //   - hosts.go answers the names of a hosts file (Config.HostsFile) before
-//     the zone and the upstreams, and reloads it when it changes.
+//     the zone and the upstreams; internal/hostsfile reads it and reloads
+//     it when it changes.
 //   - loop.go finds upstreams that send our questions back to us.
 //   - server.go binds UDP and TCP, applies the protocol rules (EDNS0, BADVERS,
 //     a malformed COOKIE (edns.go), truncation to the client's size,

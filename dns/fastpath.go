@@ -49,10 +49,8 @@ func (s *Server) answerFast(pkt []byte, client netip.Addr, b *fastBuffers) (fast
 	// The name is only read while this query is answered: map lookups,
 	// hashing, comparisons. Nothing keeps it.
 	name := unsafe.String(&b.name[0], n)
-	if t := s.hosts.Load(); t != nil {
-		if _, ok := t.byName[name]; ok {
-			return fastReply{}, false
-		}
+	if _, ok := s.hostsTable().Addrs(name); ok {
+		return fastReply{}, false
 	}
 	var r fastReply
 	if inZone(name, s.zone.origin) {

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/swarmdns/swarmdns/internal/dnswire"
+	"github.com/swarmdns/swarmdns/internal/hostsfile"
 	"github.com/swarmdns/swarmdns/internal/reuseport"
 	"github.com/swarmdns/swarmdns/internal/rrl"
 	"github.com/swarmdns/swarmdns/internal/udpsock"
@@ -211,9 +212,7 @@ type Server struct {
 
 	soaNames []byte // the SOA's MNAME and RNAME in wire form, for the fast path
 
-	hosts      atomic.Pointer[hostsTable] // nil without Config.HostsFile
-	hostsState hostsFileState
-	hostsPolls atomic.Int64 // checks of the file, for tests
+	hosts *hostsfile.File // nil without Config.HostsFile
 
 	udpSlots chan struct{} // UDP queries being handled
 	tcpSlots chan struct{} // open TCP connections
@@ -380,13 +379,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.soaNames = soaNames[:off]
 	if cfg.HostsFile != "" {
-		t, st, bad, err := loadHosts(cfg.HostsFile, s.zone.ttl)
+		hosts, err := hostsfile.Open(hostsfile.Config{Path: cfg.HostsFile, Poll: cfg.HostsPoll, Logger: s.log})
 		if err != nil {
 			return nil, fmt.Errorf("dns: %w", err)
 		}
-		s.hosts.Store(t)
-		s.hostsState = st
-		s.logHostsLoaded(t, bad)
+		s.hosts = hosts
 	}
 	s.base, s.stopBase = context.WithCancel(context.Background())
 	for _, addr := range append([]string{cfg.Listen}, cfg.ExtraListen...) {
@@ -561,11 +558,11 @@ func (s *Server) Run(ctx context.Context) error {
 		s.runNotify(s.base)
 	}()
 	defer func() { <-notifying }()
-	if s.cfg.HostsFile != "" {
+	if s.hosts != nil {
 		watching := make(chan struct{})
 		go func() {
 			defer close(watching)
-			s.watchHosts(s.base, s.hostsState)
+			s.hosts.Run(s.base)
 		}()
 		defer func() { <-watching }()
 	}
@@ -835,7 +832,7 @@ func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, 
 		return s.fail(req, mdns.RcodeNotImplemented, opt), SourceServer
 	}
 	recursion := s.recursionAllowed(client)
-	if m, ok := s.hosts.Load().answer(req); ok {
+	if m, ok := answerHosts(s.hostsTable(), req, s.zone.ttl); ok {
 		m.RecursionAvailable = recursion
 		return s.finish(m, opt), SourceHosts
 	}
