@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	mdns "github.com/miekg/dns"
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 	"github.com/swarmdns/swarmdns/internal/dnswire"
 )
 
@@ -53,7 +54,7 @@ func (s *Server) answerFast(pkt []byte, client netip.Addr, b *fastBuffers) (fast
 		return fastReply{}, false
 	}
 	var r fastReply
-	if inZone(name, s.zone.origin) {
+	if dnsname.InZone(name, s.zone.origin) {
 		r, ok = s.answerZoneFast(&q, name, client, b)
 	} else {
 		r, ok = s.answerCachedFast(&q, name, client, b)
@@ -71,7 +72,7 @@ func (s *Server) answerFast(pkt []byte, client netip.Addr, b *fastBuffers) (fast
 func (s *Server) answerZoneFast(q *dnswire.Query, name string, client netip.Addr, b *fastBuffers) (fastReply, bool) {
 	z := &s.zone
 	if (q.Qtype != mdns.TypeA && q.Qtype != mdns.TypeAAAA) || len(name) == len(z.origin) || name[0] == '_' ||
-		name == z.nsName || (z.nodeAddrs != nil && inZone(name, z.nodeZone)) {
+		name == z.nsName || (z.nodeAddrs != nil && dnsname.InZone(name, z.nodeZone)) {
 		return fastReply{}, false
 	}
 	snap := s.store.Snapshot()
@@ -131,10 +132,10 @@ func (s *Server) answerCachedFast(q *dnswire.Query, name string, client netip.Ad
 	case mdns.TypeOPT, mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeTKEY, mdns.TypeTSIG, mdns.TypeMAILA, mdns.TypeMAILB:
 		return fastReply{}, false // the full path's errors
 	}
-	if isReverse(name) && (q.Qtype == mdns.TypePTR || s.zone.reverse != nil) {
+	if dnsname.IsReverse(name) && (q.Qtype == mdns.TypePTR || s.zone.reverse != nil) {
 		return fastReply{}, false // may be a container's address, or in a reverse zone of ours
 	}
-	if singleLabel(name) || strings.HasSuffix(name, probeSuffix) || !s.recursionAllowed(client) {
+	if dnsname.SingleLabel(name) || strings.HasSuffix(name, probeSuffix) || !s.recursionAllowed(client) {
 		return fastReply{}, false
 	}
 	k := cacheKey{name: name, qtype: q.Qtype, qclass: mdns.ClassINET, do: q.DO, cd: q.Flags&dnswire.FlagCD != 0}

@@ -3,6 +3,7 @@ package dns
 import (
 	mdns "github.com/miekg/dns"
 
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 	"github.com/swarmdns/swarmdns/internal/hostsfile"
 	"github.com/swarmdns/swarmdns/registry"
 )
@@ -44,7 +45,7 @@ func answerHosts(t *hostsfile.Table, req *mdns.Msg, ttl uint32) (*mdns.Msg, bool
 			}
 		}
 		shuffle(rrs)
-	} else if ip, ok := parseReverse(lname); ok && q.Qtype == mdns.TypePTR {
+	} else if ip, ok := dnsname.ParseReverse(lname); ok && q.Qtype == mdns.TypePTR {
 		names := t.Names(ip)
 		if len(names) == 0 {
 			return nil, false

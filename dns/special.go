@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	mdns "github.com/miekg/dns"
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 )
 
 // Special-use names (RFC 6761) and the single-label shortcut.
@@ -35,7 +36,7 @@ var (
 
 // isLocalhost reports whether the canonical name lname is localhost. or
 // below it.
-func isLocalhost(lname string) bool { return inZone(lname, localhostName) }
+func isLocalhost(lname string) bool { return dnsname.InZone(lname, localhostName) }
 
 // answerLocalhost answers a question for localhost. or a name below it.
 func (z *zoneConfig) answerLocalhost(req *mdns.Msg, owner string) *mdns.Msg {
@@ -56,7 +57,7 @@ func (z *zoneConfig) answerLocalhost(req *mdns.Msg, owner string) *mdns.Msg {
 // answered from the zone's name lname+origin (the caller checks that it
 // exists).
 func (z *zoneConfig) shortcut(lname string, qtype uint16) bool {
-	if !singleLabel(lname) || specialTLDs[lname] {
+	if !dnsname.SingleLabel(lname) || specialTLDs[lname] {
 		return false
 	}
 	switch qtype {

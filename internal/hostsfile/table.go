@@ -15,7 +15,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 
-	"github.com/swarmdns/swarmdns/registry"
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 )
 
 // Table is a parsed hosts file. It is immutable once built.
@@ -46,7 +46,7 @@ func Parse(data []byte) (t *Table, bad []string) {
 		}
 		ip = ip.WithZone("").Unmap()
 		for _, f := range fields[1:] {
-			name := registry.CanonicalName(f)
+			name := dnsname.CanonicalName(f)
 			if _, ok := mdns.IsDomainName(name); !ok || strings.ContainsAny(f, `\"`) {
 				bad = append(bad, fmt.Sprintf("line %d: name %q", line, f))
 				continue
