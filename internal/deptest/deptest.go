@@ -2,7 +2,9 @@
 // not depend on what its job says it must not: the layering written in
 // the README (watcher, gossip and dns depend on registry, not on each
 // other; registry on none of Docker, memberlist or miekg) as a test that
-// fails when an import breaks it.
+// fails when an import breaks it. Its own test keeps the README's layout
+// table (every package, its job, its project imports) in step with the
+// code.
 package deptest
 
 import (
