@@ -55,13 +55,16 @@ func (z *zoneConfig) answerLocalhost(req *mdns.Msg, owner string) *mdns.Msg {
 
 // shortcut reports whether a single-label question for lname may be
 // answered from the zone's name lname+origin (the caller checks that it
-// exists).
+// exists). Only A and AAAA: a top-level domain has neither at its apex
+// (ICANN forbids dotless domains: SAC053, Board resolution 2013.08.13),
+// so a container named com shadows nothing real, while a TLD's SOA, NS,
+// DS or TXT stay the DNS's.
 func (z *zoneConfig) shortcut(lname string, qtype uint16) bool {
 	if !dnsname.SingleLabel(lname) || specialTLDs[lname] {
 		return false
 	}
 	switch qtype {
-	case mdns.TypeA, mdns.TypeAAAA, mdns.TypeTXT:
+	case mdns.TypeA, mdns.TypeAAAA:
 	default:
 		return false
 	}

@@ -76,6 +76,7 @@ func TestAnswerSpecialUseNames(t *testing.T) {
 		{name: "a special-use TLD is not the container test", qname: "test.", qtype: mdns.TypeA},
 		{name: "a single label asked for its SOA is not the container", qname: "web.", qtype: mdns.TypeSOA},
 		{name: "a single label asked for its NS is not the container", qname: "web.", qtype: mdns.TypeNS},
+		{name: "a single label asked for its TXT is not the container (a TLD may have one)", qname: "web.", qtype: mdns.TypeTXT},
 		{name: "the shortcut still answers web. A", qname: "web.", qtype: mdns.TypeA, ours: true, answer: []string{"web.\t5\tIN\tA\t10.9.0.6"}},
 		{name: "the NS target is the server's, not the container ns", qname: "ns.swarm.internal.", qtype: mdns.TypeA, ours: true, answer: []string{"ns.swarm.internal.\t5\tIN\tA\t192.0.2.53"}},
 		{name: "the NS target without an address: NODATA, not the container", z: noNS, qname: "ns.swarm.internal.", qtype: mdns.TypeA, ours: true, ns: 1},
