@@ -329,65 +329,6 @@ func TestAnswerHealthChange(t *testing.T) {
 	}
 }
 
-func TestParseReverse(t *testing.T) {
-	tests := []struct {
-		in   string
-		want string
-	}{
-		{"4.3.2.1.in-addr.arpa.", "1.2.3.4"},
-		{"255.0.0.10.in-addr.arpa.", "10.0.0.255"},
-		{"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.", "::1"},
-		{"b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa.", "4321:0:1:2:3:4:567:89ab"},
-		{"3.2.1.in-addr.arpa.", ""},
-		{"5.4.3.2.1.in-addr.arpa.", ""},
-		{"256.3.2.1.in-addr.arpa.", ""},
-		{"01.3.2.1.in-addr.arpa.", ""},
-		{"a.3.2.1.in-addr.arpa.", ""},
-		{".3.2.1.in-addr.arpa.", ""},
-		{"g.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.", ""},
-		{"0.0.0.ip6.arpa.", ""},
-		{"ab.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa.", ""},
-		{"in-addr.arpa.", ""},
-		{"example.com.", ""},
-	}
-	for _, tt := range tests {
-		ip, ok := parseReverse(tt.in)
-		got := ""
-		if ok {
-			got = ip.String()
-		}
-		if got != tt.want {
-			t.Errorf("parseReverse(%q): got %q; want %q", tt.in, got, tt.want)
-		}
-		if ok {
-			if rev, _ := mdns.ReverseAddr(got); rev != tt.in {
-				t.Errorf("round trip of %q: got %q", tt.in, rev)
-			}
-		}
-	}
-}
-
-func TestInZone(t *testing.T) {
-	tests := []struct {
-		name string
-		want bool
-	}{
-		{"swarm.internal.", true},
-		{"a.swarm.internal.", true},
-		{"a.b.swarm.internal.", true},
-		{"aswarm.internal.", false},
-		{`a\.swarm.internal.`, false},
-		{`a\\.swarm.internal.`, true},
-		{"internal.", false},
-		{"swarm.internal.com.", false},
-	}
-	for _, tt := range tests {
-		if got := inZone(tt.name, testZone); got != tt.want {
-			t.Errorf("inZone(%q): got %v; want %v", tt.name, got, tt.want)
-		}
-	}
-}
-
 func TestAnswerNodeNames(t *testing.T) {
 	snap := testRegistry(t).Snapshot()
 	z := testZoneConfig()

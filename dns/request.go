@@ -5,6 +5,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/swarmdns/swarmdns/internal/dnswire"
 )
 
 // serveMessage takes one message from a client, as it came over UDP or
@@ -12,7 +13,7 @@ import (
 // parser, the TSIG check, then serveDNS. A message that cannot be parsed
 // gets FORMERR, as miekg's own server gives it.
 func (s *Server) serveMessage(w mdns.ResponseWriter, pkt []byte) {
-	if len(pkt) < headerLen {
+	if len(pkt) < dnswire.HeaderLen {
 		return // not even a header: nothing to answer
 	}
 	dh := mdns.Header{
@@ -35,7 +36,7 @@ func (s *Server) serveMessage(w mdns.ResponseWriter, pkt []byte) {
 		}
 		// The header is set; the question too when it parsed.
 	default:
-		_ = req.Unpack(pkt[:headerLen]) // the header alone always parses
+		_ = req.Unpack(pkt[:dnswire.HeaderLen]) // the header alone always parses
 	}
 	opcode := req.Opcode
 	req.SetRcodeFormatError(req)

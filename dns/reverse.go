@@ -3,12 +3,11 @@ package dns
 import (
 	"net/netip"
 	"slices"
-	"strconv"
-	"strings"
 	"sync/atomic"
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -52,7 +51,7 @@ func newReverseZones(prefixes []netip.Prefix, fromNetworks bool) *reverseZones {
 	}
 	r := &reverseZones{fromNetworks: fromNetworks}
 	for _, p := range prefixes {
-		for _, z := range reverseZoneNames(p) {
+		for _, z := range dnsname.ReverseZoneNames(p) {
 			if !slices.Contains(r.fixed, z) {
 				r.fixed = append(r.fixed, z)
 			}
@@ -77,7 +76,7 @@ func (r *reverseZones) indexOf(snap *registry.Snapshot) *reverseIndex {
 			ix.addrs = append(ix.addrs, a.IP)
 			if r.fromNetworks && a.Subnet.IsValid() && !subnets[a.Subnet] && !a.IP.IsLinkLocalUnicast() && !a.IP.IsLoopback() {
 				subnets[a.Subnet] = true
-				for _, z := range reverseZoneNames(a.Subnet) {
+				for _, z := range dnsname.ReverseZoneNames(a.Subnet) {
 					ix.zones[z] = true
 				}
 			}
@@ -100,8 +99,8 @@ func (r *reverseZones) zoneOf(snap *registry.Snapshot, lname string) (string, bo
 		if ix.zones[name] {
 			return name, true
 		}
-		_, parent, ok := firstLabel(name)
-		if !ok || !isReverse(parent) && parent != reverseV4 && parent != reverseV6 {
+		_, parent, ok := dnsname.FirstLabel(name)
+		if !ok || !dnsname.IsReverse(parent) && parent != dnsname.ReverseV4 && parent != dnsname.ReverseV6 {
 			return "", false
 		}
 		name = parent
@@ -133,7 +132,7 @@ func (z *zoneConfig) answerReverse(snap *registry.Snapshot, req *mdns.Msg, lname
 		return m
 	}
 	exists := false
-	if p, ok := parseReversePrefix(lname); ok {
+	if p, ok := dnsname.ParseReversePrefix(lname); ok {
 		if p.IsSingleIP() {
 			if q.Qtype == mdns.TypePTR || q.Qtype == mdns.TypeANY {
 				if rrs := z.ptrRecords(snap, p.Addr(), owner, ex); len(rrs) > 0 {
@@ -151,117 +150,4 @@ func (z *zoneConfig) answerReverse(snap *registry.Snapshot, req *mdns.Msg, lname
 	}
 	m.Ns = []mdns.RR{z.soa(soaOwner, snap.Serial(), min(z.ttl, z.negTTL))}
 	return m
-}
-
-// reverseZoneNames returns the apexes of the reverse zones that cover p,
-// as the comment at the top of the file says.
-func reverseZoneNames(p netip.Prefix) []string {
-	p = p.Masked()
-	if !p.IsValid() {
-		return nil
-	}
-	step, tree := 8, reverseV4
-	if p.Addr().Is6() {
-		step, tree = 4, reverseV6
-	}
-	full := p.Addr().BitLen()
-	bits := min((p.Bits()+step-1)/step*step, full-step)
-	if bits < p.Bits() { // longer than the last label but one
-		p = netip.PrefixFrom(p.Addr(), bits).Masked()
-	}
-	if bits == 0 {
-		return []string{tree}
-	}
-	// Every prefix of length bits inside p: they differ in the low bits of
-	// their last label only, 2^(bits-p.Bits()) of them, at most 2^(step-1).
-	above := reverseName(p.Addr(), bits-step, step) + tree
-	first := labelValue(p.Addr().AsSlice(), bits-step, step)
-	out := make([]string, 0, 1<<(bits-p.Bits()))
-	for v := first; v < first+1<<(bits-p.Bits()); v++ {
-		out = append(out, formatLabel(v, step)+"."+above)
-	}
-	return out
-}
-
-// reverseName returns the labels of the first bits of a (a multiple of
-// step), least significant first, each followed by a dot.
-func reverseName(a netip.Addr, bits, step int) string {
-	var sb strings.Builder
-	b := a.AsSlice()
-	for pos := bits - step; pos >= 0; pos -= step {
-		sb.WriteString(formatLabel(labelValue(b, pos, step), step))
-		sb.WriteByte('.')
-	}
-	return sb.String()
-}
-
-// labelValue is the label of step bits (8 or 4) at bit offset pos of b.
-func labelValue(b []byte, pos, step int) int {
-	if step == 8 {
-		return int(b[pos/8])
-	}
-	return int(b[pos/8] >> (4 - pos%8) & 0xf)
-}
-
-// formatLabel writes a label: an octet in decimal, a nibble in hex.
-func formatLabel(v, step int) string {
-	if step == 8 {
-		return strconv.Itoa(v)
-	}
-	return string("0123456789abcdef"[v])
-}
-
-// parseReversePrefix parses a reverse name, full or partial (up to 4
-// decimal labels under in-addr.arpa., up to 32 nibble labels under
-// ip6.arpa.), into the prefix it stands for: "2.1.in-addr.arpa." is
-// 1.2.0.0/16.
-func parseReversePrefix(lname string) (netip.Prefix, bool) {
-	var labels string
-	step, max := 8, 4
-	switch {
-	case lname == reverseV4 || lname == reverseV6:
-		labels = ""
-		if lname == reverseV6 {
-			step, max = 4, 32
-		}
-	case strings.HasSuffix(lname, "."+reverseV4):
-		labels = lname[:len(lname)-len(reverseV4)-1]
-	case strings.HasSuffix(lname, "."+reverseV6):
-		labels = lname[:len(lname)-len(reverseV6)-1]
-		step, max = 4, 32
-	default:
-		return netip.Prefix{}, false
-	}
-	var parts []string
-	if labels != "" {
-		parts = strings.Split(labels, ".")
-	}
-	if len(parts) > max {
-		return netip.Prefix{}, false
-	}
-	var b [16]byte
-	for i, label := range parts {
-		pos := (len(parts) - 1 - i) * step // bit offset, most significant first
-		if step == 8 {
-			v, ok := parseOctet(label)
-			if !ok {
-				return netip.Prefix{}, false
-			}
-			b[pos/8] = v
-			continue
-		}
-		if len(label) != 1 {
-			return netip.Prefix{}, false
-		}
-		v, ok := hexNibble(label[0])
-		if !ok {
-			return netip.Prefix{}, false
-		}
-		b[pos/8] |= v << (4 - pos%8)
-	}
-	bits := len(parts) * step
-	if step == 8 {
-		return netip.PrefixFrom(netip.AddrFrom4([4]byte(b[:4])), bits), true
-	}
-	return netip.PrefixFrom(netip.AddrFrom16(b), bits), true
 }

@@ -16,6 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/swarmdns/swarmdns/internal/dnswire"
+	"github.com/swarmdns/swarmdns/internal/hostsfile"
+	"github.com/swarmdns/swarmdns/internal/reuseport"
+	"github.com/swarmdns/swarmdns/internal/rrl"
+	"github.com/swarmdns/swarmdns/internal/udpsock"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -195,7 +200,7 @@ type Server struct {
 	log            zerolog.Logger
 	qlog           zerolog.Logger // sampled, for per-query debug lines
 	allowRecursion []netip.Prefix
-	rrl            *rateLimiter // nil when off
+	rrl            *rrl.Limiter // nil when off
 	keys           keyring      // Config.TransferKeys by name
 	notifyMetrics  *notifyMetrics
 
@@ -207,9 +212,7 @@ type Server struct {
 
 	soaNames []byte // the SOA's MNAME and RNAME in wire form, for the fast path
 
-	hosts      atomic.Pointer[hostsTable] // nil without Config.HostsFile
-	hostsState hostsFileState
-	hostsPolls atomic.Int64 // checks of the file, for tests
+	hosts *hostsfile.File // nil without Config.HostsFile
 
 	udpSlots chan struct{} // UDP queries being handled
 	tcpSlots chan struct{} // open TCP connections
@@ -357,7 +360,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RateLimitSlip == 0 {
 		cfg.RateLimitSlip = 2
 	}
-	s.rrl = newRateLimiter(cfg.RateLimit, cfg.RateLimitSlip, cfg.Now)
+	s.rrl = rrl.New(rrl.Config{PerSecond: cfg.RateLimit, Slip: cfg.RateLimitSlip, Now: cfg.Now})
 	fwdCache = newCache(cfg.CacheSize, cfg.CacheMaxTTL, cfg.Now)
 	s.fwd = &forwarder{
 		upstreams:   cfg.Upstreams,
@@ -374,7 +377,7 @@ func New(cfg Config) (*Server, error) {
 		report:      newUpstreamReport(cfg.Logger),
 		probes:      make(map[string]*loopProbe),
 	}
-	soaNames := make([]byte, 2*maxNameLen+2)
+	soaNames := make([]byte, 2*dnswire.MaxNameLen+2)
 	off, err := mdns.PackDomainName(s.zone.nsName, soaNames, 0, nil, false)
 	if err == nil {
 		off, err = mdns.PackDomainName(s.zone.mbox, soaNames, off, nil, false)
@@ -384,13 +387,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.soaNames = soaNames[:off]
 	if cfg.HostsFile != "" {
-		t, st, bad, err := loadHosts(cfg.HostsFile, s.zone.ttl)
+		hosts, err := hostsfile.Open(hostsfile.Config{Path: cfg.HostsFile, Poll: cfg.HostsPoll, Logger: s.log})
 		if err != nil {
 			return nil, fmt.Errorf("dns: %w", err)
 		}
-		s.hosts.Store(t)
-		s.hostsState = st
-		s.logHostsLoaded(t, bad)
+		s.hosts = hosts
 	}
 	s.base, s.stopBase = context.WithCancel(context.Background())
 	for _, addr := range append([]string{cfg.Listen}, cfg.ExtraListen...) {
@@ -431,7 +432,7 @@ func normalizeUpstream(u string) (string, error) {
 // listen binds the UDP sockets (one per core) and the TCP listener on
 // addr. With port 0 both get the same port.
 func listen(addr string) (udp []*net.UDPConn, pktinfo bool, tcp net.Listener, err error) {
-	return listenSockets(addr, udpSocketCount())
+	return listenSockets(addr, udpsock.SocketCount())
 }
 
 // listenSockets is listen with udpCount UDP sockets.
@@ -441,7 +442,7 @@ func listenSockets(addr string, udpCount int) (udp []*net.UDPConn, pktinfo bool,
 		return nil, false, nil, fmt.Errorf("listen address %q: %w", addr, err)
 	}
 	for attempt := 0; ; attempt++ {
-		udp, pktinfo, err := listenUDP(addr, udpCount)
+		udp, pktinfo, err := udpsock.Listen(addr, udpCount, udpReadBuffer)
 		if err != nil {
 			return nil, false, nil, err
 		}
@@ -450,8 +451,8 @@ func listenSockets(addr string, udpCount int) (udp []*net.UDPConn, pktinfo bool,
 			tcpAddr = net.JoinHostPort(host, strconv.Itoa(udp[0].LocalAddr().(*net.UDPAddr).Port))
 		}
 		var lc net.ListenConfig
-		if reusePort && port != "0" {
-			lc.Control = reusePortControl
+		if reuseport.Available && port != "0" {
+			lc.Control = reuseport.Control
 		}
 		tcp, err := lc.Listen(context.Background(), "tcp", tcpAddr)
 		if err != nil {
@@ -565,11 +566,11 @@ func (s *Server) Run(ctx context.Context) error {
 		s.runNotify(s.base)
 	}()
 	defer func() { <-notifying }()
-	if s.cfg.HostsFile != "" {
+	if s.hosts != nil {
 		watching := make(chan struct{})
 		go func() {
 			defer close(watching)
-			s.watchHosts(s.base, s.hostsState)
+			s.hosts.Run(s.base)
 		}()
 		defer func() { <-watching }()
 	}
@@ -706,13 +707,13 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	}
 	resp, source := s.respond(s.base, req, client, tcp, nil)
 	if !tcp && s.rrl != nil && source == SourceZone {
-		switch s.rrl.allowKey(s.rateKey(client)) {
-		case rrlDrop:
+		switch s.rrl.Allow(s.rateKey(client)) {
+		case rrl.Drop:
 			s.metrics.drop("ratelimit")
 			return
-		case rrlSlip:
+		case rrl.Slip:
 			s.metrics.drop("ratelimit")
-			resp = s.slipReply(req, resp)
+			resp = slipReply(req, resp)
 		}
 	}
 	size := mdns.MaxMsgSize
@@ -750,22 +751,13 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 }
 
 // udpSize is the largest UDP reply the client of req takes
-// (clientUDPSize).
+// (dnswire.ClientUDPSize).
 func udpSize(req *mdns.Msg, maxSize int) int {
 	opt := req.IsEdns0()
 	if opt == nil {
-		return clientUDPSize(false, 0, maxSize)
+		return dnswire.ClientUDPSize(false, 0, maxSize)
 	}
-	return clientUDPSize(true, opt.UDPSize(), maxSize)
-}
-
-// clientUDPSize is the largest UDP reply a client takes: 512 without
-// EDNS0, else its advertised size, at least 512 and at most limit.
-func clientUDPSize(edns bool, size uint16, limit int) int {
-	if !edns {
-		return mdns.MinMsgSize
-	}
-	return min(max(int(size), mdns.MinMsgSize), limit)
+	return dnswire.ClientUDPSize(true, opt.UDPSize(), maxSize)
 }
 
 func isTCP(a net.Addr) bool {
@@ -850,7 +842,7 @@ func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, 
 		return s.fail(req, mdns.RcodeNotImplemented, opt), SourceServer
 	}
 	recursion := s.recursionAllowed(client)
-	if m, ok := s.hosts.Load().answer(req); ok {
+	if m, ok := answerHosts(s.hostsTable(), req, s.zone.ttl); ok {
 		m.RecursionAvailable = recursion
 		return s.finish(m, opt), SourceHosts
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	mdns "github.com/miekg/dns"
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 )
 
 // Special-use names (RFC 6761) and the single-label shortcut.
@@ -35,7 +36,7 @@ var (
 
 // isLocalhost reports whether the canonical name lname is localhost. or
 // below it.
-func isLocalhost(lname string) bool { return inZone(lname, localhostName) }
+func isLocalhost(lname string) bool { return dnsname.InZone(lname, localhostName) }
 
 // answerLocalhost answers a question for localhost. or a name below it.
 func (z *zoneConfig) answerLocalhost(req *mdns.Msg, owner string) *mdns.Msg {
@@ -59,7 +60,7 @@ func (z *zoneConfig) answerLocalhost(req *mdns.Msg, owner string) *mdns.Msg {
 // so a container named com shadows nothing real, while a TLD's SOA, NS,
 // DS or TXT stay the DNS's.
 func (z *zoneConfig) shortcut(lname string, qtype uint16) bool {
-	if !singleLabel(lname) || specialTLDs[lname] {
+	if !dnsname.SingleLabel(lname) || specialTLDs[lname] {
 		return false
 	}
 	switch qtype {

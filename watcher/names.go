@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/go-connections/nat"
 
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -216,7 +217,7 @@ func swarmNames(n *namer, labels map[string]string, opts NameOptions) {
 	if svc == "" {
 		return
 	}
-	label := SanitizeLabel(svc)
+	label := dnsname.SanitizeLabel(svc)
 	if label == "" {
 		n.warnings = append(n.warnings, fmt.Sprintf("swarm service name %q has no usable characters; skipped", svc))
 		return
@@ -252,7 +253,7 @@ func swarmNames(n *namer, labels map[string]string, opts NameOptions) {
 			n.add("swarm task slot", slot+"."+base)
 		default:
 			if host != "" {
-				n.add("swarm node", SanitizeLabel(host)+"."+base)
+				n.add("swarm node", dnsname.SanitizeLabel(host)+"."+base)
 			}
 			if nodeID != "" {
 				n.add("swarm node", nodeID+"."+base)
@@ -343,7 +344,7 @@ func parseSRVEntry(entry string) (registry.Port, error) {
 		return registry.Port{}, fmt.Errorf("want SERVICE=PORT[/PROTO]")
 	}
 	svc = strings.TrimSpace(svc)
-	label := SanitizeLabel(svc)
+	label := dnsname.SanitizeLabel(svc)
 	if label == "" || label != strings.ToLower(svc) {
 		return registry.Port{}, fmt.Errorf("service %q is not a DNS label", svc)
 	}
@@ -376,7 +377,7 @@ type namer struct {
 
 func newNamer(zone string) *namer {
 	zone = strings.ToLower(strings.TrimSuffix(zone, "."))
-	return &namer{zone: zone, maxRel: maxNameLen - len(zone) - 1, set: make(map[string]struct{})}
+	return &namer{zone: zone, maxRel: dnsname.MaxNameLen - len(zone) - 1, set: make(map[string]struct{})}
 }
 
 // add adds the name raw (relative to the zone) and returns its FQDN, or ""
@@ -401,7 +402,7 @@ func (n *namer) fqdn(kind, raw string) string {
 			name = strings.TrimSuffix(name, "."+n.zone)
 		}
 	}
-	clean := sanitizeName(name, n.maxRel)
+	clean := dnsname.SanitizeName(name, n.maxRel)
 	if clean == "" {
 		n.warnings = append(n.warnings, fmt.Sprintf("%s %q is not a usable DNS name; skipped", kind, raw))
 		return ""
@@ -422,7 +423,7 @@ func (n *namer) fqdn(kind, raw string) string {
 	if alt := registry.AlternativeName(fqdn, zone); alt != fqdn {
 		// The server answers that name itself (its name server, the
 		// nodes, localhost): the container gets one beside it.
-		if len(alt) > maxNameLen+1 {
+		if len(alt) > dnsname.MaxNameLen+1 {
 			n.warnings = append(n.warnings, fmt.Sprintf("%s %q: %s is the server's own name, and no longer name fits; skipped", kind, raw, fqdn))
 			return ""
 		}
@@ -439,60 +440,6 @@ func (n *namer) names() []string {
 		out = append(out, name)
 	}
 	sort.Strings(out)
-	return out
-}
-
-// DNS limits (RFC 1035 2.3.4), in octets of presentation form without the
-// trailing dot.
-const (
-	maxLabelLen = 63
-	maxNameLen  = 253
-)
-
-// SanitizeLabel makes s a valid DNS label in the hostname syntax (letters,
-// digits and hyphens; RFC 952/1123): it lower-cases ASCII letters, turns
-// every other character (dots and underscores included) into '-', trims
-// hyphens at both ends and truncates to 63 octets. The result is empty when
-// nothing usable is left. SanitizeLabel(SanitizeLabel(s)) == SanitizeLabel(s).
-func SanitizeLabel(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		switch {
-		case 'a' <= r && r <= 'z', '0' <= r && r <= '9', r == '-':
-			b.WriteRune(r)
-		case 'A' <= r && r <= 'Z':
-			b.WriteRune(r + 'a' - 'A')
-		default:
-			b.WriteByte('-')
-		}
-	}
-	label := strings.Trim(b.String(), "-")
-	if len(label) > maxLabelLen {
-		label = strings.TrimRight(label[:maxLabelLen], "-")
-	}
-	return label
-}
-
-// sanitizeName makes a dotted name valid: each label is sanitized, empty
-// labels are dropped, and the whole is cut to max octets (at the end, then
-// trimmed of trailing hyphens and dots).
-func sanitizeName(name string, max int) string {
-	if max <= 0 {
-		return ""
-	}
-	var labels []string
-	for l := range strings.SplitSeq(name, ".") {
-		if l = SanitizeLabel(l); l != "" {
-			labels = append(labels, l)
-		}
-	}
-	out := strings.Join(labels, ".")
-	if len(out) > max {
-		// The cut can only end the last label early; trimming its
-		// trailing hyphens (or a dangling dot) keeps it valid.
-		out = strings.TrimRight(out[:max], "-.")
-	}
 	return out
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -393,99 +394,17 @@ func TestWatchLabel(t *testing.T) {
 	}
 }
 
-func TestSanitize(t *testing.T) {
-	labels := []struct{ in, want string }{
-		{"web", "web"},
-		{"Web_1", "web-1"},
-		{"-x-", "x"},
-		{"___", ""},
-		{"héllo wörld", "h-llo-w-rld"},
-		{strings.Repeat("a", 70), strings.Repeat("a", 63)},
-		{strings.Repeat("a", 62) + "_b", strings.Repeat("a", 62)},
-		{"\xff\xfe", ""},
-	}
-	for _, tt := range labels {
-		if got := SanitizeLabel(tt.in); got != tt.want {
-			t.Errorf("SanitizeLabel(%q) = %q; want %q", tt.in, got, tt.want)
-		}
-	}
-	long := strings.Repeat("abcdefghi.", 30) // 300 octets
-	names := []struct {
-		in   string
-		max  int
-		want string
-	}{
-		{"a.b.c", 253, "a.b.c"},
-		{"a..b.", 253, "a.b"},
-		{"A_B.c-", 253, "a-b.c"},
-		{long, 100, strings.TrimSuffix(long[:100], ".")},
-		{"abc.def", 5, "abc.d"},
-		{"abc.def", 4, "abc"},
-		{"abc", 0, ""},
-	}
-	for _, tt := range names {
-		if got := sanitizeName(tt.in, tt.max); got != tt.want {
-			t.Errorf("sanitizeName(%q, %d) = %q; want %q", tt.in, tt.max, got, tt.want)
-		}
-	}
-}
-
 func TestLongNamesFitTheZone(t *testing.T) {
 	c := inspectFile(t, "plain")
 	c.Name = "/" + strings.Repeat("abcdefghi.", 30)
 	set, notes, _ := RecordSetFor(c, NameOptions{Zone: "swarm.internal."})
 	warnings := notes.Renamed
-	if got := len(strings.TrimSuffix(set.Name, ".")); got > maxNameLen {
-		t.Fatalf("got a name of %d octets; want at most %d", got, maxNameLen)
+	if got := len(strings.TrimSuffix(set.Name, ".")); got > dnsname.MaxNameLen {
+		t.Fatalf("got a name of %d octets; want at most %d", got, dnsname.MaxNameLen)
 	}
 	if !strings.HasSuffix(set.Name, ".swarm.internal.") || len(warnings) != 1 {
 		t.Fatalf("got %q with warnings %q; want a shortened name in the zone and one warning", set.Name, warnings)
 	}
-}
-
-func FuzzSanitize(f *testing.F) {
-	for _, s := range []string{"web", "Web_1", "a.b.c", "-", ".", "..", "héllo", strings.Repeat("x", 300), "\xff", "a-.-b", "_a_._b_"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		l := SanitizeLabel(s)
-		if !validLabel(l) && l != "" {
-			t.Fatalf("SanitizeLabel(%q) = %q: not a valid label", s, l)
-		}
-		if again := SanitizeLabel(l); again != l {
-			t.Fatalf("SanitizeLabel not idempotent: %q -> %q -> %q", s, l, again)
-		}
-		for _, max := range []int{1, 10, 63, 253} {
-			n := sanitizeName(s, max)
-			if len(n) > max {
-				t.Fatalf("sanitizeName(%q, %d) = %q: too long", s, max, n)
-			}
-			if n == "" {
-				continue
-			}
-			for l := range strings.SplitSeq(n, ".") {
-				if !validLabel(l) {
-					t.Fatalf("sanitizeName(%q, %d) = %q: bad label %q", s, max, n, l)
-				}
-			}
-			if again := sanitizeName(n, max); again != n {
-				t.Fatalf("sanitizeName not idempotent: %q -> %q -> %q", s, n, again)
-			}
-		}
-	})
-}
-
-func validLabel(l string) bool {
-	if l == "" || len(l) > maxLabelLen || l[0] == '-' || l[len(l)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 func TestNamerReservedNames(t *testing.T) {

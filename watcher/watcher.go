@@ -54,6 +54,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -218,7 +219,7 @@ func New(cfg Config) (*Watcher, error) {
 	if strings.Trim(cfg.Zone, ".") == "" {
 		return nil, errors.New("watcher: zone is empty")
 	}
-	if zone := strings.TrimSuffix(cfg.Zone, "."); sanitizeName(zone, maxNameLen) != strings.ToLower(zone) {
+	if zone := strings.TrimSuffix(cfg.Zone, "."); dnsname.SanitizeName(zone, dnsname.MaxNameLen) != strings.ToLower(zone) {
 		return nil, fmt.Errorf("watcher: zone %q is not a valid DNS name", cfg.Zone)
 	}
 	if err := parseWatchLabel(cfg.WatchLabel); err != nil {

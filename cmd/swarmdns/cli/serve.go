@@ -26,6 +26,7 @@ import (
 	"github.com/swarmdns/swarmdns/internal/handoff"
 	"github.com/swarmdns/swarmdns/internal/metric"
 	"github.com/swarmdns/swarmdns/internal/peers"
+	"github.com/swarmdns/swarmdns/internal/resolvconf"
 	"github.com/swarmdns/swarmdns/registry"
 	"github.com/swarmdns/swarmdns/watcher"
 )
@@ -271,7 +272,7 @@ func (c *serveConfig) dnsConfig(reg *registry.Registry, clients *registry.Client
 	upstreams := []string(c.upstreams)
 	if len(upstreams) == 0 {
 		var err error
-		upstreams, err = dns.UpstreamsFromResolvConf(c.resolvConf, listen...)
+		upstreams, err = resolvconf.Upstreams(c.resolvConf, listen...)
 		if err != nil {
 			log.Warn().Err(err).Msg("no upstream resolvers: names outside the zone will get SERVFAIL (set --upstream)")
 		}
