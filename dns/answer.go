@@ -85,6 +85,8 @@ func (z *zoneConfig) answer(snap *registry.Snapshot, req *mdns.Msg, client netip
 		return z.answerLocalhost(req, owner), true
 	case dnsname.InZone(lname, z.origin):
 		target, apex = lname, owner[len(owner)-len(z.origin):]
+	case !z.mayClaim(lname, q.Qtype):
+		return nil, false // the forwarder's (the fast path's test too)
 	case z.shortcut(lname, q.Qtype) && snap.Exists(lname+z.origin):
 		// A container that set dns: but no search domain asks for "web.";
 		// Docker's own DNS answers such names too.

@@ -3,7 +3,6 @@ package dns
 import (
 	"encoding/binary"
 	"net/netip"
-	"strings"
 	"unsafe"
 
 	mdns "github.com/miekg/dns"
@@ -128,15 +127,11 @@ func (s *Server) answerZoneFast(q *dnswire.Query, name string, client netip.Addr
 // forwarding cache, as Server.forward would: the upstream's rcode and
 // records, RA set, AD only for a client that asked (DO or AD).
 func (s *Server) answerCachedFast(q *dnswire.Query, name string, client netip.Addr, b *fastBuffers) (fastReply, bool) {
-	switch q.Qtype {
-	case mdns.TypeOPT, mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeTKEY, mdns.TypeTSIG, mdns.TypeMAILA, mdns.TypeMAILB:
+	if _, ok := typeRule(q.Qtype); ok {
 		return fastReply{}, false // the full path's errors
 	}
-	if dnsname.IsReverse(name) && (q.Qtype == mdns.TypePTR || s.zone.reverse != nil) {
-		return fastReply{}, false // may be a container's address, or in a reverse zone of ours
-	}
-	if dnsname.SingleLabel(name) || strings.HasSuffix(name, probeSuffix) || !s.recursionAllowed(client) {
-		return fastReply{}, false
+	if s.zone.mayClaim(name, q.Qtype) || !forwardable(name, s.recursionAllowed(client)) {
+		return fastReply{}, false // the zone's, or the full path refuses it
 	}
 	k := cacheKey{name: name, qtype: q.Qtype, qclass: mdns.ClassINET, do: q.DO, cd: q.Flags&dnswire.FlagCD != 0}
 	out := b.out[:0]

@@ -254,6 +254,14 @@ func FuzzFastPath(f *testing.F) {
 	f.Add(packQuery(f, "www.example.com.", mdns.TypeA, nil), uint8(0))
 	f.Add(packQuery(f, "WWW.example.com.", mdns.TypeA, func(o *mdns.OPT) { o.SetDo() }), uint8(0))
 	f.Add(packQuery(f, "nx.example.com.", mdns.TypeAAAA, func(*mdns.OPT) {}), uint8(0))
+	// Names the policy keeps from the forwarder (policy.go), each with an
+	// entry in the cache: the fast path must leave them to the full path,
+	// or its reply differs from the zone's or the refusal.
+	for _, q := range policyQuestions {
+		for c := range uint8(4) {
+			f.Add(packQuery(f, q.name, q.qtype, nil), c)
+		}
+	}
 	store := bigRegistry(f, 60)
 	third := registry.RecordSet{ContainerID: "c9", Name: "web." + testZone, Addrs: []registry.Addr{{IP: netip.MustParseAddr("10.0.1.99"), Network: "front"}}}
 	if _, err := store.ApplyDelta(registry.Delta{Node: "n3", Generation: 1, Version: 1, ContainerID: "c9", Set: &third}); err != nil {
@@ -268,6 +276,9 @@ func FuzzFastPath(f *testing.F) {
 		s.fwd.cache.put(cacheKey{name: "www.example.com.", qtype: mdns.TypeA, qclass: mdns.ClassINET, do: do}, cachedReply("www.example.com.", mdns.TypeA, false, true))
 		s.fwd.cache.put(cacheKey{name: "nx.example.com.", qtype: mdns.TypeAAAA, qclass: mdns.ClassINET, do: do}, cachedReply("nx.example.com.", mdns.TypeAAAA, true, false))
 	}
+	for _, q := range policyQuestions {
+		s.fwd.cache.put(cacheKey{name: q.name, qtype: q.qtype, qclass: mdns.ClassINET}, cachedReply(q.name, q.qtype, false, false))
+	}
 	clients := []netip.Addr{mustAddr("127.0.0.1"), mustAddr("10.0.1.77"), mustAddr("fd00::77"), mustAddr("192.0.2.10")}
 	f.Fuzz(func(t *testing.T, pkt []byte, c uint8) {
 		client := clients[int(c)%len(clients)]
@@ -277,6 +288,24 @@ func FuzzFastPath(f *testing.F) {
 		}
 		sameReply(t, r.msg, fullReply(t, s, pkt, client))
 	})
+}
+
+// policyQuestions are questions outside the zone's origin that the policy
+// (policy.go) treats apart: the single-label shortcut (web. is a name of
+// the zone), localhost, a container's PTR, a loop probe's name, and a
+// single-label type the shortcut does not take (forwarded).
+var policyQuestions = []struct {
+	name  string
+	qtype uint16
+}{
+	{"web.", mdns.TypeA},
+	{"web.", mdns.TypeMX},
+	{"localhost.", mdns.TypeA},
+	{"a.localhost.", mdns.TypeAAAA},
+	{"99.1.0.10.in-addr.arpa.", mdns.TypePTR},
+	{"1.0.10.in-addr.arpa.", mdns.TypeNS},
+	{"0123456789abcdef" + probeSuffix, mdns.TypeA},
+	{"com.", mdns.TypeTXT},
 }
 
 // cachedReply is an upstream's reply to name as the forwarder stores it:

@@ -41,7 +41,7 @@ type loopProbe struct {
 // probeHit reports whether the canonical name is one of our outstanding
 // probes, and if so marks its upstream as looping.
 func (f *forwarder) probeHit(name string) bool {
-	if len(name) <= len(probeSuffix) || name[len(name)-len(probeSuffix):] != probeSuffix {
+	if !isProbeName(name) {
 		return false
 	}
 	f.mu.Lock()

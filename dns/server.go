@@ -833,13 +833,8 @@ func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, 
 		// CHAOS (version.bind), HESIOD, ANY and unknown classes.
 		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
 	}
-	switch q.Qtype {
-	case mdns.TypeOPT:
-		return s.fail(req, mdns.RcodeFormatError, opt), SourceServer
-	case mdns.TypeAXFR, mdns.TypeIXFR:
-		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
-	case mdns.TypeTKEY, mdns.TypeTSIG, mdns.TypeMAILA, mdns.TypeMAILB:
-		return s.fail(req, mdns.RcodeNotImplemented, opt), SourceServer
+	if rcode, ok := typeRule(q.Qtype); ok {
+		return s.fail(req, rcode, opt), SourceServer
 	}
 	recursion := s.recursionAllowed(client)
 	if m, ok := answerHosts(s.hostsTable(), req, s.zone.ttl); ok {
@@ -850,13 +845,15 @@ func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, 
 		m.RecursionAvailable = recursion
 		return s.finish(m, opt), SourceZone
 	}
-	if s.fwd.probeHit(registry.CanonicalName(q.Name)) {
-		// Our own loop probe came back: refuse it, which ends the loop.
-		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
-	}
-	if !recursion {
-		ex.refuse("the name is outside the zone and the client may not recurse (--allow-recursion)")
-		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
+	if lname := registry.CanonicalName(q.Name); !forwardable(lname, recursion) {
+		if s.fwd.probeHit(lname) {
+			// Our own loop probe came back: refuse it, which ends the loop.
+			return s.fail(req, mdns.RcodeRefused, opt), SourceServer
+		}
+		if !recursion {
+			ex.refuse("the name is outside the zone and the client may not recurse (--allow-recursion)")
+			return s.fail(req, mdns.RcodeRefused, opt), SourceServer
+		}
 	}
 	return s.forward(ctx, req, opt)
 }
@@ -931,32 +928,4 @@ func (s *Server) finish(m *mdns.Msg, opt *mdns.OPT) *mdns.Msg {
 	}
 	m.Extra = append(m.Extra, o)
 	return m
-}
-
-// recursionAllowed reports whether client, or any address of the
-// container that holds it, is in the recursion ACL.
-func (s *Server) recursionAllowed(client netip.Addr) bool {
-	if containsAddr(s.allowRecursion, client) {
-		return true
-	}
-	if c := s.zone.clientOf(client); c != nil {
-		for _, a := range c.Addrs {
-			if containsAddr(s.allowRecursion, a) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func containsAddr(prefixes []netip.Prefix, ip netip.Addr) bool {
-	if !ip.IsValid() {
-		return false
-	}
-	for _, p := range prefixes {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }
