@@ -85,7 +85,7 @@ type Config struct {
 	// is bound with SO_REUSEPORT, so that the next run of the server can
 	// bind beside this one before it stops (a start-first update).
 	ExtraListen []string
-	// TTL is the TTL of cluster records.
+	// TTL is the TTL of cluster records, MinTTL to MaxTTL.
 	TTL time.Duration
 	// StaleTTL is the TTL of records whose node is stale (its engine or
 	// the node itself is unreachable); at most TTL.
@@ -111,7 +111,7 @@ type Config struct {
 	// subnets: only ReverseZones are then the server's.
 	NoNetworkReverseZones bool
 
-	// Upstreams are the resolvers (host:port; the port defaults to 53)
+	// Upstreams are the resolvers (IP addresses, with a port or 53)
 	// that names outside the zone are forwarded to, tried in order.
 	Upstreams []string
 	// ForwardTimeout bounds the whole forwarding of one question, all
@@ -143,7 +143,8 @@ type Config struct {
 	Notify []string
 
 	// MaxUDPSize caps the UDP reply size a client may ask for with EDNS0
-	// (RFC 6891); also the size the server advertises.
+	// (RFC 6891); also the size the server advertises. MinUDPSize to
+	// MaxUDPSize.
 	MaxUDPSize int
 	// MaxConcurrent bounds the UDP queries handled at once; beyond it the
 	// server stops reading and the socket buffer absorbs the burst.
@@ -229,6 +230,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("dns: config has no store")
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Zone == "" {
 		cfg.Zone = DefaultZone
 	}
@@ -261,9 +265,6 @@ func New(cfg Config) (*Server, error) {
 			*d.v = d.def
 		}
 	}
-	if cfg.TTL < time.Second || cfg.NegativeTTL < time.Second {
-		return nil, fmt.Errorf("dns: ttl %v and negative ttl %v must be at least 1s", cfg.TTL, cfg.NegativeTTL)
-	}
 	cfg.StaleTTL = min(cfg.StaleTTL, cfg.TTL)
 	ints := []struct {
 		name string
@@ -284,13 +285,9 @@ func New(cfg Config) (*Server, error) {
 			*n.v = n.def
 		}
 	}
-	cfg.MaxUDPSize = min(max(cfg.MaxUDPSize, mdns.MinMsgSize), mdns.MaxMsgSize)
 	ups := make([]string, 0, len(cfg.Upstreams))
 	for _, u := range cfg.Upstreams {
-		hp, err := normalizeUpstream(u)
-		if err != nil {
-			return nil, fmt.Errorf("dns: %w", err)
-		}
+		hp, _ := normalizeUpstream(u) // Validate took it
 		ups = append(ups, hp)
 	}
 	cfg.Upstreams = ups
@@ -410,24 +407,6 @@ func New(cfg Config) (*Server, error) {
 }
 
 func seconds(d time.Duration) uint32 { return uint32(d / time.Second) }
-
-// normalizeUpstream checks an upstream address and adds the default port.
-func normalizeUpstream(u string) (string, error) {
-	if ip, err := netip.ParseAddr(u); err == nil {
-		return netip.AddrPortFrom(ip, 53).String(), nil
-	}
-	host, port, err := net.SplitHostPort(u)
-	if err != nil {
-		return "", fmt.Errorf("upstream %q: %w", u, err)
-	}
-	if p, err := strconv.Atoi(port); err != nil || p <= 0 || p > 65535 {
-		return "", fmt.Errorf("upstream %q: bad port", u)
-	}
-	if host == "" {
-		return "", fmt.Errorf("upstream %q: no host", u)
-	}
-	return net.JoinHostPort(host, port), nil
-}
 
 // listen binds the UDP sockets (one per core) and the TCP listener on
 // addr. With port 0 both get the same port.

@@ -3,6 +3,7 @@ package dns
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -608,15 +609,16 @@ func TestNormalizeUpstream(t *testing.T) {
 		"192.0.2.1:5353":   "192.0.2.1:5353",
 		"2001:db8::1":      "[2001:db8::1]:53",
 		"[2001:db8::1]:53": "[2001:db8::1]:53",
-		"dns.example:53":   "dns.example:53",
+		"[2001:db8::1]":    "[2001:db8::1]:53",
 	} {
 		if got, err := normalizeUpstream(in); err != nil || got != want {
 			t.Errorf("normalizeUpstream(%q): got %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", ":53", "1.2.3.4:0", "1.2.3.4:99999", "dns.example"} {
-		if got, err := normalizeUpstream(in); err == nil {
-			t.Errorf("normalizeUpstream(%q): got %q; want an error", in, got)
+	for _, in := range []string{"", ":53", "1.2.3.4:0", "1.2.3.4:99999", "dns.example", "dns.example:53"} {
+		var ce *ConfigError
+		if got, err := normalizeUpstream(in); !errors.As(err, &ce) || ce.Field != "Upstreams" {
+			t.Errorf("normalizeUpstream(%q): got %q, %v; want a *ConfigError for Upstreams", in, got, err)
 		}
 	}
 }

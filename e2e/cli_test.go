@@ -250,7 +250,8 @@ func TestCLITellsTheTruth(t *testing.T) {
 	}
 
 	// Every bad value exits 2 before anything starts.
-	for _, args := range [][]string{{"--zone", "bad zone!"}, {"--gossip-key", "notbase64"}} {
+	for _, args := range [][]string{{"--zone", "bad zone!"}, {"--gossip-key", "notbase64"},
+		{"--ttl", "25h"}, {"--max-udp-size", "65535"}, {"--upstream", "dns.example:53"}} {
 		out, code := runCLI(t, append([]string{"serve", "--log-format", "json"}, args...)...)
 		if code != 2 || strings.Contains(out, "swarmdns starting") || !strings.Contains(out, args[0]) {
 			t.Errorf("serve %v: exit %d, %q; want 2 naming %s, before starting", args, code, out, args[0])

@@ -111,8 +111,8 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	return fs
 }
 
-// validate checks the flags that the components do not check themselves
-// and puts them in canonical form.
+// validate checks the flags and puts them in canonical form; the DNS
+// server's own settings are checked by dns's rules (dnsFlagErrors).
 func (c *serveConfig) validate() error {
 	var errs []error
 	if _, ok := mdns.IsDomainName(c.zone); !ok || c.zone == "" || c.zone == "." || !hostnameLabels(c.zone) {
@@ -138,22 +138,7 @@ func (c *serveConfig) validate() error {
 			errs = append(errs, fmt.Errorf("--dns-listen: %w", err))
 		}
 	}
-	for i, u := range c.upstreams {
-		if _, _, err := net.SplitHostPort(u); err != nil {
-			u = net.JoinHostPort(strings.Trim(u, "[]"), "53")
-		}
-		if _, err := netip.ParseAddrPort(u); err != nil {
-			errs = append(errs, fmt.Errorf("--upstream: %q is not an IP address with an optional port", c.upstreams[i]))
-			continue
-		}
-		c.upstreams[i] = u
-	}
-	if c.ttl < time.Second || c.ttl > 24*time.Hour {
-		errs = append(errs, fmt.Errorf("--ttl: %v is out of range (1s to 24h)", c.ttl))
-	}
-	if c.maxUDPSize < 512 || c.maxUDPSize > 4096 {
-		errs = append(errs, fmt.Errorf("--max-udp-size: %d is out of range (512 to 4096)", c.maxUDPSize))
-	}
+	errs = append(errs, dnsFlagErrors(c.dnsConfigToCheck())...)
 	if _, err := c.transferKeys(); err != nil {
 		errs = append(errs, err)
 	}
