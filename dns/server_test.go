@@ -576,8 +576,8 @@ func TestNewErrors(t *testing.T) {
 		{"bad zone", Config{Listen: "127.0.0.1:0", Store: r, Zone: "a..b"}, "invalid zone"},
 		{"root zone", Config{Listen: "127.0.0.1:0", Store: r, Zone: "."}, "invalid zone"},
 		{"bad upstream", Config{Listen: "127.0.0.1:0", Store: r, Upstreams: []string{"1.2.3.4:x"}}, "bad port"},
-		{"negative ttl", Config{Listen: "127.0.0.1:0", Store: r, TTL: -time.Second}, "negative ttl"},
-		{"sub-second ttl", Config{Listen: "127.0.0.1:0", Store: r, TTL: time.Millisecond}, "at least 1s"},
+		{"negative ttl", Config{Listen: "127.0.0.1:0", Store: r, TTL: -time.Second}, "TTL -1s: out of range"},
+		{"sub-second ttl", Config{Listen: "127.0.0.1:0", Store: r, TTL: time.Millisecond}, "TTL 1ms: out of range"},
 	}
 	for _, tt := range tests {
 		s, err := New(tt.cfg)

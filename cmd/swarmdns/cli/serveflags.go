@@ -71,7 +71,7 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.zone, "zone", "swarm.internal.", "the DNS zone swarmdns is authoritative for")
 	fs.StringVar(&c.nodeAddress, "node-address", "", "node-local DNS `address` (169.254.53.53 in the deploy files) that swarmdns puts on its dummy interface swarmdns0, or on lo, and keeps when it stops (needs CAP_NET_ADMIN; swarmdns uninstall removes it)")
 	fs.Var(&c.dnsListen, "dns-listen", "`addresses` to serve DNS on, UDP and TCP, comma-separated or repeated (default: the node address's port 53 and 127.0.0.1:53; \":53\" serves every address)")
-	fs.Var(&c.upstreams, "upstream", "upstream resolvers for names outside the zone, `host[:port]`, comma-separated or repeated (default: the nameservers of --resolv-conf)")
+	fs.Var(&c.upstreams, "upstream", "upstream resolvers for names outside the zone, `ip[:port]`, comma-separated or repeated (default: the nameservers of --resolv-conf)")
 	fs.StringVar(&c.resolvConf, "resolv-conf", "/etc/resolv.conf", "`file` to read upstream resolvers from when --upstream is not set")
 	fs.DurationVar(&c.ttl, "ttl", 5*time.Second, "TTL of the zone's records")
 	fs.StringVar(&c.hostsFile, "hosts-file", "", "`file` in /etc/hosts format whose names are answered too (reloaded when it changes)")
