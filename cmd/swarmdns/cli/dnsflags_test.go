@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,24 @@ func TestDNSFlagErrors(t *testing.T) {
 			if !strings.HasPrefix(err.Error(), c.want[i]) {
 				t.Errorf("error %d: %q; want it to start %q", i, err, c.want[i])
 			}
+		}
+	}
+}
+
+// TestDNSFlagZeroIsAValue: --ttl 0 and --max-udp-size 0 on the command line
+// are refused, not taken as dns.Config's "unset" (which would serve the
+// default the user did not ask for).
+func TestDNSFlagZeroIsAValue(t *testing.T) {
+	for _, args := range [][]string{{"--ttl", "0"}, {"--max-udp-size", "0"}} {
+		var c serveConfig
+		fs := newServeFlags(&c)
+		var errOut bytes.Buffer
+		if _, ok := parseFlags(fs, args, func(string) string { return "" }, &errOut); !ok {
+			t.Fatalf("parseFlags %v: %s", args, errOut.String())
+		}
+		err := c.validate()
+		if err == nil || !strings.Contains(err.Error(), args[0]+" 0") {
+			t.Errorf("%v: got %v; want an error naming %s", args, err, args[0])
 		}
 	}
 }

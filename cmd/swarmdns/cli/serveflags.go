@@ -13,6 +13,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/swarmdns/swarmdns/admin"
+	"github.com/swarmdns/swarmdns/dns"
 )
 
 // serveConfig is everything `swarmdns serve` is told on its command line.
@@ -137,6 +138,14 @@ func (c *serveConfig) validate() error {
 		if err := checkHostPort(l); err != nil {
 			errs = append(errs, fmt.Errorf("--dns-listen: %w", err))
 		}
+	}
+	// Every DNS flag has a non-zero default, so a zero here is a value the
+	// user gave (--ttl 0), not dns.Config's "unset, take the default".
+	if c.ttl == 0 {
+		errs = append(errs, fmt.Errorf("--ttl 0s: out of range (%v to %v)", dns.MinTTL, dns.MaxTTL))
+	}
+	if c.maxUDPSize == 0 {
+		errs = append(errs, fmt.Errorf("--max-udp-size 0: out of range (%d to %d)", dns.MinUDPSize, dns.MaxUDPSize))
 	}
 	errs = append(errs, dnsFlagErrors(c.dnsConfigToCheck())...)
 	if _, err := c.transferKeys(); err != nil {
