@@ -21,7 +21,7 @@ import (
 type delegate struct{ n *Node }
 
 func (d *delegate) NodeMeta(limit int) []byte {
-	m := meta{Generation: d.n.gen.Load()}
+	m := meta{Generation: d.n.gen.Load(), Key: d.n.keyFingerprint()}
 	if d.n.leaving.Load() {
 		m.Flags |= metaLeaving
 	}
@@ -135,6 +135,10 @@ type Member struct {
 	LastSeen time.Time
 	// Generation is the run it announces; zero if unknown.
 	Generation uint64
+	// Key is the fingerprint (KeyFingerprint) of the key the node
+	// encrypts with, as it announces it; empty without encryption or when
+	// unknown.
+	Key string
 	// Local is true for this node.
 	Local bool
 }
@@ -149,14 +153,14 @@ func (n *Node) Members() []Member {
 		if mb.state == "" {
 			continue // its first event is still queued
 		}
-		m := Member{Name: mb.name, Addr: mb.addr, State: mb.state, Since: mb.since, LastSeen: mb.lastSeen, Generation: mb.meta.Generation}
+		m := Member{Name: mb.name, Addr: mb.addr, State: mb.state, Since: mb.since, LastSeen: mb.lastSeen, Generation: mb.meta.Generation, Key: mb.meta.Key}
 		if m.State == StateAlive {
 			m.LastSeen = now
 		}
 		out = append(out, m)
 	}
 	n.mu.Unlock()
-	out = append(out, Member{Name: n.cfg.Node, Addr: n.LocalAddr(), State: StateAlive, Since: n.start, LastSeen: now, Generation: n.gen.Load(), Local: true})
+	out = append(out, Member{Name: n.cfg.Node, Addr: n.LocalAddr(), State: StateAlive, Since: n.start, LastSeen: now, Generation: n.gen.Load(), Key: n.keyFingerprint(), Local: true})
 	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }

@@ -99,7 +99,13 @@
 // or none can neither join nor inject a record, and memberlist's refusal
 // ("Decrypt packet failed", "no installed keys could decrypt") shows in the
 // log of the node it tried, through the memberlist-to-zerolog bridge
-// (component=memberlist, sampled). Without a key New logs a warning. The
+// (component=memberlist, sampled). A node holds a keyring (Config.Keys,
+// Node.SetKeys): the first key encrypts, every key decrypts, so a key is
+// rotated without downtime in three steps that each reach every node
+// before the next (add the new key, make it the first, drop the old one).
+// The node meta carries the fingerprint of the key a node encrypts with
+// (never the key), so every node's member list shows which key each peer
+// uses. Without a key New logs a warning. The
 // memberlist Label (default "swarmdns") keeps the cluster apart from
 // Docker Swarm's own memberlist on the same hosts (which holds port 7946;
 // swarmdns uses 7947). Members whose meta is not swarmdns's are refused.

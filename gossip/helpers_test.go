@@ -47,7 +47,7 @@ func fastMemberlist(tr memberlist.Transport) func(*memberlist.Config) {
 }
 
 type nodeOpts struct {
-	key     []byte
+	keys    [][]byte
 	lease   time.Duration
 	join    []string
 	seeds   func(context.Context) []string
@@ -104,7 +104,7 @@ func startNode(t testing.TB, name string, o nodeOpts) *tnode {
 		BindAddr:       netip.AddrPortFrom(o.ip, 0).String(),
 		Join:           o.join,
 		Seeds:          o.seeds,
-		Key:            o.key,
+		Keys:           o.keys,
 		Lease:          o.lease,
 		RejoinInterval: 300 * time.Millisecond,
 		LeaveTimeout:   2 * time.Second,

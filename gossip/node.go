@@ -7,7 +7,6 @@ import (
 	"log"
 	"net"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,6 +74,12 @@ type Node struct {
 
 	gen     atomic.Uint64
 	leaving atomic.Bool
+	// keyring holds the gossip keys (nil without encryption); keysMu
+	// serialises SetKeys, and primaryKey is the fingerprint of the key
+	// that encrypts, announced in the meta.
+	keyring    *memberlist.Keyring
+	keysMu     sync.Mutex
+	primaryKey atomic.Pointer[string]
 	// handedOff makes Run end without leaving (HandOff).
 	handedOff atomic.Bool
 	// alone is set when the first round of joins found no peer to join.
@@ -203,8 +208,13 @@ func New(c Config) (*Node, error) {
 		mc.AdvertiseAddr, mc.AdvertisePort = ip.String(), aport
 	}
 	mc.Label = cfg.Label
-	if len(cfg.Key) > 0 {
-		mc.SecretKey = slices.Clone(cfg.Key)
+	if len(cfg.Keys) > 0 {
+		if n.keyring, err = newKeyring(cfg.Keys); err != nil {
+			return nil, fmt.Errorf("gossip: keys: %w", err)
+		}
+		primary := KeyFingerprint(cfg.Keys[0])
+		n.primaryKey.Store(&primary)
+		mc.Keyring = n.keyring
 		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	} else {
 		n.log.Warn().Msg("gossip is not encrypted: anyone who can reach the gossip port can join the cluster and publish records; set --gossip-key or --gossip-key-file")

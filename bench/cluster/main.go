@@ -165,7 +165,7 @@ func run(c config) error {
 		}
 		g, err := gossip.New(gossip.Config{
 			Node: name, Generation: gen, BindAddr: "127.0.0.1:0", Join: join,
-			Key: []byte("0123456789abcdef"), Store: reg, Logger: logger,
+			Keys: [][]byte{[]byte("0123456789abcdef")}, Store: reg, Logger: logger,
 			Metrics: prometheus.WrapRegistererWith(prometheus.Labels{"node": name}, prom),
 			MemberlistConfig: func(c *memberlist.Config) {
 				c.Transport = tr
