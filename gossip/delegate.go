@@ -435,11 +435,13 @@ func (c *conflictDelegate) NotifyConflict(existing, other *memberlist.Node) {
 type aliveDelegate struct{ n *Node }
 
 func (a *aliveDelegate) NotifyAlive(node *memberlist.Node) error {
-	if _, err := decodeMeta(node.Meta); err != nil {
+	md, err := decodeMeta(node.Meta)
+	if err != nil {
 		if a.n.warn.allow("alive/" + node.Name) {
 			a.n.log.Warn().Str("peer", node.Name).Stringer("addr", addrPort(node.Addr, node.Port)).Err(err).Msg("refused a member that is not a swarmdns node")
 		}
 		return errors.New("not a swarmdns node")
 	}
+	a.n.noteAlive(node.Name, addrPort(node.Addr, node.Port), md.Generation)
 	return nil
 }

@@ -92,6 +92,15 @@
 // such conflict: each takes the new address at the first join after its
 // old one is dead for DeadNodeReclaimTime.
 //
+// A node restarted at its old address starts at memberlist incarnation 1
+// while peers may hold its previous run (dead, left, or still alive when
+// the restart beat failure detection) at a higher one, and memberlist then
+// ignores the new run until the node hears of the old claim
+// (hashicorp/memberlist#311, seen in mass restarts). The generation in the
+// meta is the run's identity: a node that sees alive messages of a newer
+// run than the one it holds, and still holds the old one a second later,
+// pushes/pulls with the peer, which refutes the old claim (revive.go).
+//
 // # Security
 //
 // With a key, memberlist encrypts and authenticates every packet and

@@ -105,6 +105,8 @@ type Node struct {
 	// unreach holds the peers a probe of this node failed to reach since
 	// they last answered one.
 	unreach map[string]bool
+	// revived holds newer runs of peers held dead or left (revive.go).
+	revived map[string]*revival
 	// lastSyncAll is only used by the loop.
 	lastSyncAll time.Time
 
@@ -166,6 +168,7 @@ func New(c Config) (*Node, error) {
 		refuted:  make(chan struct{}, 1),
 		reached:  make(chan string, 256),
 		unreach:  make(map[string]bool),
+		revived:  make(map[string]*revival),
 		outbox:   make(chan outMsg, 256),
 		warn:     sometimes{period: 10 * time.Second},
 		members:  make(map[string]*member),
@@ -413,7 +416,8 @@ func (n *Node) loop(ctx context.Context) error {
 			n.syncAll()
 		case peer := <-n.reached:
 			n.syncWithin(peer, syncAllEvery)
-		case <-tick.C:
+		case now := <-tick.C:
+			n.joinRevived(now)
 			for _, node := range n.store.ExpireLeases() {
 				n.log.Info().Str("peer", node).Dur("lease", n.cfg.Lease).Msg("peer's lease ended; its records are dropped")
 			}
@@ -823,7 +827,7 @@ func (n *Node) reject(reason string) {
 
 // counters back Stats.
 type counters struct {
-	msgsIn, msgsOut, bytesIn, bytesOut, rejected atomic.Uint64
+	msgsIn, msgsOut, bytesIn, bytesOut, rejected, revived atomic.Uint64
 }
 
 // Stats are a node's gossip counters since it started (swarmdns messages
@@ -835,6 +839,9 @@ type Stats struct {
 	Rejected uint64
 	// Queued is the number of deltas waiting in the broadcast queue.
 	Queued int
+	// Revived counts the pushes/pulls with new runs of peers that
+	// memberlist did not take (revive.go).
+	Revived uint64
 }
 
 // NumMembers returns the number of nodes memberlist sees alive (or
@@ -846,7 +853,7 @@ func (n *Node) Stats() Stats {
 	return Stats{
 		MessagesIn: n.stats.msgsIn.Load(), MessagesOut: n.stats.msgsOut.Load(),
 		BytesIn: n.stats.bytesIn.Load(), BytesOut: n.stats.bytesOut.Load(),
-		Rejected: n.stats.rejected.Load(), Queued: n.queue.NumQueued(),
+		Rejected: n.stats.rejected.Load(), Queued: n.queue.NumQueued(), Revived: n.stats.revived.Load(),
 	}
 }
 
