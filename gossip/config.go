@@ -107,6 +107,11 @@ type Config struct {
 	Logger zerolog.Logger
 	// Metrics registers gossip's metrics when non-nil.
 	Metrics prometheus.Registerer
+	// PerContainerDeltas sends every local change as its own delta, as
+	// swarmdns did before an owner's changes travelled together in one
+	// batch; for comparisons (bench/cluster). Nodes also fall back to it
+	// while a member does not read batches.
+	PerContainerDeltas bool
 	// MemberlistConfig, when set, can adjust the memberlist configuration
 	// just before it is created (tests: shorter intervals, a transport).
 	MemberlistConfig func(*memberlist.Config)
