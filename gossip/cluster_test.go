@@ -593,7 +593,7 @@ func TestMetrics(t *testing.T) {
 		v := gathered(t, reg)
 		for name, min := range map[string]float64{
 			"swarmdns_gossip_members":                                 2,
-			"swarmdns_gossip_messages_total{direction=in,kind=delta}": 1,
+			"swarmdns_gossip_messages_total{direction=in,kind=batch}": 1,
 			"swarmdns_gossip_bytes_total{direction=out}":              1,
 			"swarmdns_gossip_pushpull_bytes":                          1,
 		} {

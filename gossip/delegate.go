@@ -220,6 +220,7 @@ func (e *eventDelegate) push(kind memberlist.NodeEventType, node *memberlist.Nod
 			n.members[ev.name] = mb
 		}
 		mb.addr = ev.addr
+		mb.batches = node.DMax >= batchProtocol
 		n.mu.Unlock()
 	}
 	e.n.events.push(ev)

@@ -38,6 +38,14 @@
 //     as NamedBroadcasts keyed by owner/container, so a newer delta
 //     replaces an older one still queued. A set too large for one gossip
 //     packet is not broadcast (counted as "oversize"); push/pull carries it.
+//   - batch: an owner's changes together (batch.go). The owner keeps one
+//     entry on the queue, carrying the newest state of every container it
+//     changed since its last entry went out in full, replaced at each
+//     change; a batch says which versions it completes, so a node that
+//     missed an earlier one (or that a batch had no room for) pulls the
+//     owner's state over TCP instead. Relays keep one entry per owner too.
+//     While a member reads no batches (an earlier release), changes go
+//     out as deltas.
 //   - state: full node states and, for push/pull, a digest (node,
 //     generation, version) of everything the sender holds. The sender's own
 //     state is authoritative (registry.MergeNode: what it lacks was

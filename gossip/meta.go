@@ -16,6 +16,10 @@ const (
 	// (DelegateProtocolMin/Max/Version): raise Max when a new message type
 	// appears, Min when an old one goes away.
 	protocolVersion = 1
+	// protocolMax is the newest delegate protocol this node reads: 2 adds
+	// batches (batch.go). The current version stays 1 so that nodes of an
+	// earlier release (1 to 1) still take this one.
+	protocolMax = batchProtocol
 
 	metaLeaving = 1 << 0 // the node is leaving cleanly: drop its records now
 )

@@ -118,10 +118,12 @@ func (t *tracker) poll() {
 						if ok {
 							v = set.Version
 						}
-						on = append(on, fmt.Sprintf("%s(v%d)", t.cluster[i].name, v))
+						info, _ := s.Node(c.owner.name)
+						on = append(on, fmt.Sprintf("%s(set v%d, node v%d, pulls %d)", t.cluster[i].name, v, info.Version, t.cluster[i].g.Stats().Pulls))
 					}
 				}
-				fmt.Fprintf(os.Stderr, "late: %s/%s present=%v; wrong on %v\n", c.owner.name, c.id, c.present, on)
+				oi, _ := c.owner.reg.Snapshot().Node(c.owner.name)
+				fmt.Fprintf(os.Stderr, "late: %s/%s present=%v (owner at v%d); wrong on %v\n", c.owner.name, c.id, c.present, oi.Version, on)
 			}
 		default:
 			kept = append(kept, c)
