@@ -119,3 +119,43 @@ func TestBatchFallback(t *testing.T) {
 		t.Errorf("a sent deltas %v and batches %v; want deltas only", v["swarmdns_gossip_messages_total{direction=out,kind=delta}"], v["swarmdns_gossip_messages_total{direction=out,kind=batch}"])
 	}
 }
+
+// TestDigestBehindPulls: a node that missed an owner's last batch (a
+// removal), and hears of no later one, learns from a third node's
+// push/pull digest that it is behind, and pulls the owner's state: the
+// removal, which the third node's additive copy could not carry, reaches
+// it.
+func TestDigestBehindPulls(t *testing.T) {
+	nodes := startCluster(t, 3, nodeOpts{tune: noPushPull})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	mustSet(t, a, testSet("g", "gone", "10.0.0.1"))
+	awaitEqualViews(t, 5*time.Second, nodes...)
+	b.tr.mutePackets(true, a.ip, c.ip)
+	a.reg.RemoveLocal("g")
+	eventually(t, 10*time.Second, func() error {
+		if got := lookup(c, "gone.swarm.internal"); len(got) != 0 {
+			return fmt.Errorf("c still holds gone")
+		}
+		if qa, qc := a.node.Stats().Queued, c.node.Stats().Queued; qa+qc != 0 {
+			return fmt.Errorf("queues: a %d, c %d", qa, qc)
+		}
+		return nil
+	})
+	b.tr.mutePackets(false, a.ip, c.ip)
+	if got := lookup(b, "gone.swarm.internal"); len(got) != 1 {
+		t.Fatalf("b got the removal while muted: %v", got)
+	}
+	// A push/pull between b and c (a join is one).
+	if _, err := b.node.ml.Join([]string{c.addr()}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() error {
+		if got := lookup(b, "gone.swarm.internal"); len(got) != 0 {
+			return fmt.Errorf("b still holds gone")
+		}
+		return nil
+	})
+	if b.node.Stats().Pulls == 0 {
+		t.Error("b dropped the set without pulling a's state")
+	}
+}

@@ -330,7 +330,7 @@ func formCluster(ctx context.Context, wg *sync.WaitGroup, c config, prom *promet
 		g, err := gossip.New(gossip.Config{
 			Node: name, Generation: gen, BindAddr: "127.0.0.1:0", Join: join,
 			Keys: [][]byte{[]byte("0123456789abcdef")}, Store: reg, Logger: logger,
-			Metrics: prometheus.WrapRegistererWith(prometheus.Labels{"node": name}, prom),
+			Metrics:            prometheus.WrapRegistererWith(prometheus.Labels{"node": name}, prom),
 			PerContainerDeltas: c.perContainer,
 			MemberlistConfig: func(c *memberlist.Config) {
 				c.Transport = tr
