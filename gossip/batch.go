@@ -299,14 +299,7 @@ func (n *Node) handleBatch(b *batch, raw []byte) {
 	}
 	news := false
 	for _, d := range b.Changes {
-		applied, err := n.store.ApplyDelta(d)
-		if err != nil {
-			n.reject("invalid")
-			if n.warn.allow("invalid/" + b.Node) {
-				n.log.Warn().Err(err).Str("peer", b.Node).Msg("refused a change of a batch")
-			}
-			continue
-		}
+		applied, _ := n.applyRemote(d)
 		news = news || applied
 	}
 	n.afterRemoteWrite(b.Node, b.Generation)

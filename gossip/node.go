@@ -517,12 +517,8 @@ func (n *Node) handleDelta(d registry.Delta, raw []byte) {
 	if !n.acceptRemote(d.Node, d.Generation) {
 		return
 	}
-	applied, err := n.store.ApplyDelta(d)
-	if err != nil {
-		n.reject("invalid")
-		if n.warn.allow("invalid/" + d.Node) {
-			n.log.Warn().Err(err).Str("peer", d.Node).Msg("refused a delta")
-		}
+	applied, ok := n.applyRemote(d)
+	if !ok {
 		return
 	}
 	n.afterRemoteWrite(d.Node, d.Generation)
@@ -532,6 +528,20 @@ func (n *Node) handleDelta(d registry.Delta, raw []byte) {
 		// replays stop here.
 		n.queueBroadcast(d.Node, d.ContainerID, raw)
 	}
+}
+
+// applyRemote writes another node's change to the store; one the store
+// refuses is counted and logged, and ok is false.
+func (n *Node) applyRemote(d registry.Delta) (applied, ok bool) {
+	applied, err := n.store.ApplyDelta(d)
+	if err != nil {
+		n.reject("invalid")
+		if n.warn.allow("invalid/" + d.Node) {
+			n.log.Warn().Err(err).Str("peer", d.Node).Str("container", d.ContainerID).Msg("refused a change")
+		}
+		return false, false
+	}
+	return applied, true
 }
 
 // acceptRemote checks an update's owner and generation before it reaches

@@ -203,19 +203,12 @@ func runCapacity(c config) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
-	var logs memberlistLog
-	prom := prometheus.NewRegistry()
-	load := loadAvg()
-	cluster, formed, synced, err := formCluster(ctx, &wg, c, prom, &logs)
+	s, err := startSession(c)
 	if err != nil {
 		return err
 	}
+	defer s.stop()
+	cluster, prom, logs, formed, synced, load := s.cluster, s.prom, s.logs, s.formed, s.synced, s.load
 	mode := "one batch per owner"
 	if c.perContainer {
 		mode = "one delta per container change"
@@ -230,7 +223,7 @@ func runCapacity(c config) error {
 	for _, rate := range rates {
 		every := time.Duration(float64(time.Second) / rate)
 		count := int(c.step.Seconds() * rate)
-		r := window(cluster, prom, &logs, 30*time.Second, func(t *tracker) int {
+		r := window(cluster, prom, logs, 30*time.Second, func(t *tracker) int {
 			var started []*change
 			paced(count, every, func(i int) {
 				seq++
@@ -289,7 +282,7 @@ func runCapacity(c config) error {
 		}
 		gen++
 		var last time.Time
-		r := window(cluster, prom, &logs, 60*time.Second, func(t *tracker) int {
+		r := window(cluster, prom, logs, 60*time.Second, func(t *tracker) int {
 			paced(len(olds), every, func(k int) {
 				o := olds[k]
 				o.nd.reg.RemoveLocal(o.id)
@@ -303,7 +296,7 @@ func runCapacity(c config) error {
 		})
 		// Put the initial containers back for the next update, and let
 		// that converge (not measured).
-		window(cluster, prom, &logs, 60*time.Second, func(t *tracker) int {
+		window(cluster, prom, logs, 60*time.Second, func(t *tracker) int {
 			for k, o := range olds {
 				id := fmt.Sprintf("%s-g%d", o.id, gen)
 				o.nd.reg.RemoveLocal(id)

@@ -143,27 +143,19 @@ func run(c config) error {
 	if c.nodes < 2 || c.perNode < 1 || c.churnEvery <= 0 {
 		return errors.New("want -nodes 2 or more, -containers 1 or more and a positive -churn-every")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
-	var logs memberlistLog
-	// Every node's gossip metrics, told apart by a node label.
-	prom := prometheus.NewRegistry()
-	n := c.nodes
-	load := loadAvg()
-	cluster, formed, synced, err := formCluster(ctx, &wg, c, prom, &logs)
+	s, err := startSession(c)
 	if err != nil {
 		return err
 	}
+	defer s.stop()
+	cluster, prom, logs, formed, synced, load := s.cluster, s.prom, s.logs, s.formed, s.synced, s.load
+	n := c.nodes
 	want := n * c.perNode
 	// Convergence: a new container on a random node, until every node
 	// resolves its name; then its removal, until none does.
 	fmt.Fprintf(os.Stderr, "measuring convergence over %d trials...\n", c.trials)
 	trialMsgs := startMessages(prom)
-	trialCPU := startCPU(&logs)
+	trialCPU := startCPU(logs)
 	var add, del []time.Duration
 	var addLate, delLate int
 	for t := range c.trials {
@@ -196,14 +188,14 @@ func run(c config) error {
 	time.Sleep(c.settle) // a measured wait, not a wait for a condition
 	fmt.Fprintf(os.Stderr, "measuring traffic at rest for %v...\n", c.rest)
 	restMsgs := startMessages(prom)
-	restCPU := startCPU(&logs)
+	restCPU := startCPU(logs)
 	restBps := traffic(cluster, c.rest, nil)
 	restUse := restCPU()
 	restMsg := restMsgs()
 	fmt.Fprintf(os.Stderr, "measuring traffic under churn (one change every %v) for %v...\n", c.churnEvery, c.churn)
 	var started, stopped atomic.Int64
 	churnMsgs := startMessages(prom)
-	churnCPU := startCPU(&logs)
+	churnCPU := startCPU(logs)
 	churnBps := traffic(cluster, c.churn, func(stop <-chan struct{}) {
 		// running holds the sets the churn may stop: the initial ones
 		// and those it started.
@@ -291,6 +283,34 @@ func run(c config) error {
 		_ = w.Flush()
 	}
 	return nil
+}
+
+// session is a formed cluster and what measures it.
+type session struct {
+	cluster []*node
+	// prom holds every node's gossip metrics, told apart by a node label.
+	prom           *prometheus.Registry
+	logs           *memberlistLog
+	formed, synced time.Duration
+	load           string // the load average before the cluster started
+	stop           func()
+}
+
+// startSession forms the cluster (formCluster); stop ends it.
+func startSession(c config) (*session, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	s := &session{prom: prometheus.NewRegistry(), logs: &memberlistLog{}, load: loadAvg()}
+	s.stop = func() {
+		cancel()
+		wg.Wait()
+	}
+	var err error
+	if s.cluster, s.formed, s.synced, err = formCluster(ctx, &wg, c, s.prom, s.logs); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
 }
 
 // formCluster starts c.nodes gossip nodes, each with c.perNode record
