@@ -23,7 +23,11 @@ import (
 // missed an earlier batch, or the batch had no room for every change) is
 // behind, and pulls the owner's whole state over TCP, at most once per
 // pullEvery. Relays keep one entry per owner too: a batch that covers
-// another one replaces it.
+// another one replaces it. Once the owner's last entry has gone out in
+// full, the owner announces its version (a batch without changes, which
+// every node that holds that version relays once), so that a node that
+// missed the last entry of a burst is behind and pulls at once rather
+// than at a push/pull tens of seconds later.
 //
 // Nodes of an earlier release do not read batches (memberlist's delegate
 // protocol: swarmdns with batches announces 2 as its maximum), so while any
@@ -138,6 +142,9 @@ type ownBatch struct {
 	from    uint64
 	gen     uint64
 	current *batchBroadcast
+	// announced is the version last announced, announceDue the one to
+	// announce next (the To of the last entry that went out in full).
+	announced, announceDue uint64
 }
 
 // batchBroadcast is a batch on the broadcast queue: the owner's own (one
@@ -189,7 +196,22 @@ func (o *ownBatch) finished(e *batchBroadcast) {
 	}
 	if len(o.pending) == 0 {
 		o.from = max(o.from, e.to)
+		o.announceDue = max(o.announceDue, e.to)
 	}
+}
+
+// announce queues the owner's version once its last entry went out in
+// full (the loop's tick, through queueOwnBatch).
+func (n *Node) announce(o *ownBatch) {
+	v := o.announceDue
+	if o.current != nil || len(o.pending) > 0 || v <= o.announced {
+		return
+	}
+	o.announced = v
+	e := &batchBroadcast{owner: n.cfg.Node, own: o, from: v, to: v,
+		msg: encodeBatch(&batch{Node: n.cfg.Node, Generation: o.gen, From: v, To: v})}
+	o.current = e
+	n.queue.QueueBroadcast(e)
 }
 
 // batchesAllowed reports whether every alive member reads batches.
@@ -222,6 +244,9 @@ func (n *Node) queueOwnBatch(changes []registry.Change) {
 		o.pending[c.ContainerID] = c
 	}
 	if len(o.pending) == 0 || len(changes) == 0 && o.current != nil {
+		if len(changes) == 0 {
+			n.announce(o)
+		}
 		o.mu.Unlock()
 		return
 	}
@@ -303,6 +328,11 @@ func (n *Node) handleBatch(b *batch, raw []byte) {
 		news = news || applied
 	}
 	n.afterRemoteWrite(b.Node, b.Generation)
+	if len(b.Changes) == 0 && held >= b.To && b.To > n.announced[b.Node] {
+		// An announcement this node can vouch for: relayed once.
+		n.announced[b.Node] = b.To
+		news = true
+	}
 	if news {
 		n.queue.QueueBroadcast(&batchBroadcast{owner: b.Node, from: b.From, to: b.To, msg: raw})
 		if n.queue.NumQueued() > maxQueued {

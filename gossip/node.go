@@ -111,6 +111,9 @@ type Node struct {
 	// holds the pulls waiting for that limit (batch.go).
 	lastPull   map[string]time.Time
 	pullWanted map[string]bool
+	// announced is the version of each owner's announcement last relayed
+	// (batch.go; the loop's only).
+	announced map[string]uint64
 	// own is the local node's batch of changes (batch.go).
 	own ownBatch
 	// lastSyncAll is only used by the loop.
@@ -179,6 +182,7 @@ func New(c Config) (*Node, error) {
 		revived:    make(map[string]*revival),
 		lastPull:   make(map[string]time.Time),
 		pullWanted: make(map[string]bool),
+		announced:  make(map[string]uint64),
 		outbox:     make(chan outMsg, 256),
 		warn:       sometimes{period: 10 * time.Second},
 		members:    make(map[string]*member),
