@@ -81,8 +81,12 @@ type Config struct {
 	// without a token (Prometheus on the node's address, as CoreDNS's
 	// 9153), bound with SO_REUSEPORT like the DNS sockets.
 	MetricsListen string
-	// Token, when not empty, is the bearer token every request but
-	// /healthz must carry ("Authorization: Bearer <token>").
+	// Token, when not empty, is the bearer token every request but the
+	// probes (/healthz, /readyz) must carry ("Authorization: Bearer
+	// <token>"). The probes say only whether the node lives and which
+	// readiness check is pending, and their callers (a load balancer,
+	// Docker's HEALTHCHECK, an orchestrator) are not given secrets: as
+	// CoreDNS's health and ready plugins, and Kubernetes' own /readyz.
 	Token string
 
 	// Zone is the node's registry (required).
@@ -92,6 +96,9 @@ type Config struct {
 	Members MemberLister
 	// Explainer backs /v1/lookup; nil answers it 501.
 	Explainer Explainer
+	// Hidden, when set, lists the containers a label hides, so that a
+	// lookup can say the label is why a name has no answer.
+	Hidden HiddenFinder
 	// ZoneName, when set, is the DNS zone ("swarm.internal."); a name
 	// without a dot given to /v1/lookup is taken relative to it, so that
 	// `swarmdns lookup web` asks for web.<zone>.
@@ -105,9 +112,9 @@ type Config struct {
 	// Gatherer serves /metrics and is where /v1/stats reads its numbers
 	// (required).
 	Gatherer prometheus.Gatherer
-	// Registerer, when set, receives the API's own collectors:
-	// swarmdns_records{node} and swarmdns_members{state}, computed from
-	// Zone and Members at scrape time.
+	// Registerer, when set, receives the API's own collector:
+	// swarmdns_records{node} and swarmdns_ready{check}, computed from Zone
+	// and Ready at scrape time.
 	Registerer prometheus.Registerer
 
 	// LogLevel returns the current log level for GET /v1/log-level; nil

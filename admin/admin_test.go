@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/swarmdns/swarmdns/admin"
+	"github.com/swarmdns/swarmdns/internal/metric"
 	"github.com/swarmdns/swarmdns/internal/testrun"
 	"github.com/swarmdns/swarmdns/registry"
 )
@@ -353,7 +354,7 @@ func TestReadyzTurnsReadyAfterSync(t *testing.T) {
 func TestTokenRequired(t *testing.T) {
 	const token = "s3cret-token"
 	_, base := startServer(t, admin.Config{Token: token})
-	for _, path := range []string{"/v1/members", "/v1/records", "/v1/stats", "/metrics", "/readyz", "/v1/version", "/v1/log-level", "/nope"} {
+	for _, path := range []string{"/v1/members", "/v1/records", "/v1/stats", "/metrics", "/v1/version", "/v1/log-level", "/v1/lookup", "/nope"} {
 		for _, tok := range []string{"", "wrong", token + "x"} {
 			status, body := call(t, http.MethodGet, base+path, tok, "")
 			if status != http.StatusUnauthorized {
@@ -377,8 +378,11 @@ func TestTokenRequired(t *testing.T) {
 			t.Errorf("%s with the token: got %d %s; want 200", path, status, body)
 		}
 	}
-	if status, _ := call(t, http.MethodGet, base+"/healthz", "", ""); status != http.StatusOK {
-		t.Errorf("/healthz without token: got %d; want 200", status)
+	// The probes need no token (Config.Token says why).
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if status, _ := call(t, http.MethodGet, base+path, "", ""); status != http.StatusOK {
+			t.Errorf("%s without token: got %d; want 200", path, status)
+		}
 	}
 }
 
@@ -494,64 +498,68 @@ next:
 
 func TestMetricsScrapedAndMoving(t *testing.T) {
 	pr := prometheus.NewRegistry()
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: admin.MetricDNSRequests, Help: "DNS requests."}, []string{"qtype", "rcode"})
+	requests := metric.DNSRequests.CounterVec()
 	pr.MustRegister(requests)
-	requests.WithLabelValues("A", "NOERROR").Add(3)
+	requests.WithLabelValues("swarm.internal.", "udp", "1", "A").Add(3)
 	zone := testZone(t)
 	members := &fakeMembers{ms: []admin.Member{{Name: "n1", State: "alive"}, {Name: "n2", State: "alive"}, {Name: "n3", State: "dead"}}}
 	_, base := startServer(t, admin.Config{Zone: zone, Members: members, Gatherer: pr, Registerer: pr})
 
 	mfs := scrape(t, base)
-	if v, ok := value(mfs, admin.MetricDNSRequests, "qtype", "A", "rcode", "NOERROR"); !ok || v != 3 {
+	if v, ok := value(mfs, metric.DNSRequests.Name, "type", "A"); !ok || v != 3 {
 		t.Errorf("first scrape: got %v (present %v); want 3", v, ok)
 	}
 	for _, c := range []struct {
 		name, k, v string
 		want       float64
 	}{
-		{admin.MetricRecords, "node", "n1", 1},
-		{admin.MetricRecords, "node", "n2", 2},
-		{admin.MetricMembers, "state", "alive", 2},
-		{admin.MetricMembers, "state", "dead", 1},
+		{metric.Records.Name, "node", "n1", 1},
+		{metric.Records.Name, "node", "n2", 2},
 	} {
 		if got, ok := value(mfs, c.name, c.k, c.v); !ok || got != c.want {
 			t.Errorf("%s{%s=%q}: got %v (present %v); want %v", c.name, c.k, c.v, got, ok, c.want)
 		}
 	}
 
-	requests.WithLabelValues("A", "NOERROR").Inc()
-	requests.WithLabelValues("AAAA", "NXDOMAIN").Inc()
+	requests.WithLabelValues("swarm.internal.", "udp", "1", "A").Inc()
+	requests.WithLabelValues("swarm.internal.", "udp", "1", "AAAA").Inc()
 	zone.RemoveLocal("aaaa1111")
 	mfs = scrape(t, base)
-	if v, _ := value(mfs, admin.MetricDNSRequests, "qtype", "A", "rcode", "NOERROR"); v != 4 {
-		t.Errorf("second scrape A/NOERROR: got %v; want 4", v)
+	if v, _ := value(mfs, metric.DNSRequests.Name, "type", "A"); v != 4 {
+		t.Errorf("second scrape A: got %v; want 4", v)
 	}
-	if v, _ := value(mfs, admin.MetricDNSRequests, "qtype", "AAAA", "rcode", "NXDOMAIN"); v != 1 {
-		t.Errorf("second scrape AAAA/NXDOMAIN: got %v; want 1", v)
+	if v, _ := value(mfs, metric.DNSRequests.Name, "type", "AAAA"); v != 1 {
+		t.Errorf("second scrape AAAA: got %v; want 1", v)
 	}
-	if v, _ := value(mfs, admin.MetricRecords, "node", "n1"); v != 0 {
+	if v, _ := value(mfs, metric.Records.Name, "node", "n1"); v != 0 {
 		t.Errorf("second scrape swarmdns_records{node=n1}: got %v; want 0", v)
 	}
 }
 
 func TestStatsReadFromRegistry(t *testing.T) {
 	pr := prometheus.NewRegistry()
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: admin.MetricDNSRequests, Help: "h"}, []string{"qtype", "rcode"})
-	hits := prometheus.NewCounter(prometheus.CounterOpts{Name: admin.MetricDNSCacheHits, Help: "h"})
-	misses := prometheus.NewCounter(prometheus.CounterOpts{Name: admin.MetricDNSCacheMisses, Help: "h"})
-	forward := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: admin.MetricDNSForward, Help: "h", Buckets: []float64{0.01, 0.1, 1}}, []string{"upstream"})
-	reconnects := prometheus.NewCounter(prometheus.CounterOpts{Name: admin.MetricWatcherReconnect, Help: "h"})
-	lastSync := prometheus.NewGauge(prometheus.GaugeOpts{Name: admin.MetricWatcherLastSync, Help: "h"})
+	requests := metric.DNSRequests.CounterVec()
+	responses := metric.DNSResponses.CounterVec()
+	hits := metric.DNSCacheHits.Counter()
+	misses := metric.DNSCacheMisses.Counter()
+	fwdDef := metric.DNSForwardDuration
+	fwdDef.Buckets = []float64{0.01, 0.1, 1}
+	forward := fwdDef.HistogramVec()
+	reconnects := metric.WatcherReconnects.Counter()
+	lastSync := metric.WatcherLastSync.Gauge()
 	gossipMsgs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "swarmdns_gossip_messages_total", Help: "h"}, []string{"direction"})
-	fwdErrors := prometheus.NewCounter(prometheus.CounterOpts{Name: admin.MetricDNSForwardErrors, Help: "h"})
-	overload := prometheus.NewCounterVec(prometheus.CounterOpts{Name: admin.MetricDNSOverload, Help: "h"}, []string{"reason"})
-	pr.MustRegister(requests, hits, misses, forward, reconnects, lastSync, gossipMsgs, fwdErrors, overload)
-	fwdErrors.Add(4)
+	fwdErrors := metric.DNSForwardErrors.CounterVec()
+	overload := metric.DNSOverload.CounterVec()
+	pr.MustRegister(requests, responses, hits, misses, forward, reconnects, lastSync, gossipMsgs, fwdErrors, overload)
+	fwdErrors.WithLabelValues("127.0.0.1:53").Add(4)
 	overload.WithLabelValues("inflight").Add(6)
 
-	requests.WithLabelValues("A", "NOERROR").Add(5)
-	requests.WithLabelValues("A", "NXDOMAIN").Add(2)
-	requests.WithLabelValues("AAAA", "NOERROR").Add(1)
+	requests.WithLabelValues("swarm.internal.", "udp", "1", "A").Add(5)
+	requests.WithLabelValues(".", "tcp", "2", "A").Add(2)
+	requests.WithLabelValues("swarm.internal.", "udp", "1", "AAAA").Add(1)
+	responses.WithLabelValues("swarm.internal.", "udp", "1", "NOERROR", "zone").Add(6)
+	responses.WithLabelValues(".", "tcp", "2", "NXDOMAIN", "upstream").Add(2)
+	responses.WithLabelValues(".", "tcp", "2", "SERVFAIL", "server") // present at zero: not listed
 	hits.Add(7)
 	misses.Add(3)
 	for range 9 {

@@ -123,6 +123,16 @@ type Explanation struct {
 	Forwarded bool `json:"forwarded,omitempty"`
 	// Note is a free-form remark from the explainer ("answered from cache").
 	Note string `json:"note,omitempty"`
+	// Outcome is why the answer is what it is (OutcomeNXDOMAIN, ...), and
+	// Why says it in a sentence.
+	Outcome Outcome `json:"outcome"`
+	Why     string  `json:"why"`
+	// Refused, set by the explainer, says why the server refused the
+	// question by policy; the API turns it into Outcome and Why.
+	Refused string `json:"-"`
+	// Hidden are the local containers a label hides that would answer to
+	// the name.
+	Hidden []HiddenContainer `json:"hidden,omitempty"`
 	// Candidates are every record the zone holds for the name, whether the
 	// answer included it or not.
 	Candidates []Candidate `json:"candidates"`

@@ -91,8 +91,8 @@ func (s *Server) metricsHandler() http.Handler {
 	})
 }
 
-// auth requires the bearer token on every path but /healthz when a token
-// is set. Both sides are hashed first so the comparison takes the same time
+// auth requires the bearer token on every path but the probes (/healthz,
+// /readyz; see Config.Token) when a token is set. Both sides are hashed first so the comparison takes the same time
 // whatever the token's length.
 func (s *Server) auth(next http.Handler) http.Handler {
 	if s.cfg.Token == "" {
@@ -100,7 +100,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	}
 	want := sha256.Sum256([]byte(s.cfg.Token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -363,6 +363,10 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
 	if ex.Candidates == nil {
 		ex.Candidates = []Candidate{}
 	}
+	if s.cfg.Hidden != nil && !ex.Forwarded {
+		ex.Hidden = s.cfg.Hidden.HiddenNamed(name)
+	}
+	classify(&ex, ex.Refused)
 	writeJSON(w, http.StatusOK, ex)
 }
 
@@ -372,13 +376,48 @@ func (s *Server) queryName(name string) (string, error) {
 	if name == "" {
 		return "", errors.New("missing query parameter \"name\"")
 	}
-	if !strings.Contains(name, ".") && s.cfg.ZoneName != "" {
-		name += "." + s.cfg.ZoneName
-	}
 	if _, ok := mdns.IsDomainName(name); !ok {
 		return "", fmt.Errorf("%q is not a valid domain name", name)
 	}
+	if s.cfg.ZoneName != "" && !strings.HasSuffix(name, ".") {
+		rel := registry.CanonicalName(name + "." + s.cfg.ZoneName)
+		if !strings.Contains(name, ".") || inZone(registry.CanonicalName(name), s.cfg.ZoneName) == "" && s.existsInZone(rel) {
+			return rel, nil
+		}
+	}
 	return registry.CanonicalName(name), nil
+}
+
+// inZone returns name when it is the zone or under it, "" otherwise.
+func inZone(name, zone string) string {
+	zone = registry.CanonicalName(zone)
+	if name == zone || strings.HasSuffix(name, "."+zone) {
+		return name
+	}
+	return ""
+}
+
+// existsInZone reports whether a published name is fqdn or lies under it
+// (an empty non-terminal such as v2.<zone> under backend.v2.<zone>), so
+// that `swarmdns lookup backend.v2` asks for the zone's name rather than
+// the top-level domain "v2".
+func (s *Server) existsInZone(fqdn string) bool {
+	under := "." + fqdn
+	has := func(n string) bool { return n == fqdn || strings.HasSuffix(n, under) }
+	for _, set := range s.cfg.Zone.Snapshot().Sets() {
+		if slices.ContainsFunc(set.Names, has) {
+			return true
+		}
+		for _, a := range set.Aliases {
+			if has(a.Name) {
+				return true
+			}
+		}
+	}
+	if s.cfg.Hidden != nil && len(s.cfg.Hidden.HiddenNamed(fqdn)) > 0 {
+		return true
+	}
+	return false
 }
 
 // parseType parses a DNS type mnemonic ("AAAA") or RFC 3597 form
@@ -464,7 +503,7 @@ func (s *Server) putLogLevel(w http.ResponseWriter, r *http.Request) {
 	s.levelSet = &lvl
 	s.cfg.SetLogLevel(lvl)
 	s.levelMu.Unlock()
-	s.log.WithLevel(zerolog.NoLevel).Str("level", lvl.String()).Str("remote", r.RemoteAddr).Msg("log level changed through the admin API")
+	s.log.WithLevel(zerolog.NoLevel).Str("new_level", lvl.String()).Str("remote", r.RemoteAddr).Msg("log level changed through the admin API")
 	writeJSON(w, http.StatusOK, LogLevel{Level: lvl.String()})
 }
 

@@ -10,26 +10,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/swarmdns/swarmdns/internal/metric"
 )
 
-// Metric names /v1/stats reads. Every other package exports these under the
-// same names; a metric that is missing is simply zero (or absent) in Stats.
-const (
-	MetricDNSRequests      = "swarmdns_dns_requests_total"           // counter {qtype, rcode}
-	MetricDNSCacheHits     = "swarmdns_dns_cache_hits_total"         // counter
-	MetricDNSCacheMisses   = "swarmdns_dns_cache_misses_total"       // counter
-	MetricDNSDuration      = "swarmdns_dns_request_duration_seconds" // histogram
-	MetricDNSForward       = "swarmdns_dns_forward_duration_seconds" // histogram
-	MetricDNSForwardErrors = "swarmdns_dns_forward_errors_total"     // counter
-	MetricDNSOverload      = "swarmdns_dns_overload_total"           // counter {reason}
-	MetricWatcherReconnect = "swarmdns_watcher_reconnects_total"     // counter
-	MetricWatcherLastSync  = "swarmdns_watcher_last_sync_timestamp_seconds"
-	MetricGossipPrefix     = "swarmdns_gossip_"
-
-	// The API's own collectors (registered through Config.Registerer).
-	MetricRecords = "swarmdns_records" // gauge {node}
-	MetricMembers = "swarmdns_members" // gauge {state}
-)
+// MetricGossipPrefix starts the name of every gossip metric, which
+// /v1/stats lists as it finds them.
+const MetricGossipPrefix = "swarmdns_gossip_"
 
 // readStats builds Stats from the Prometheus registry, the zone and the
 // member list.
@@ -50,43 +37,33 @@ func (s *Server) readStats() (Stats, error) {
 	for _, mf := range mfs {
 		name := mf.GetName()
 		switch {
-		case name == MetricDNSRequests:
+		case name == metric.DNSRequests.Name:
 			for _, m := range mf.GetMetric() {
 				v := uint64(sampleValue(mf.GetType(), m))
 				st.DNS.Queries += v
-				if t := label(m, "qtype", "type"); t != "" {
-					if st.DNS.ByType == nil {
-						st.DNS.ByType = map[string]uint64{}
-					}
-					st.DNS.ByType[t] += v
-				}
-				if rc := label(m, "rcode"); rc != "" {
-					if st.DNS.ByRcode == nil {
-						st.DNS.ByRcode = map[string]uint64{}
-					}
-					st.DNS.ByRcode[rc] += v
-				}
+				addCount(&st.DNS.ByType, label(m, "type"), v)
 			}
-		case name == MetricDNSCacheHits:
-			st.DNS.CacheHits = uint64(sum(mf))
-		case name == MetricDNSCacheMisses:
-			st.DNS.CacheMisses = uint64(sum(mf))
-		case name == MetricDNSForwardErrors:
-			st.DNS.ForwardErrors = uint64(sum(mf))
-		case name == MetricDNSOverload:
+		case name == metric.DNSResponses.Name:
 			for _, m := range mf.GetMetric() {
-				if st.DNS.Overload == nil {
-					st.DNS.Overload = map[string]uint64{}
-				}
-				st.DNS.Overload[cmp.Or(label(m, "reason"), "other")] += uint64(sampleValue(mf.GetType(), m))
+				addCount(&st.DNS.ByRcode, label(m, "rcode"), uint64(sampleValue(mf.GetType(), m)))
 			}
-		case name == MetricDNSDuration:
+		case name == metric.DNSCacheHits.Name:
+			st.DNS.CacheHits = uint64(sum(mf))
+		case name == metric.DNSCacheMisses.Name:
+			st.DNS.CacheMisses = uint64(sum(mf))
+		case name == metric.DNSForwardErrors.Name:
+			st.DNS.ForwardErrors = uint64(sum(mf))
+		case name == metric.DNSOverload.Name:
+			for _, m := range mf.GetMetric() {
+				addCount(&st.DNS.Overload, cmp.Or(label(m, "reason"), "other"), uint64(sampleValue(mf.GetType(), m)))
+			}
+		case name == metric.DNSRequestDuration.Name:
 			st.DNS.Requests = latency(mf)
-		case name == MetricDNSForward:
+		case name == metric.DNSForwardDuration.Name:
 			st.DNS.Forward = latency(mf)
-		case name == MetricWatcherReconnect:
+		case name == metric.WatcherReconnects.Name:
 			st.Watcher.Reconnects = uint64(sum(mf))
-		case name == MetricWatcherLastSync:
+		case name == metric.WatcherLastSync.Name:
 			var last float64
 			for _, m := range mf.GetMetric() {
 				last = max(last, sampleValue(mf.GetType(), m))
@@ -105,6 +82,19 @@ func (s *Server) readStats() (Stats, error) {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(labelString(a.Labels), labelString(b.Labels)))
 	})
 	return st, nil
+}
+
+// addCount adds v to (*counts)[key], making the map on first use; an
+// empty key or a zero v adds nothing (the series present from the start
+// are not news).
+func addCount(counts *map[string]uint64, key string, v uint64) {
+	if key == "" || v == 0 {
+		return
+	}
+	if *counts == nil {
+		*counts = map[string]uint64{}
+	}
+	(*counts)[key] += v
 }
 
 // sampleValue is a metric's value: the count for histograms and summaries.
@@ -230,17 +220,17 @@ func quantile(q float64, bounds []float64, cum map[float64]uint64, total uint64)
 }
 
 // collector exports the API's gauges, computed from the zone and the
-// member list at scrape time.
+// readiness checks at scrape time. (The members by state are gossip's: swarmdns_gossip_members.)
 type collector struct{ s *Server }
 
 var (
-	recordsDesc = prometheus.NewDesc(MetricRecords, "Record sets (containers) held, by owner node.", []string{"node"}, nil)
-	membersDesc = prometheus.NewDesc(MetricMembers, "Known cluster nodes, by membership state.", []string{"state"}, nil)
+	recordsDesc = metric.Records.Desc()
+	readyDesc   = metric.Ready.Desc()
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- recordsDesc
-	ch <- membersDesc
+	ch <- readyDesc
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
@@ -248,11 +238,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, n := range snap.Nodes() {
 		ch <- prometheus.MustNewConstMetric(recordsDesc, prometheus.GaugeValue, float64(n.Records), n.Name)
 	}
-	states := map[string]int{}
-	for _, m := range c.s.memberList(snap) {
-		states[m.State]++
-	}
-	for st, n := range states {
-		ch <- prometheus.MustNewConstMetric(membersDesc, prometheus.GaugeValue, float64(n), st)
+	for _, r := range c.s.readiness().Checks {
+		v := 0.0
+		if r.Ready {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, v, r.Name)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -28,7 +29,7 @@ func (z *zoneConfig) srvAdditional(snap *registry.Snapshot, rrs []mdns.RR, clien
 		}
 		done = append(done, srv.Target)
 		target := registry.CanonicalName(srv.Target)
-		if !inZone(target, z.origin) {
+		if !dnsname.InZone(target, z.origin) {
 			continue
 		}
 		sets := snap.Lookup(target)

@@ -9,6 +9,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -41,12 +42,23 @@ type zoneConfig struct {
 	nodeAddrs func(node string) []netip.Addr
 	nodeZone  string  // "node.<origin>"
 	clients   Clients // nil: clients are known by their address only
+	// reverse are the reverse zones the server is authoritative for; nil
+	// for none.
+	reverse *reverseZones
 }
 
 // explain collects, for Lookup, why each candidate record was given or left
 // out. The core takes a nil *explain on the query path and skips all of it.
 type explain struct {
 	candidates []Candidate
+	refused    string // why the server refused the question, when it did by policy
+}
+
+// refuse notes why the server refuses the question.
+func (ex *explain) refuse(why string) {
+	if ex != nil {
+		ex.refused = why
+	}
 }
 
 func (ex *explain) add(c Candidate) {
@@ -69,14 +81,22 @@ func (z *zoneConfig) answer(snap *registry.Snapshot, req *mdns.Msg, client netip
 	}
 	var target, apex string // the zone name looked up; the SOA owner
 	switch {
-	case inZone(lname, z.origin):
+	case isLocalhost(lname):
+		return z.answerLocalhost(req, owner), true
+	case dnsname.InZone(lname, z.origin):
 		target, apex = lname, owner[len(owner)-len(z.origin):]
-	case singleLabel(lname) && snap.Exists(lname+z.origin):
+	case z.shortcut(lname, q.Qtype) && snap.Exists(lname+z.origin):
 		// A container that set dns: but no search domain asks for "web.";
 		// Docker's own DNS answers such names too.
 		target, apex = lname+z.origin, z.origin
-	case q.Qtype == mdns.TypePTR && isReverse(lname):
-		ip, ok := parseReverse(lname)
+	case dnsname.IsReverse(lname):
+		if zone, ok := z.reverse.zoneOf(snap, lname); ok {
+			return z.answerReverse(snap, req, lname, owner, zone, ex), true
+		}
+		if q.Qtype != mdns.TypePTR {
+			return nil, false
+		}
+		ip, ok := dnsname.ParseReverse(lname)
 		if !ok {
 			return nil, false
 		}
@@ -111,7 +131,7 @@ func (z *zoneConfig) answer(snap *registry.Snapshot, req *mdns.Msg, client netip
 		}
 		if alias != "" && q.Qtype != mdns.TypeCNAME {
 			m.Answer = append(m.Answer, &mdns.CNAME{Hdr: z.hdr(owner, mdns.TypeCNAME, z.ttl), Target: alias})
-			if !inZone(alias, z.origin) || hops >= maxChase {
+			if !dnsname.InZone(alias, z.origin) || hops >= maxChase {
 				return m, true // the client's resolver follows it
 			}
 			target, owner = alias, alias
@@ -146,11 +166,11 @@ func (z *zoneConfig) records(snap *registry.Snapshot, name, owner string, qtype 
 		}
 		return rrs, true, ""
 	}
-	if z.nodeAddrs != nil && inZone(name, z.nodeZone) {
+	if z.nodeAddrs != nil && dnsname.InZone(name, z.nodeZone) {
 		if name == z.nodeZone {
 			return nil, true, "" // an empty non-terminal
 		}
-		label, parent, ok := firstLabel(name)
+		label, parent, ok := dnsname.FirstLabel(name)
 		if !ok || parent != z.nodeZone {
 			return nil, false, ""
 		}
@@ -166,7 +186,9 @@ func (z *zoneConfig) records(snap *registry.Snapshot, name, owner string, qtype 
 		}
 		return rrs, len(addrs) > 0, ""
 	}
-	if name == z.nsName && len(z.nsAddrs) > 0 {
+	if name == z.nsName {
+		// The server's own name: always there, whatever the containers
+		// are called (a container named ns is published beside it).
 		for _, ip := range z.nsAddrs {
 			if rr := addrRR(owner, qtype, ip, z.ttl); rr != nil {
 				rrs = append(rrs, rr)
@@ -534,7 +556,7 @@ func txtString(s string) string {
 // service label is found by its number (_8080._tcp.<name>). exists reports
 // whether the name (or the empty non-terminal _<proto>.<name>) exists.
 func (z *zoneConfig) srvRecords(snap *registry.Snapshot, name, owner string, qtype uint16, ex *explain) (rrs []mdns.RR, exists bool) {
-	l1, rest, ok := firstLabel(name)
+	l1, rest, ok := dnsname.FirstLabel(name)
 	if !ok {
 		return nil, false
 	}
@@ -549,7 +571,7 @@ func (z *zoneConfig) srvRecords(snap *registry.Snapshot, name, owner string, qty
 		}
 		return nil, false
 	}
-	l2, parent, ok := firstLabel(rest)
+	l2, parent, ok := dnsname.FirstLabel(rest)
 	if !ok || len(l1) < 2 || l1[0] != '_' {
 		return nil, false
 	}
@@ -676,7 +698,7 @@ func (z *zoneConfig) zoneRecords(snap *registry.Snapshot) []mdns.RR {
 	}
 	sorted := make([]string, 0, len(names))
 	for n := range names {
-		if inZone(n, z.origin) && n != z.origin && !(n == z.nsName && len(z.nsAddrs) > 0) {
+		if dnsname.InZone(n, z.origin) && n != z.origin && n != z.nsName {
 			sorted = append(sorted, n)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/swarmdns/swarmdns/internal/rrl"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -52,7 +53,7 @@ func (s *Server) rateKey(client netip.Addr) netip.Prefix {
 	if c := s.zone.clientOf(client); c != nil && len(c.Addrs) > 0 {
 		return netip.PrefixFrom(c.Addrs[0], c.Addrs[0].BitLen())
 	}
-	return clientNet(client)
+	return rrl.ClientNet(client)
 }
 
 // queryLog returns the event for one query's log line: at info level for

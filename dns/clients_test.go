@@ -1,17 +1,17 @@
 package dns
 
 import (
-	"bytes"
 	"context"
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 	"github.com/rs/zerolog"
 
+	"github.com/swarmdns/swarmdns/internal/logtest"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -116,44 +116,31 @@ func TestRateKeyPerContainer(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink for a server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestLogQueries: with LogQueries every query is logged at info level, on
 // the path the fast path would have taken too, with the asking container.
 func TestLogQueries(t *testing.T) {
-	var logs syncBuffer
+	var logs logtest.Buffer
 	clients := registry.NewClientTable()
 	clients.SetClient(registry.Client{ContainerID: "0123456789abcdef", Name: "asker", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}})
 	s := newTestServer(t, Config{LogQueries: true, Clients: clients, Logger: zerolog.New(&logs).Level(zerolog.InfoLevel)})
 	for range 3 {
 		exchange(t, "udp", s.UDPAddr(), query("web-1."+testZone, mdns.TypeA))
 	}
+	// Each line is written just after its reply leaves: wait for the last.
 	lines := 0
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, `"message":"query"`) && strings.Contains(l, `"name":"web-1.swarm.internal."`) {
-			lines++
-			if !strings.Contains(l, `"client_container":"asker"`) || !strings.Contains(l, `"client_id":"0123456789ab"`) || !strings.Contains(l, `"level":"info"`) {
-				t.Errorf("query line without the client container at info: %s", l)
+	waitFor(t, 5*time.Second, func() bool {
+		lines = 0
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, `"message":"query"`) && strings.Contains(l, `"name":"web-1.swarm.internal."`) {
+				lines++
 			}
 		}
-	}
-	if lines != 3 {
-		t.Errorf("%d query lines for 3 queries:\n%s", lines, logs.String())
+		return lines == 3
+	})
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"message":"query"`) && strings.Contains(l, `"name":"web-1.swarm.internal."`) &&
+			(!strings.Contains(l, `"client_container":"asker"`) || !strings.Contains(l, `"client_id":"0123456789ab"`) || !strings.Contains(l, `"level":"info"`)) {
+			t.Errorf("query line without the client container at info: %s", l)
+		}
 	}
 }

@@ -19,7 +19,8 @@
 //     their SOA minimum (negative, RFC 2308), sharded and bounded, with
 //     constant-time eviction.
 //   - hosts.go answers the names of a hosts file (Config.HostsFile) before
-//     the zone and the upstreams, and reloads it when it changes.
+//     the zone and the upstreams; internal/hostsfile reads it and reloads
+//     it when it changes.
 //   - loop.go finds upstreams that send our questions back to us.
 //   - server.go binds UDP and TCP, applies the protocol rules (EDNS0, BADVERS,
 //     a malformed COOKIE (edns.go), truncation to the client's size,
@@ -36,8 +37,8 @@
 //     same on every node once gossip has converged.
 //   - udp.go is the UDP server: one SO_REUSEPORT socket per core, each with
 //     one reader that takes queued queries in batches (recvmmsg/sendmmsg,
-//     udp_batch_linux.go), answers plain ones itself through fastpath.go
-//     and wire.go (in-zone A/AAAA and cache hits, written from the packet
+//     internal/udpsock), answers plain ones itself through fastpath.go
+//     and internal/dnswire (in-zone A/AAAA and cache hits, written from the packet
 //     with no allocation) and hands the rest to the full miekg path.
 //
 // Choices where the standards leave room:

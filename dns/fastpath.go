@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	mdns "github.com/miekg/dns"
+	"github.com/swarmdns/swarmdns/internal/dnsname"
+	"github.com/swarmdns/swarmdns/internal/dnswire"
 )
 
 // The fast path answers the queries that make up nearly all of a sidecar's
@@ -20,7 +22,7 @@ import (
 
 // fastBuffers is one reader's scratch space; it is not shared.
 type fastBuffers struct {
-	name [maxNameLen]byte
+	name [dnswire.MaxNameLen]byte
 	ips  [16]netip.Addr
 	out  []byte
 }
@@ -41,25 +43,23 @@ func (s *Server) answerFast(pkt []byte, client netip.Addr, b *fastBuffers) (fast
 	if s.rrl != nil || s.cfg.LogQueries {
 		return fastReply{}, false
 	}
-	q, n, ok := parseQuery(pkt, &b.name)
+	q, n, ok := dnswire.ParseQuery(pkt, &b.name)
 	if !ok {
 		return fastReply{}, false
 	}
 	// The name is only read while this query is answered: map lookups,
 	// hashing, comparisons. Nothing keeps it.
 	name := unsafe.String(&b.name[0], n)
-	if t := s.hosts.Load(); t != nil {
-		if _, ok := t.byName[name]; ok {
-			return fastReply{}, false
-		}
+	if _, ok := s.hostsTable().Addrs(name); ok {
+		return fastReply{}, false
 	}
 	var r fastReply
-	if inZone(name, s.zone.origin) {
+	if dnsname.InZone(name, s.zone.origin) {
 		r, ok = s.answerZoneFast(&q, name, client, b)
 	} else {
 		r, ok = s.answerCachedFast(&q, name, client, b)
 	}
-	if !ok || len(r.msg) > q.maxUDPReply(s.cfg.MaxUDPSize) {
+	if !ok || len(r.msg) > q.MaxUDPReply(s.cfg.MaxUDPSize) {
 		return fastReply{}, false // the full path truncates
 	}
 	if r.cached {
@@ -69,10 +69,10 @@ func (s *Server) answerFast(pkt []byte, client netip.Addr, b *fastBuffers) (fast
 }
 
 // answerZoneFast answers an A or AAAA question for a name in the zone.
-func (s *Server) answerZoneFast(q *wireQuery, name string, client netip.Addr, b *fastBuffers) (fastReply, bool) {
+func (s *Server) answerZoneFast(q *dnswire.Query, name string, client netip.Addr, b *fastBuffers) (fastReply, bool) {
 	z := &s.zone
-	if (q.qtype != mdns.TypeA && q.qtype != mdns.TypeAAAA) || len(name) == len(z.origin) || name[0] == '_' ||
-		name == z.nsName || (z.nodeAddrs != nil && inZone(name, z.nodeZone)) {
+	if (q.Qtype != mdns.TypeA && q.Qtype != mdns.TypeAAAA) || len(name) == len(z.origin) || name[0] == '_' ||
+		name == z.nsName || (z.nodeAddrs != nil && dnsname.InZone(name, z.nodeZone)) {
 		return fastReply{}, false
 	}
 	snap := s.store.Snapshot()
@@ -84,7 +84,7 @@ func (s *Server) answerZoneFast(q *wireQuery, name string, client netip.Addr, b 
 	var ttl uint32
 	if len(sets) > 0 {
 		var nLocal int
-		ips, nLocal, ttl = z.selectAddrs(snap, sets, q.qtype == mdns.TypeA, client, nil, b.ips[:0])
+		ips, nLocal, ttl = z.selectAddrs(snap, sets, q.Qtype == mdns.TypeA, client, nil, b.ips[:0])
 		shuffleAddrs(ips[:nLocal])
 		shuffleAddrs(ips[nLocal:])
 	} else {
@@ -96,20 +96,20 @@ func (s *Server) answerZoneFast(q *wireQuery, name string, client netip.Addr, b 
 		}
 	}
 	var ar uint16
-	if q.edns {
+	if q.EDNS {
 		ar = 1
 	}
 	if len(ips) > 0 {
-		out = appendReplyHeader(out, q, true, ra, false, rcode, uint16(len(ips)), 0, ar)
+		out = dnswire.AppendReplyHeader(out, q, true, ra, false, rcode, uint16(len(ips)), 0, ar)
 		for _, ip := range ips {
-			out = appendAddrRR(out, headerLen, ip, ttl)
+			out = dnswire.AppendAddrRR(out, dnswire.HeaderLen, ip, ttl)
 		}
 	} else {
 		// NXDOMAIN, or NODATA: the SOA, owned by the apex as the client
 		// wrote it (the question's tail), says how long to cache that.
-		out = appendReplyHeader(out, q, true, ra, false, rcode, 0, 1, ar)
-		apex := headerLen + len(name) - len(z.origin)
-		out = appendRRHeader(out, apex, mdns.TypeSOA, min(z.ttl, z.negTTL), len(s.soaNames)+20)
+		out = dnswire.AppendReplyHeader(out, q, true, ra, false, rcode, 0, 1, ar)
+		apex := dnswire.HeaderLen + len(name) - len(z.origin)
+		out = dnswire.AppendRRHeader(out, apex, mdns.TypeSOA, min(z.ttl, z.negTTL), len(s.soaNames)+20)
 		out = append(out, s.soaNames...)
 		out = binary.BigEndian.AppendUint32(out, snap.Serial())
 		out = binary.BigEndian.AppendUint32(out, soaRefresh)
@@ -117,51 +117,50 @@ func (s *Server) answerZoneFast(q *wireQuery, name string, client netip.Addr, b 
 		out = binary.BigEndian.AppendUint32(out, soaExpire)
 		out = binary.BigEndian.AppendUint32(out, z.negTTL)
 	}
-	if q.edns {
-		out = appendOPT(out, uint16(s.cfg.MaxUDPSize), q.do)
+	if q.EDNS {
+		out = dnswire.AppendOPT(out, uint16(s.cfg.MaxUDPSize), q.DO)
 	}
 	b.out = out
-	return fastReply{msg: out, qtype: q.qtype, rcode: rcode, name: name}, true
+	return fastReply{msg: out, qtype: q.Qtype, rcode: rcode, name: name}, true
 }
 
 // answerCachedFast answers a question for a name outside the zone from the
 // forwarding cache, as Server.forward would: the upstream's rcode and
 // records, RA set, AD only for a client that asked (DO or AD).
-func (s *Server) answerCachedFast(q *wireQuery, name string, client netip.Addr, b *fastBuffers) (fastReply, bool) {
-	switch q.qtype {
+func (s *Server) answerCachedFast(q *dnswire.Query, name string, client netip.Addr, b *fastBuffers) (fastReply, bool) {
+	switch q.Qtype {
 	case mdns.TypeOPT, mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeTKEY, mdns.TypeTSIG, mdns.TypeMAILA, mdns.TypeMAILB:
 		return fastReply{}, false // the full path's errors
-	case mdns.TypePTR:
-		if isReverse(name) {
-			return fastReply{}, false // may be a container's address
-		}
 	}
-	if singleLabel(name) || strings.HasSuffix(name, probeSuffix) || !s.recursionAllowed(client) {
+	if dnsname.IsReverse(name) && (q.Qtype == mdns.TypePTR || s.zone.reverse != nil) {
+		return fastReply{}, false // may be a container's address, or in a reverse zone of ours
+	}
+	if dnsname.SingleLabel(name) || strings.HasSuffix(name, probeSuffix) || !s.recursionAllowed(client) {
 		return fastReply{}, false
 	}
-	k := cacheKey{name: name, qtype: q.qtype, qclass: mdns.ClassINET, do: q.do, cd: q.flags&flagCD != 0}
+	k := cacheKey{name: name, qtype: q.Qtype, qclass: mdns.ClassINET, do: q.DO, cd: q.Flags&dnswire.FlagCD != 0}
 	out := b.out[:0]
-	out = appendReplyHeader(out, q, false, true, false, 0, 0, 0, 0)
+	out = dnswire.AppendReplyHeader(out, q, false, true, false, 0, 0, 0, 0)
 	out, h, ok := s.fwd.cache.appendSections(out, k)
 	if !ok {
 		b.out = out
 		return fastReply{}, false
 	}
 	ar := h.ar
-	if q.edns {
-		out = appendOPT(out, uint16(s.cfg.MaxUDPSize), q.do)
+	if q.EDNS {
+		out = dnswire.AppendOPT(out, uint16(s.cfg.MaxUDPSize), q.DO)
 		ar++
 	}
 	// The header is written before the sections are known; fill in the
 	// rcode, AD and the counts now.
 	flags := binary.BigEndian.Uint16(out[2:]) | uint16(h.rcode&0xF)
-	if h.ad && (q.do || q.flags&flagAD != 0) {
-		flags |= flagAD
+	if h.ad && (q.DO || q.Flags&dnswire.FlagAD != 0) {
+		flags |= dnswire.FlagAD
 	}
 	binary.BigEndian.PutUint16(out[2:], flags)
 	binary.BigEndian.PutUint16(out[6:], h.an)
 	binary.BigEndian.PutUint16(out[8:], h.ns)
 	binary.BigEndian.PutUint16(out[10:], ar)
 	b.out = out
-	return fastReply{msg: out, qtype: q.qtype, rcode: h.rcode, name: name, cached: true}, true
+	return fastReply{msg: out, qtype: q.Qtype, rcode: h.rcode, name: name, cached: true}, true
 }

@@ -32,12 +32,15 @@ var (
 
 // forwarder sends questions outside the zone to the upstreams, following
 // RFC 5452: each query has a crypto-random ID (mdns.Id) and a socket of its
-// own while it is out, with a random source port (from udpPool, which
-// reuses a socket for a few queries and seconds at most); a reply counts
+// own, with a random source port (exchangeUDP); a reply counts
 // only when it comes from the upstream's address and port (the socket is
 // connected, so the kernel checks that), and carries the query's ID and
 // question. Other packets are ignored and the wait goes on, so a spoofed
 // reply can neither poison the cache nor cut the wait short.
+//
+// An upstream that answers FORMERR to a query with EDNS is asked again
+// without (RFC 6891 §7), and a reply keeps only the records that answer
+// the question (scrubReply, forward_scrub.go).
 //
 // Identical questions in flight are coalesced into one upstream query, and
 // the client queries waiting on upstreams are bounded (errBusy beyond).
@@ -49,6 +52,7 @@ type forwarder struct {
 	cache       *cache
 	metrics     *metrics
 	log         zerolog.Logger // sampled
+	report      *upstreamReport
 
 	inflight atomic.Int64
 	// failed holds, per upstream, when it last failed (Unix nanoseconds;
@@ -58,8 +62,6 @@ type forwarder struct {
 	// looping marks the upstreams that send our questions back to us.
 	looping []atomic.Bool
 	loopLog zerolog.Logger // not sampled
-
-	udp udpPool // sockets to the upstreams
 
 	mu      sync.Mutex
 	flights map[cacheKey]*flight
@@ -74,8 +76,8 @@ type flight struct {
 	waiters int // clients that joined (under forwarder.mu)
 }
 
-// resolve returns the reply to k, which the caller owns: from the cache, or
-// from the upstreams (joining an identical query in flight if there is one).
+// resolve returns the reply to k, which the caller owns: from the cache
+// (cached true), or from the upstreams (joining an identical query in flight if there is one).
 // With cacheOnly it never queries an upstream. base is the context the
 // upstream query runs under (the server's), so that one client giving up
 // does not fail the others waiting on the same query; a client that joins
@@ -86,18 +88,18 @@ type flight struct {
 // A hit has the upstream's records, Rcode and AD bit, the canonical name
 // as owner where the upstream had the question's, no question and no OPT;
 // a reply fresh from an upstream is the upstream's message as it came.
-func (f *forwarder) resolve(base context.Context, k cacheKey, cacheOnly bool) (*mdns.Msg, error) {
+func (f *forwarder) resolve(base context.Context, k cacheKey, cacheOnly bool) (msg *mdns.Msg, cached bool, err error) {
 	if m := f.cache.get(k); m != nil {
 		f.metrics.cacheHit()
-		return m, nil
+		return m, true, nil
 	}
 	f.metrics.cacheMiss()
 	if cacheOnly {
-		return nil, errNotCached
+		return nil, false, errNotCached
 	}
 	if f.inflight.Add(1) > f.maxInflight {
 		f.inflight.Add(-1)
-		return nil, errBusy
+		return nil, false, errBusy
 	}
 	defer f.inflight.Add(-1)
 
@@ -122,7 +124,7 @@ func (f *forwarder) resolve(base context.Context, k cacheKey, cacheOnly bool) (*
 		f.mu.Unlock()
 		close(c.done)
 		if alone || c.err != nil {
-			return c.msg, c.err // no one else reads it: the caller's own
+			return c.msg, false, c.err // no one else reads it: the caller's own
 		}
 	} else {
 		// Only a query that waits on another's flight needs a deadline of
@@ -132,13 +134,13 @@ func (f *forwarder) resolve(base context.Context, k cacheKey, cacheOnly bool) (*
 		select {
 		case <-c.done:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("forward %s: %w", k.name, ctx.Err())
+			return nil, false, fmt.Errorf("forward %s: %w", k.name, ctx.Err())
 		}
 	}
 	if c.err != nil {
-		return nil, c.err
+		return nil, false, c.err
 	}
-	return c.msg.Copy(), nil
+	return c.msg.Copy(), false, nil
 }
 
 // exchange asks the upstreams in order until one gives a usable reply
@@ -164,10 +166,17 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 		start := time.Now()
 		m, err := f.query(actx, up, k)
 		acancel()
-		f.metrics.forwardDone(time.Since(start))
+		rcode := -1
+		if err == nil {
+			rcode = m.Rcode
+		}
+		f.metrics.upstream(up).forwardDone(time.Since(start), rcode, err != nil || (m.Rcode != mdns.RcodeSuccess && m.Rcode != mdns.RcodeNameError))
 		if err == nil {
 			if m.Rcode == mdns.RcodeSuccess || m.Rcode == mdns.RcodeNameError {
-				f.failed[u].Store(0)
+				if f.failed[u].Swap(0) != 0 && f.report != nil {
+					f.report.answered(up)
+				}
+				scrubReply(m, k.name)
 				return m, nil
 			}
 			err = fmt.Errorf("%s answered %s", up, mdns.RcodeToString[m.Rcode])
@@ -175,8 +184,10 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 		if base.Err() == nil {
 			f.failed[u].Store(time.Now().UnixNano())
 		}
-		f.metrics.forwardError()
 		f.log.Debug().Err(err).Str("upstream", up).Str("name", k.name).Msg("upstream query failed")
+		if f.report != nil && base.Err() == nil {
+			f.report.failed(up, err)
+		}
 		errs = append(errs, err)
 		if ctx.Err() != nil {
 			break
@@ -184,10 +195,6 @@ func (f *forwarder) exchange(base context.Context, k cacheKey) (*mdns.Msg, error
 	}
 	return nil, fmt.Errorf("forward %s: %w", k.name, errors.Join(errs...))
 }
-
-// close closes the idle upstream sockets. Queries still in flight close
-// theirs when they end.
-func (f *forwarder) close() { f.udp.close() }
 
 // upstreamRetry is how long an upstream that failed is tried after the
 // others.
@@ -222,21 +229,30 @@ func (f *forwarder) order() []int {
 	return order
 }
 
-// query asks one upstream over UDP, and again over TCP when the UDP reply
-// is truncated.
+// query asks one upstream with EDNS, and again without when it answers
+// FORMERR (RFC 6891 §7: it does not speak EDNS).
 func (f *forwarder) query(ctx context.Context, upstream string, k cacheKey) (*mdns.Msg, error) {
 	req := new(mdns.Msg)
-	req.Id = mdns.Id()
 	req.RecursionDesired = true
 	req.CheckingDisabled = k.cd
 	req.Question = []mdns.Question{{Name: k.name, Qtype: k.qtype, Qclass: k.qclass}}
 	req.SetEdns0(f.udpSize, k.do)
-	m, err := f.udp.exchange(ctx, upstream, req)
-	if err != nil {
-		return nil, err
+	m, err := ask(ctx, upstream, req)
+	if err != nil || m.Rcode != mdns.RcodeFormatError {
+		return m, err
 	}
-	if !m.Truncated {
-		return m, nil
+	f.log.Debug().Str("upstream", upstream).Str("name", k.name).Msg("FORMERR to EDNS: asking again without")
+	req.Extra = nil
+	return ask(ctx, upstream, req)
+}
+
+// ask sends req to upstream over UDP with a new ID, and again over TCP when
+// the UDP reply is truncated.
+func ask(ctx context.Context, upstream string, req *mdns.Msg) (*mdns.Msg, error) {
+	req.Id = mdns.Id()
+	m, err := exchangeUDP(ctx, upstream, req)
+	if err != nil || !m.Truncated {
+		return m, err
 	}
 	req.Id = mdns.Id()
 	return exchangeTCP(ctx, upstream, req)

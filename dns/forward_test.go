@@ -639,7 +639,7 @@ func BenchmarkForwardMiss(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		k := cacheKey{name: fmt.Sprintf("c%d.cold.example.", i), qtype: mdns.TypeA, qclass: mdns.ClassINET}
-		if m, err := s.fwd.resolve(ctx, k, false); err != nil || len(m.Answer) != 1 {
+		if m, _, err := s.fwd.resolve(ctx, k, false); err != nil || len(m.Answer) != 1 {
 			b.Fatalf("got %v, %v", m, err)
 		}
 	}

@@ -124,6 +124,22 @@ func rrStrings(rrs []mdns.RR) []string {
 	return out
 }
 
+// checkSections fails t unless m's answer, authority and additional
+// sections hold the records given (in rrStrings form, in any order).
+func checkSections(t *testing.T, m *mdns.Msg, answer, ns, extra []string) {
+	t.Helper()
+	for _, sec := range []struct {
+		name      string
+		got, want []string
+	}{{"answer", rrStrings(m.Answer), answer}, {"authority", rrStrings(m.Ns), ns}, {"additional", rrStrings(m.Extra), extra}} {
+		want := slices.Clone(sec.want)
+		slices.Sort(want)
+		if !slices.Equal(sec.got, want) {
+			t.Errorf("%s:\n got %q\nwant %q", sec.name, sec.got, want)
+		}
+	}
+}
+
 func testLogger(t testing.TB) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
 }

@@ -11,45 +11,6 @@ import (
 	mdns "github.com/miekg/dns"
 )
 
-func TestParseHosts(t *testing.T) {
-	data := `# static names
-127.0.0.1	localhost
-192.0.2.10  db.corp.example  db   # the database
-2001:db8::10 db.corp.example
-192.0.2.11  DB.corp.example
-not-an-ip   x.example
-192.0.2.12
-192.0.2.13  bad..name good.example
-::ffff:192.0.2.14 mapped.example
-`
-	tbl, bad := parseHosts([]byte(data), 5)
-	wantNames := map[string][]string{
-		"localhost.":       {"127.0.0.1"},
-		"db.corp.example.": {"192.0.2.10", "2001:db8::10", "192.0.2.11"},
-		"db.":              {"192.0.2.10"},
-		"good.example.":    {"192.0.2.13"},
-		"mapped.example.":  {"192.0.2.14"},
-	}
-	if len(tbl.byName) != len(wantNames) {
-		t.Errorf("names: got %d; want %d: %v", len(tbl.byName), len(wantNames), tbl.byName)
-	}
-	for name, want := range wantNames {
-		var got []string
-		for _, a := range tbl.byName[name] {
-			got = append(got, a.String())
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: got %v; want %v", name, got, want)
-		}
-	}
-	if got := tbl.byAddr[mustAddr("192.0.2.10")]; !slices.Equal(got, []string{"db.corp.example.", "db."}) {
-		t.Errorf("names of 192.0.2.10: got %v", got)
-	}
-	if len(bad) != 3 {
-		t.Errorf("bad lines: got %q; want 3", bad)
-	}
-}
-
 func writeFile(t *testing.T, path, data string) {
 	t.Helper()
 	tmp := path + ".tmp"
@@ -102,15 +63,8 @@ func TestServerHostsFile(t *testing.T) {
 	if n := up.queries.Load(); n != 1 {
 		t.Errorf("upstream queries: got %d; want 1", n)
 	}
-	// A file that disappears keeps the names read before.
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	polls := s.hostsPolls.Load()
-	waitFor(t, 5*time.Second, func() bool { return s.hostsPolls.Load() >= polls+3 })
-	if r := exchange(t, "udp", s.UDPAddr(), query("db.corp.example.", mdns.TypeA)); len(r.Answer) != 1 {
-		t.Errorf("after removal: got %d answers; want 1", len(r.Answer))
-	}
+	// A file that disappears keeps the names read before: internal/hostsfile's
+	// TestFileRun.
 }
 
 func TestNewHostsFileMissing(t *testing.T) {

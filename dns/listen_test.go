@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	mdns "github.com/miekg/dns"
+	"github.com/swarmdns/swarmdns/internal/reuseport"
 )
 
 // TestExtraListen serves every listen address, UDP and TCP.
@@ -31,7 +32,7 @@ func TestExtraListen(t *testing.T) {
 // address while the first runs (SO_REUSEPORT, UDP and TCP), and answers
 // everything once the first has stopped.
 func TestNextRunBindsBeside(t *testing.T) {
-	if !reusePort {
+	if !reuseport.Available {
 		t.Skip("no SO_REUSEPORT on this platform")
 	}
 	probe, err := net.ListenPacket("udp", "127.0.0.1:0")

@@ -46,6 +46,9 @@ type Explanation struct {
 	// Client is the local container that holds the client address, which
 	// the answer was computed for; nil when none does (see Clients).
 	Client *registry.Client
+	// Refused says why the server refused the question by policy (a
+	// client that may not recurse); empty otherwise.
+	Refused string
 }
 
 // Lookup returns the answer the server would give client for name and
@@ -62,5 +65,8 @@ func (s *Server) Lookup(ctx context.Context, name string, qtype uint16, client n
 	req.SetQuestion(mdns.Fqdn(name), qtype)
 	var ex explain
 	m, src := s.respond(ctx, req, client.Unmap(), true, &ex)
-	return Explanation{Reply: m, Source: src, Candidates: ex.candidates, Client: s.zone.clientOf(client.Unmap())}, nil
+	if ex.refused != "" && !client.IsValid() {
+		ex.refused += "; no client address was given, and an unknown client may not recurse (ask as a client: --client 127.0.0.1)"
+	}
+	return Explanation{Reply: m, Source: src, Candidates: ex.candidates, Client: s.zone.clientOf(client.Unmap()), Refused: ex.refused}, nil
 }

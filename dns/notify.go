@@ -178,11 +178,11 @@ func (s *Server) notifyLoop(ctx context.Context, target string, kick <-chan stru
 			err := s.sendNotify(ctx, target, serial)
 			if err == nil {
 				s.notifyMetrics.sent.WithLabelValues("acknowledged").Inc()
-				s.log.Info().Str("target", target).Uint32("serial", serial).Dur("took", time.Since(last)).Msg("notify acknowledged")
+				s.log.Info().Str("target", target).Uint32("serial", serial).Dur("took_ms", time.Since(last)).Msg("notify acknowledged")
 				break
 			}
 			retry = min(max(2*retry, time.Second), notifyMaxRetry)
-			s.log.Warn().Err(err).Str("target", target).Uint32("serial", serial).Dur("retry_in", retry).Msg("notify not acknowledged")
+			s.log.Warn().Err(err).Str("target", target).Uint32("serial", serial).Dur("retry_in_ms", retry).Msg("notify not acknowledged")
 			t := time.NewTimer(retry)
 			select {
 			case <-ctx.Done():

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/swarmdns/swarmdns/internal/dnswire"
 )
 
 // serveMessage takes one message from a client, as it came over UDP or
@@ -12,7 +13,7 @@ import (
 // parser, the TSIG check, then serveDNS. A message that cannot be parsed
 // gets FORMERR, as miekg's own server gives it.
 func (s *Server) serveMessage(w mdns.ResponseWriter, pkt []byte) {
-	if len(pkt) < headerLen {
+	if len(pkt) < dnswire.HeaderLen {
 		return // not even a header: nothing to answer
 	}
 	dh := mdns.Header{
@@ -35,7 +36,7 @@ func (s *Server) serveMessage(w mdns.ResponseWriter, pkt []byte) {
 		}
 		// The header is set; the question too when it parsed.
 	default:
-		_ = req.Unpack(pkt[:headerLen]) // the header alone always parses
+		_ = req.Unpack(pkt[:dnswire.HeaderLen]) // the header alone always parses
 	}
 	opcode := req.Opcode
 	req.SetRcodeFormatError(req)
@@ -52,14 +53,14 @@ func (s *Server) serveMessage(w mdns.ResponseWriter, pkt []byte) {
 // which a TSIG signature covers. A signed request is answered through a
 // tsigWriter, which signs the replies; a bad signature gets NOTAUTH here.
 func (s *Server) serveRequest(w mdns.ResponseWriter, req *mdns.Msg, raw []byte) {
-	t, misplaced := requestTSIG(req)
-	if t == nil && !misplaced {
+	t, malformed := requestTSIG(req)
+	if t == nil && !malformed {
 		s.serveDNS(w, req)
 		return
 	}
 	start := time.Now()
 	opt := req.IsEdns0()
-	if misplaced {
+	if malformed {
 		s.writeReply(w, req, s.fail(req, mdns.RcodeFormatError, opt), start)
 		return
 	}
@@ -77,7 +78,7 @@ func (s *Server) serveRequest(w mdns.ResponseWriter, req *mdns.Msg, raw []byte) 
 		s.qlog.Debug().Err(err).Stringer("client", w.RemoteAddr()).Msg("write reply")
 	}
 	s.log.Info().Stringer("client", w.RemoteAddr()).Str("key", t.Hdr.Name).Str("error", mdns.RcodeToString[int(tsigErr)]).Msg("refused a TSIG-signed request")
-	s.metrics.request(questionType(req), mdns.RcodeNotAuth, time.Since(start))
+	s.metrics.request(s.servedOf(req, mdns.RcodeNotAuth, SourceServer, isTCP(w.RemoteAddr()), remoteIP(w.RemoteAddr())), time.Since(start))
 }
 
 // writeReply writes a reply made whole and counts it.
@@ -85,14 +86,5 @@ func (s *Server) writeReply(w mdns.ResponseWriter, req, reply *mdns.Msg, start t
 	if err := w.WriteMsg(reply); err != nil {
 		s.qlog.Debug().Err(err).Stringer("client", w.RemoteAddr()).Msg("write reply")
 	}
-	s.metrics.request(questionType(req), reply.Rcode, time.Since(start))
-}
-
-// questionType is the type asked for, or 0 for a message without a
-// question.
-func questionType(req *mdns.Msg) uint16 {
-	if len(req.Question) == 0 {
-		return 0
-	}
-	return req.Question[0].Qtype
+	s.metrics.request(s.servedOf(req, reply.Rcode, SourceServer, isTCP(w.RemoteAddr()), remoteIP(w.RemoteAddr())), time.Since(start))
 }

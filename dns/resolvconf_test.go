@@ -1,119 +1,29 @@
 package dns
 
 import (
-	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
+
+	"github.com/swarmdns/swarmdns/internal/resolvconf"
 )
 
-func TestUpstreamsFromResolvConf(t *testing.T) {
-	conf := `# generated
-search example.internal
-nameserver 192.0.2.1
-nameserver 127.0.0.53
-nameserver   127.0.0.11
-nameserver 2001:db8::1
-nameserver fe80::1%eth0
-nameserver not-an-address
-options ndots:2
-nameserver ::ffff:192.0.2.9
-`
+// TestResolvConfUpstreamsAccepted: every upstream internal/resolvconf
+// reads from a resolv.conf (IPv4, IPv6, a zone, a mapped address) is one
+// New accepts, as the CLI hands them over.
+func TestResolvConfUpstreamsAccepted(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "resolv.conf")
+	conf := "nameserver 192.0.2.1\nnameserver 2001:db8::1\nnameserver fe80::1%eth0\nnameserver ::ffff:192.0.2.9\n"
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	all := []string{"192.0.2.1:53", "127.0.0.53:53", "127.0.0.11:53", "[2001:db8::1]:53", "[fe80::1%eth0]:53", "192.0.2.9:53"}
-	tests := []struct {
-		name    string
-		exclude []netip.AddrPort
-		want    []string
-	}{
-		{"nothing excluded", nil, all},
-		{"our own address", []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:53")}, without(all, "192.0.2.1:53")},
-		{"our address on another port", []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:5353")}, all},
-		{"listening on every address: loopback goes, Docker's 127.0.0.11 stays", []netip.AddrPort{netip.MustParseAddrPort("0.0.0.0:53")}, without(all, "127.0.0.53:53")},
-		{"listening on [::]:53", []netip.AddrPort{netip.MustParseAddrPort("[::]:53")}, without(all, "127.0.0.53:53")},
-		{"listening on a loopback address", []netip.AddrPort{netip.MustParseAddrPort("127.0.0.53:53")}, without(all, "127.0.0.53:53")},
-		{"mapped form of an excluded address", []netip.AddrPort{netip.MustParseAddrPort("[::ffff:192.0.2.9]:53")}, without(all, "192.0.2.9:53")},
+	ups, err := resolvconf.Upstreams(path)
+	if err != nil || len(ups) != 4 {
+		t.Fatalf("Upstreams: %q, %v; want 4", ups, err)
 	}
-	for _, tt := range tests {
-		got, err := UpstreamsFromResolvConf(path, tt.exclude...)
-		if err != nil {
-			t.Errorf("%s: %v", tt.name, err)
-			continue
-		}
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("%s:\n got %q\nwant %q", tt.name, got, tt.want)
-		}
-	}
-	// Every upstream returned is one New accepts.
-	for _, u := range all {
+	for _, u := range ups {
 		if _, err := normalizeUpstream(u); err != nil {
 			t.Errorf("normalizeUpstream(%q): %v", u, err)
-		}
-	}
-}
-
-func without(list []string, drop string) []string {
-	return slices.DeleteFunc(slices.Clone(list), func(s string) bool { return s == drop })
-}
-
-func TestUpstreamsFromResolvConfErrors(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := UpstreamsFromResolvConf(filepath.Join(dir, "missing")); err == nil {
-		t.Errorf("missing file: got no error")
-	}
-	only := filepath.Join(dir, "self")
-	if err := os.WriteFile(only, []byte("nameserver 127.0.0.1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err := UpstreamsFromResolvConf(only, netip.MustParseAddrPort("0.0.0.0:53"))
-	if err == nil || !strings.Contains(err.Error(), "no usable nameserver") {
-		t.Errorf("only ourselves: got %v; want no usable nameserver", err)
-	}
-}
-
-// TestUpstreamsDropOwnInterfaceAddress: with a wildcard listen address, a
-// nameserver that is one of this host's own addresses is us.
-func TestUpstreamsDropOwnInterfaceAddress(t *testing.T) {
-	var own netip.Addr
-	for _, a := range interfaceAddrs() {
-		if a.Is4() && !a.IsLoopback() {
-			own = a
-			break
-		}
-	}
-	if !own.IsValid() {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no non-loopback IPv4 address on this host")
-		}
-		t.Skip("no non-loopback IPv4 address on this host")
-	}
-	path := filepath.Join(t.TempDir(), "resolv.conf")
-	if err := os.WriteFile(path, []byte("nameserver "+own.String()+"\nnameserver 192.0.2.1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got, err := UpstreamsFromResolvConf(path, netip.MustParseAddrPort("0.0.0.0:53"))
-	if err != nil || !slices.Equal(got, []string{"192.0.2.1:53"}) {
-		t.Errorf("got %q, %v; want only 192.0.2.1:53", got, err)
-	}
-}
-
-// TestDependencies keeps the DNS server free of Docker and memberlist.
-func TestDependencies(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{"github.com/docker/", "github.com/hashicorp/memberlist", "github.com/swarmdns/swarmdns/watcher", "github.com/swarmdns/swarmdns/gossip"} {
-			if strings.HasPrefix(dep, banned) {
-				t.Errorf("dns depends on %s", dep)
-			}
 		}
 	}
 }

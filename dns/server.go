@@ -16,6 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/swarmdns/swarmdns/internal/dnswire"
+	"github.com/swarmdns/swarmdns/internal/hostsfile"
+	"github.com/swarmdns/swarmdns/internal/reuseport"
+	"github.com/swarmdns/swarmdns/internal/rrl"
+	"github.com/swarmdns/swarmdns/internal/udpsock"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -97,6 +102,14 @@ type Config struct {
 	// on the query path: it must be fast, safe for concurrent use, and
 	// must not block; the server does not modify what it returns.
 	NodeAddrs func(node string) []netip.Addr
+
+	// ReverseZones are prefixes whose reverse zones (in-addr.arpa.,
+	// ip6.arpa.) the server is authoritative for, beside those of the
+	// containers' subnets (reverse.go).
+	ReverseZones []netip.Prefix
+	// NoNetworkReverseZones turns off the reverse zones of the containers'
+	// subnets: only ReverseZones are then the server's.
+	NoNetworkReverseZones bool
 
 	// Upstreams are the resolvers (host:port; the port defaults to 53)
 	// that names outside the zone are forwarded to, tried in order.
@@ -187,7 +200,7 @@ type Server struct {
 	log            zerolog.Logger
 	qlog           zerolog.Logger // sampled, for per-query debug lines
 	allowRecursion []netip.Prefix
-	rrl            *rateLimiter // nil when off
+	rrl            *rrl.Limiter // nil when off
 	keys           keyring      // Config.TransferKeys by name
 	notifyMetrics  *notifyMetrics
 
@@ -199,9 +212,7 @@ type Server struct {
 
 	soaNames []byte // the SOA's MNAME and RNAME in wire form, for the fast path
 
-	hosts      atomic.Pointer[hostsTable] // nil without Config.HostsFile
-	hostsState hostsFileState
-	hostsPolls atomic.Int64 // checks of the file, for tests
+	hosts *hostsfile.File // nil without Config.HostsFile
 
 	udpSlots chan struct{} // UDP queries being handled
 	tcpSlots chan struct{} // open TCP connections
@@ -306,7 +317,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.Notify = notify
 	cfg.NSAddrs = slices.Clone(cfg.NSAddrs)
-	m, err := newMetrics(cfg.Metrics)
+	var fwdCache *cache // set below, read at scrape time
+	m, err := newMetrics(cfg.Metrics, origin, cfg.Upstreams, func() int {
+		if fwdCache == nil {
+			return 0
+		}
+		return fwdCache.len()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
@@ -322,12 +339,13 @@ func New(cfg Config) (*Server, error) {
 			ttl:       seconds(cfg.TTL),
 			staleTTL:  seconds(cfg.StaleTTL),
 			negTTL:    seconds(cfg.NegativeTTL),
-			nsName:    "ns." + origin,
+			nsName:    registry.NSName(origin),
 			nsAddrs:   cfg.NSAddrs,
 			mbox:      "hostmaster." + origin,
 			nodeAddrs: cfg.NodeAddrs,
-			nodeZone:  "node." + origin,
+			nodeZone:  registry.NodeZone(origin),
 			clients:   cfg.Clients,
+			reverse:   newReverseZones(cfg.ReverseZones, !cfg.NoNetworkReverseZones),
 		},
 		store:          cfg.Store,
 		metrics:        m,
@@ -342,22 +360,24 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RateLimitSlip == 0 {
 		cfg.RateLimitSlip = 2
 	}
-	s.rrl = newRateLimiter(cfg.RateLimit, cfg.RateLimitSlip, cfg.Now)
+	s.rrl = rrl.New(rrl.Config{PerSecond: cfg.RateLimit, Slip: cfg.RateLimitSlip, Now: cfg.Now})
+	fwdCache = newCache(cfg.CacheSize, cfg.CacheMaxTTL, cfg.Now)
 	s.fwd = &forwarder{
 		upstreams:   cfg.Upstreams,
 		timeout:     cfg.ForwardTimeout,
 		maxInflight: int64(cfg.MaxInflight),
 		udpSize:     uint16(cfg.MaxUDPSize),
-		cache:       newCache(cfg.CacheSize, cfg.CacheMaxTTL, cfg.Now),
+		cache:       fwdCache,
 		metrics:     m,
 		log:         s.qlog,
 		flights:     make(map[cacheKey]*flight),
 		failed:      make([]atomic.Int64, len(cfg.Upstreams)),
 		looping:     make([]atomic.Bool, len(cfg.Upstreams)),
 		loopLog:     cfg.Logger,
+		report:      newUpstreamReport(cfg.Logger),
 		probes:      make(map[string]*loopProbe),
 	}
-	soaNames := make([]byte, 2*maxNameLen+2)
+	soaNames := make([]byte, 2*dnswire.MaxNameLen+2)
 	off, err := mdns.PackDomainName(s.zone.nsName, soaNames, 0, nil, false)
 	if err == nil {
 		off, err = mdns.PackDomainName(s.zone.mbox, soaNames, off, nil, false)
@@ -367,13 +387,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.soaNames = soaNames[:off]
 	if cfg.HostsFile != "" {
-		t, st, bad, err := loadHosts(cfg.HostsFile, s.zone.ttl)
+		hosts, err := hostsfile.Open(hostsfile.Config{Path: cfg.HostsFile, Poll: cfg.HostsPoll, Logger: s.log})
 		if err != nil {
 			return nil, fmt.Errorf("dns: %w", err)
 		}
-		s.hosts.Store(t)
-		s.hostsState = st
-		s.logHostsLoaded(t, bad)
+		s.hosts = hosts
 	}
 	s.base, s.stopBase = context.WithCancel(context.Background())
 	for _, addr := range append([]string{cfg.Listen}, cfg.ExtraListen...) {
@@ -414,7 +432,7 @@ func normalizeUpstream(u string) (string, error) {
 // listen binds the UDP sockets (one per core) and the TCP listener on
 // addr. With port 0 both get the same port.
 func listen(addr string) (udp []*net.UDPConn, pktinfo bool, tcp net.Listener, err error) {
-	return listenSockets(addr, udpSocketCount())
+	return listenSockets(addr, udpsock.SocketCount())
 }
 
 // listenSockets is listen with udpCount UDP sockets.
@@ -424,7 +442,7 @@ func listenSockets(addr string, udpCount int) (udp []*net.UDPConn, pktinfo bool,
 		return nil, false, nil, fmt.Errorf("listen address %q: %w", addr, err)
 	}
 	for attempt := 0; ; attempt++ {
-		udp, pktinfo, err := listenUDP(addr, udpCount)
+		udp, pktinfo, err := udpsock.Listen(addr, udpCount, udpReadBuffer)
 		if err != nil {
 			return nil, false, nil, err
 		}
@@ -433,8 +451,8 @@ func listenSockets(addr string, udpCount int) (udp []*net.UDPConn, pktinfo bool,
 			tcpAddr = net.JoinHostPort(host, strconv.Itoa(udp[0].LocalAddr().(*net.UDPAddr).Port))
 		}
 		var lc net.ListenConfig
-		if reusePort && port != "0" {
-			lc.Control = reusePortControl
+		if reuseport.Available && port != "0" {
+			lc.Control = reuseport.Control
 		}
 		tcp, err := lc.Listen(context.Background(), "tcp", tcpAddr)
 		if err != nil {
@@ -548,11 +566,11 @@ func (s *Server) Run(ctx context.Context) error {
 		s.runNotify(s.base)
 	}()
 	defer func() { <-notifying }()
-	if s.cfg.HostsFile != "" {
+	if s.hosts != nil {
 		watching := make(chan struct{})
 		go func() {
 			defer close(watching)
-			s.watchHosts(s.base, s.hostsState)
+			s.hosts.Run(s.base)
 		}()
 		defer func() { <-watching }()
 	}
@@ -571,7 +589,6 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 
 	s.stopBase() // cancel forwarded queries so handlers finish
-	defer s.fwd.close()
 	for _, c := range s.udpConns {
 		_ = c.Close() // the readers return
 	}
@@ -690,13 +707,13 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	}
 	resp, source := s.respond(s.base, req, client, tcp, nil)
 	if !tcp && s.rrl != nil && source == SourceZone {
-		switch s.rrl.allowKey(s.rateKey(client)) {
-		case rrlDrop:
+		switch s.rrl.Allow(s.rateKey(client)) {
+		case rrl.Drop:
 			s.metrics.drop("ratelimit")
 			return
-		case rrlSlip:
+		case rrl.Slip:
 			s.metrics.drop("ratelimit")
-			resp = s.slipReply(req, resp)
+			resp = slipReply(req, resp)
 		}
 	}
 	size := mdns.MaxMsgSize
@@ -721,7 +738,7 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 		qtype = req.Question[0].Qtype
 	}
 	d := time.Since(start)
-	s.metrics.request(qtype, resp.Rcode, d)
+	s.metrics.request(s.servedOf(req, resp.Rcode, source, tcp, client), d)
 	if e := s.queryLog(client); e.Enabled() {
 		q := ""
 		if len(req.Question) > 0 {
@@ -729,27 +746,18 @@ func (s *Server) serveDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 		}
 		e.Str("name", q).Str("type", mdns.Type(qtype).String()).Str("rcode", rcodeLabel(resp.Rcode)).
 			Stringer("client", client).Bool("tcp", tcp).Int("answers", len(resp.Answer)).Bool("tc", resp.Truncated).
-			Dur("took", d).Msg("query")
+			Dur("took_ms", d).Msg("query")
 	}
 }
 
 // udpSize is the largest UDP reply the client of req takes
-// (clientUDPSize).
+// (dnswire.ClientUDPSize).
 func udpSize(req *mdns.Msg, maxSize int) int {
 	opt := req.IsEdns0()
 	if opt == nil {
-		return clientUDPSize(false, 0, maxSize)
+		return dnswire.ClientUDPSize(false, 0, maxSize)
 	}
-	return clientUDPSize(true, opt.UDPSize(), maxSize)
-}
-
-// clientUDPSize is the largest UDP reply a client takes: 512 without
-// EDNS0, else its advertised size, at least 512 and at most limit.
-func clientUDPSize(edns bool, size uint16, limit int) int {
-	if !edns {
-		return mdns.MinMsgSize
-	}
-	return min(max(int(size), mdns.MinMsgSize), limit)
+	return dnswire.ClientUDPSize(true, opt.UDPSize(), maxSize)
 }
 
 func isTCP(a net.Addr) bool {
@@ -778,8 +786,10 @@ const (
 	SourceZone = "zone"
 	// SourceHosts: answered from Config.HostsFile.
 	SourceHosts = "hosts"
-	// SourceForward: answered by an upstream or from the cache.
+	// SourceForward: answered by an upstream.
 	SourceForward = "forward"
+	// SourceCache: answered from the forwarding cache.
+	SourceCache = "cache"
 	// SourceServer: answered by the server itself (an error, a refusal).
 	SourceServer = "server"
 )
@@ -832,7 +842,7 @@ func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, 
 		return s.fail(req, mdns.RcodeNotImplemented, opt), SourceServer
 	}
 	recursion := s.recursionAllowed(client)
-	if m, ok := s.hosts.Load().answer(req); ok {
+	if m, ok := answerHosts(s.hostsTable(), req, s.zone.ttl); ok {
 		m.RecursionAvailable = recursion
 		return s.finish(m, opt), SourceHosts
 	}
@@ -845,6 +855,7 @@ func (s *Server) respond(ctx context.Context, req *mdns.Msg, client netip.Addr, 
 		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
 	}
 	if !recursion {
+		ex.refuse("the name is outside the zone and the client may not recurse (--allow-recursion)")
 		return s.fail(req, mdns.RcodeRefused, opt), SourceServer
 	}
 	return s.forward(ctx, req, opt)
@@ -857,7 +868,7 @@ func (s *Server) forward(ctx context.Context, req *mdns.Msg, opt *mdns.OPT) (*md
 		name: registry.CanonicalName(q.Name), qtype: q.Qtype, qclass: q.Qclass,
 		do: opt != nil && opt.Do(), cd: req.CheckingDisabled,
 	}
-	up, err := s.fwd.resolve(ctx, k, !req.RecursionDesired)
+	up, cached, err := s.fwd.resolve(ctx, k, !req.RecursionDesired)
 	if err != nil {
 		rcode := mdns.RcodeServerFailure
 		if errors.Is(err, errBusy) || errors.Is(err, errNotCached) {
@@ -889,6 +900,9 @@ func (s *Server) forward(ctx context.Context, req *mdns.Msg, opt *mdns.OPT) (*md
 				h.Name = q.Name
 			}
 		}
+	}
+	if cached {
+		return s.finish(m, opt), SourceCache
 	}
 	return s.finish(m, opt), SourceForward
 }

@@ -12,6 +12,7 @@ import (
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/swarmdns/swarmdns/internal/metric"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -632,16 +633,19 @@ func TestServerMetrics(t *testing.T) {
 	// for the histogram, which moves last (three: runTestServer's SOA
 	// query, then these two).
 	waitFor(t, 5*time.Second, func() bool {
-		return metricValue(t, reg, "swarmdns_dns_requests_total", "qtype", "A", "rcode", "NOERROR") == 1 &&
-			metricValue(t, reg, "swarmdns_dns_requests_total", "qtype", "other", "rcode", "NXDOMAIN") == 1 &&
-			metricValue(t, reg, "swarmdns_dns_request_duration_seconds") == 3
+		return metricValue(t, reg, metric.DNSRequests.Name, "zone", "swarm.internal.", "proto", "udp", "family", "1", "type", "A") == 1 &&
+			metricValue(t, reg, metric.DNSRequests.Name, "type", "other") == 1 &&
+			metricValue(t, reg, metric.DNSResponses.Name, "rcode", "NXDOMAIN", "source", "zone") == 1 &&
+			metricValue(t, reg, metric.DNSResponses.Name, "rcode", "NOERROR", "source", "zone") == 2 &&
+			metricValue(t, reg, metric.DNSRequestDuration.Name) == 3
 	})
 }
 
-// metricValue returns the value of a counter (or a histogram's count) in
+// metricValue returns the sum of the counters (or histograms' counts) in
 // reg whose labels include the given name/value pairs; -1 if none.
 func metricValue(t testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
+	sum := -1.0
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -663,15 +667,18 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name string, labels ...
 					continue metrics
 				}
 			}
+			if sum < 0 {
+				sum = 0
+			}
 			if m.GetCounter() != nil {
-				return m.GetCounter().GetValue()
+				sum += m.GetCounter().GetValue()
 			}
 			if m.GetHistogram() != nil {
-				return float64(m.GetHistogram().GetSampleCount())
+				sum += float64(m.GetHistogram().GetSampleCount())
 			}
 		}
 	}
-	return -1
+	return sum
 }
 
 func TestServerGoroutinesEnd(t *testing.T) {

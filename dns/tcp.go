@@ -11,6 +11,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/swarmdns/swarmdns/internal/dnswire"
 )
 
 // The TCP side of the server is its own, not miekg's: miekg's TCP server
@@ -169,7 +170,7 @@ func (c *tcpConn) serve() {
 			return
 		}
 		n := int(binary.BigEndian.Uint16(length[:]))
-		if n < headerLen {
+		if n < dnswire.HeaderLen {
 			return // no DNS message is that short (zero: RFC 7766 gives no meaning)
 		}
 		pkt := make([]byte, n)

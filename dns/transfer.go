@@ -70,7 +70,7 @@ func (s *Server) serveTransfer(w mdns.ResponseWriter, req *mdns.Msg, client neti
 		}
 	}
 	s.transfer(w, req, client, snap)
-	s.metrics.request(qtype, mdns.RcodeSuccess, time.Since(start))
+	s.metrics.request(s.servedOf(req, mdns.RcodeSuccess, SourceZone, tcp, client), time.Since(start))
 }
 
 // ixfrSerial is the serial of the client's copy, from the SOA in the

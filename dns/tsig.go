@@ -110,9 +110,11 @@ func newKeyring(keys []TransferKey) (keyring, error) {
 }
 
 // requestTSIG returns the TSIG record of req, and whether req is malformed
-// for holding one anywhere but last in the additional section (RFC 8945
-// §5.1: FORMERR).
-func requestTSIG(req *mdns.Msg) (t *mdns.TSIG, misplaced bool) {
+// (RFC 8945 §5.1 and §5.2: FORMERR) for holding one anywhere but last in
+// the additional section, or one that cannot be interpreted: no algorithm
+// name (miekg unpacks an empty RDATA as zero fields, which would pack back
+// shorter than its RDLENGTH says).
+func requestTSIG(req *mdns.Msg) (t *mdns.TSIG, malformed bool) {
 	for i, rr := range req.Extra {
 		if rr.Header().Rrtype != mdns.TypeTSIG {
 			continue
@@ -121,6 +123,9 @@ func requestTSIG(req *mdns.Msg) (t *mdns.TSIG, misplaced bool) {
 			return nil, true
 		}
 		t, _ = rr.(*mdns.TSIG)
+		if t == nil || t.Algorithm == "" {
+			return nil, true
+		}
 	}
 	for _, sec := range [][]mdns.RR{req.Answer, req.Ns} {
 		for _, rr := range sec {

@@ -153,6 +153,27 @@ func TestTSIGErrors(t *testing.T) {
 	if r, _ := rawReply(t, "udp", keyed.UDPAddr(), buf); r.Rcode != mdns.RcodeFormatError {
 		t.Errorf("TSIG before the OPT: got %s; want FORMERR", mdns.RcodeToString[r.Rcode])
 	}
+	// A TSIG that cannot be interpreted (RDLENGTH 0: no algorithm, no MAC)
+	// is FORMERR too (§5.2), with a reply that unpacks (rawReply checks):
+	// the fuzzer found the NOTAUTH reply echoing it packed shorter than
+	// its RDLENGTH.
+	empty, err := query("web-1.swarm.internal.", mdns.TypeA).Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty[11]++ // ARCOUNT
+	empty = append(empty, 0, 0, byte(mdns.TypeTSIG), 0, byte(mdns.ClassANY), 0, 0, 0, 0, 0, 0)
+	for _, s := range []*Server{keyed, keyless} {
+		for _, network := range []string{"udp", "tcp"} {
+			addr := s.UDPAddr()
+			if network == "tcp" {
+				addr = s.TCPAddr()
+			}
+			if r, _ := rawReply(t, network, addr, empty); r.Rcode != mdns.RcodeFormatError {
+				t.Errorf("TSIG with no RDATA over %s: got %s; want FORMERR", network, mdns.RcodeToString[r.Rcode])
+			}
+		}
+	}
 }
 
 // TestTSIGSignedQuery: a query signed with the server's key is answered as

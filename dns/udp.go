@@ -1,120 +1,83 @@
 package dns
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
-	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	mdns "github.com/miekg/dns"
+	"github.com/swarmdns/swarmdns/internal/dnswire"
+	"github.com/swarmdns/swarmdns/internal/metric"
+	"github.com/swarmdns/swarmdns/internal/udpsock"
 )
 
 // The UDP side of the server is its own: one socket per core on the same
-// address (SO_REUSEPORT), each read by one goroutine that answers plain
-// in-zone queries itself (fastpath.go) and hands every other packet to the
-// full miekg path in a goroutine of its own, bounded by Config.MaxConcurrent.
+// address (SO_REUSEPORT, internal/udpsock), each read by one goroutine that
+// takes queued queries in batches, answers plain in-zone queries itself
+// (fastpath.go) and hands every other packet to the full miekg path in a
+// goroutine of its own, bounded by Config.MaxConcurrent.
 // miekg's UDP server starts a goroutine and makes some fifteen allocations
 // per packet before the handler sees it; at the rates a sidecar must take
 // that was most of the cost of an answer.
 
-// udpSocketCount is how many UDP sockets share the address.
-func udpSocketCount() int {
-	if !reusePort {
-		return 1
-	}
-	return max(1, runtime.GOMAXPROCS(0))
-}
-
-// listenUDP binds count UDP sockets to addr (with port 0, to the port the
-// first one gets), and sets their receive buffers and, when addr is a
-// wildcard, packet info. It reports whether replies need their source set.
-func listenUDP(addr string, count int) (conns []*net.UDPConn, pktinfo bool, err error) {
-	// SO_REUSEPORT for several sockets on one address, and on a fixed port
-	// for the next run of the server, which binds beside this one.
-	lc := net.ListenConfig{}
-	if _, port, _ := net.SplitHostPort(addr); reusePort && (count > 1 || port != "0") {
-		lc.Control = reusePortControl
-	}
-	defer func() {
-		if err != nil {
-			for _, c := range conns {
-				_ = c.Close()
-			}
-			conns = nil
-		}
-	}()
-	for i := range count {
-		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
-		if err != nil {
-			return conns, false, fmt.Errorf("listen udp %s: %w", addr, err)
-		}
-		conn := pc.(*net.UDPConn)
-		conns = append(conns, conn)
-		_ = conn.SetReadBuffer(udpReadBuffer) // best effort: a smaller buffer still works
-		if i == 0 {
-			local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
-			pktinfo = local.Addr().IsUnspecified()
-			host, _, _ := net.SplitHostPort(addr)
-			addr = net.JoinHostPort(host, strconv.Itoa(int(local.Port())))
-		}
-		if pktinfo {
-			if err := enablePktinfo(conn); err != nil {
-				return conns, false, err
-			}
-		}
-	}
-	return conns, pktinfo, nil
-}
-
-// udpPacket is one query read from a UDP socket.
-type udpPacket struct {
-	data    []byte
-	from    netip.AddrPort
-	dst     netip.Addr // where it was sent, when the socket is a wildcard
-	ifindex uint32
-}
-
-// serveUDP reads queries from conn until it is closed, in batches where
-// the platform can. Handlers it starts are counted in handlers; the caller
-// waits for them.
+// serveUDP reads queries from conn until it is closed, every queued one at
+// once (udpsock.Batch), answers them, and writes the fast replies at once:
+// they leave as soon as the batch they came in with is answered. Handlers
+// it starts are counted in handlers; the caller waits for them.
 func (s *Server) serveUDP(conn *net.UDPConn, handlers *sync.WaitGroup) error {
-	if batching {
-		return s.serveUDPBatches(conn, handlers)
+	b, err := udpsock.NewBatch(conn, maxQuerySize, s.pktinfo)
+	if err != nil {
+		return err
 	}
-	return s.serveUDPEach(conn, handlers)
-}
-
-// serveUDPEach reads, answers and writes one query at a time.
-func (s *Server) serveUDPEach(conn *net.UDPConn, handlers *sync.WaitGroup) error {
-	buf := make([]byte, maxQuerySize)
-	oob := make([]byte, pktinfoSize)
-	replyOOB := make([]byte, pktinfoSize)
-	fb := &fastBuffers{out: make([]byte, 0, maxQuerySize)}
-	var errs readErrors
+	fb := &fastBuffers{}
+	var (
+		replies [udpsock.BatchSize]fastReply
+		clients [udpsock.BatchSize]netip.Addr
+		names   [udpsock.BatchSize][dnswire.MaxNameLen]byte // fb.name is the next query's
+		queued  int
+		start   time.Time
+		errs    readErrors
+	)
+	// flush sends the replies queued so far, then counts and logs them.
+	flush := func() {
+		if queued == 0 {
+			return
+		}
+		if err := b.Write(queued); err != nil {
+			s.qlog.Debug().Err(err).Msg("write replies")
+		}
+		for j := range queued {
+			s.fastDone(replies[j], clients[j], start, nil)
+		}
+		queued = 0
+	}
 	for {
-		n, oobn, _, from, err := conn.ReadMsgUDPAddrPort(buf, oob)
+		n, err := b.Read()
 		if closed := errs.after(s, err); closed {
 			return nil
 		} else if err != nil {
 			continue
 		}
-		start := time.Now()
-		p := udpPacket{data: buf[:n], from: from}
-		if s.pktinfo {
-			p.dst, p.ifindex = parsePktinfo(oob[:oobn])
+		start = time.Now()
+		for i := range n {
+			p := b.Packet(i)
+			fb.out = b.ReplyBuffer(queued)
+			r, ok := s.answerPacket(conn, p, fb, handlers, flush)
+			if !ok {
+				continue
+			}
+			b.Queue(queued, i, r.msg, p.Dst, p.Ifindex)
+			l := copy(names[queued][:], r.name)
+			r.name = unsafe.String(&names[queued][0], l)
+			replies[queued], clients[queued] = r, p.From.Addr().Unmap()
+			queued++
 		}
-		r, ok := s.answerPacket(conn, p, fb, handlers, nil)
-		if !ok {
-			continue
-		}
-		_, _, err = conn.WriteMsgUDPAddrPort(r.msg, setPktinfo(replyOOB, p.dst, p.ifindex), from)
-		s.fastDone(r, from.Addr().Unmap(), start, err)
+		flush()
 	}
 }
 
@@ -122,11 +85,11 @@ func (s *Server) serveUDPEach(conn *net.UDPConn, handlers *sync.WaitGroup) error
 // hands p to the full path (and returns false). When the full path must
 // wait for a slot, beforeWait (if not nil) runs first: the caller sends
 // the replies it holds rather than keep them waiting too.
-func (s *Server) answerPacket(conn *net.UDPConn, p udpPacket, fb *fastBuffers, handlers *sync.WaitGroup, beforeWait func()) (fastReply, bool) {
-	if len(p.data) < headerLen {
+func (s *Server) answerPacket(conn *net.UDPConn, p udpsock.Packet, fb *fastBuffers, handlers *sync.WaitGroup, beforeWait func()) (fastReply, bool) {
+	if len(p.Data) < dnswire.HeaderLen {
 		return fastReply{}, false // not even a header: nothing to answer
 	}
-	if r, ok := s.answerFast(p.data, p.from.Addr().Unmap(), fb); ok {
+	if r, ok := s.answerFast(p.Data, p.From.Addr().Unmap(), fb); ok {
 		return r, true
 	}
 	// Everything else runs on its own goroutine: it may wait on an
@@ -140,9 +103,9 @@ func (s *Server) answerPacket(conn *net.UDPConn, p udpPacket, fb *fastBuffers, h
 		}
 		s.udpSlots <- struct{}{}
 	}
-	pkt := make([]byte, len(p.data))
-	copy(pkt, p.data)
-	w := &udpWriter{conn: conn, from: p.from, dst: p.dst, ifindex: p.ifindex}
+	pkt := make([]byte, len(p.Data))
+	copy(pkt, p.Data)
+	w := &udpWriter{conn: conn, from: p.From, dst: p.Dst, ifindex: p.Ifindex}
 	handlers.Add(1)
 	go func() {
 		defer handlers.Done()
@@ -184,11 +147,15 @@ func (s *Server) fastDone(r fastReply, client netip.Addr, start time.Time, err e
 		s.qlog.Debug().Err(err).Stringer("client", client).Msg("write reply")
 	}
 	d := time.Since(start)
-	s.metrics.request(r.qtype, r.rcode, d)
+	src := metric.SourceZone
+	if r.cached {
+		src = metric.SourceCache
+	}
+	s.metrics.request(served{qtype: r.qtype, rcode: r.rcode, inZone: !r.cached, v6: client.Is6() && !client.Is4In6(), source: src}, d)
 	if e := s.queryLog(client); e.Enabled() {
 		e.Str("name", r.name).Str("type", mdns.Type(r.qtype).String()).Str("rcode", rcodeLabel(r.rcode)).
 			Stringer("client", client).Bool("tcp", false).Int("answers", int(binary.BigEndian.Uint16(r.msg[6:]))).
-			Bool("tc", false).Dur("took", d).Msg("query")
+			Bool("tc", false).Dur("took_ms", d).Msg("query")
 	}
 }
 
@@ -226,7 +193,7 @@ func (w *udpWriter) WriteMsg(m *mdns.Msg) error {
 func (w *udpWriter) Write(b []byte) (int, error) {
 	var oob []byte
 	if w.dst.IsValid() {
-		oob = setPktinfo(make([]byte, pktinfoSize), w.dst, w.ifindex)
+		oob = udpsock.SetPktinfo(make([]byte, udpsock.PktinfoSize), w.dst, w.ifindex)
 	}
 	n, _, err := w.conn.WriteMsgUDPAddrPort(b, oob, w.from)
 	if err != nil {

@@ -3,7 +3,6 @@ package dns
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 	"github.com/rs/zerolog"
+	"github.com/swarmdns/swarmdns/internal/udpsock"
 )
 
 // TestServerWildcardRepliesFromQueriedAddress: a server bound to a wildcard
@@ -52,7 +52,7 @@ func TestServerWildcardRepliesFromQueriedAddress(t *testing.T) {
 // them to.
 func TestServerUDPSockets(t *testing.T) {
 	s := newTestServer(t, Config{})
-	if want := udpSocketCount(); len(s.udpConns) != want {
+	if want := udpsock.SocketCount(); len(s.udpConns) != want {
 		t.Fatalf("got %d UDP sockets; want %d", len(s.udpConns), want)
 	}
 	for _, c := range s.udpConns {
@@ -67,26 +67,6 @@ func TestServerUDPSockets(t *testing.T) {
 		if len(r.Answer) != 2 {
 			t.Fatalf("client %d: got %d answers; want 2", i, len(r.Answer))
 		}
-	}
-}
-
-// TestParsePktinfo: the destination address comes out of the control
-// messages the kernel writes, and a reply's control message carries it back.
-func TestParsePktinfo(t *testing.T) {
-	for _, ip := range []netip.Addr{mustAddr("192.0.2.7"), mustAddr("2001:db8::7")} {
-		oob := setPktinfo(make([]byte, pktinfoSize), ip, 3)
-		got, _ := parsePktinfo(oob)
-		if got != ip {
-			t.Errorf("round trip of %s: got %s", ip, got)
-		}
-	}
-	for _, junk := range [][]byte{nil, {1, 2, 3}, make([]byte, pktinfoSize)} {
-		if got, _ := parsePktinfo(junk); got.IsValid() {
-			t.Errorf("parsePktinfo(%x): got %s; want none", junk, got)
-		}
-	}
-	if oob := setPktinfo(make([]byte, pktinfoSize), netip.Addr{}, 0); oob != nil {
-		t.Errorf("setPktinfo(no address): got %x; want nil", oob)
 	}
 }
 

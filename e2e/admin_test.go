@@ -53,7 +53,10 @@ func TestReadinessAndMetrics(t *testing.T) {
 		}
 	}
 
-	before, _ := scrape(t, base, "swarmdns_dns_requests_total") // absent until the first query
+	before, ok := scrape(t, base, "swarmdns_dns_requests_total")
+	if !ok {
+		t.Errorf("/metrics lacks swarmdns_dns_requests_total before the first query; want it at zero")
+	}
 	for range 5 {
 		if _, err := query(n.DNS(), "udp", fqdn("nothing-here"), mdns.TypeA); err != nil {
 			t.Fatal(err)
@@ -63,7 +66,7 @@ func TestReadinessAndMetrics(t *testing.T) {
 	if after-before < 5 {
 		t.Errorf("swarmdns_dns_requests_total moved by %v after 5 queries; want at least 5", after-before)
 	}
-	for _, name := range []string{"swarmdns_records", "swarmdns_members", "swarmdns_dns_request_duration_seconds"} {
+	for _, name := range []string{"swarmdns_records", "swarmdns_gossip_members", "swarmdns_dns_request_duration_seconds", "swarmdns_build_info"} {
 		if _, ok := scrape(t, base, name); !ok {
 			t.Errorf("/metrics lacks %s", name)
 		}

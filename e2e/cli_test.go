@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -42,15 +44,7 @@ func TestDebugCLI(t *testing.T) {
 	})
 	c.expectEverywhere(5*time.Second, []int{0, 1}, fqdn(name), healthyIP)
 
-	admin0 := []string{"--admin", net.JoinHostPort(c.lab.Host(1).Addr().String(), "8053"), "--admin-token", "e2e-token"}
-	cli := func(want int, args ...string) string {
-		t.Helper()
-		out, code := runCLI(t, append(args, admin0...)...)
-		if code != want {
-			t.Fatalf("swarmdns %s: exit %d; want %d\n%s", strings.Join(args, " "), code, want, out)
-		}
-		return out
-	}
+	cli := cliAt(t, net.JoinHostPort(c.lab.Host(1).Addr().String(), "8053"), "e2e-token")
 
 	// members: both nodes alive, as a table and as JSON.
 	out := cli(0, "members")
@@ -117,9 +111,181 @@ func TestDebugCLI(t *testing.T) {
 	}
 }
 
+// cliAt returns a runner of the debug verbs against the admin API at addr
+// with token, which fails the test unless the verb exits with want.
+func cliAt(t *testing.T, addr, token string) func(want int, args ...string) string {
+	return func(want int, args ...string) string {
+		t.Helper()
+		out, code := runCLI(t, append(args, "--admin", addr, "--admin-token", token)...)
+		if code != want {
+			t.Fatalf("swarmdns %s: exit %d; want %d\n%s", strings.Join(args, " "), code, want, out)
+		}
+		return out
+	}
+}
+
 func decode(t *testing.T, s string, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(s), v); err != nil {
 		t.Fatalf("decoding %q: %v", s, err)
+	}
+}
+
+// TestCLITellsTheTruth is issue 16's CLI check against a real node and
+// engine: every verb's --help, --json parsed where it is offered, each
+// lookup outcome (answered, NODATA, NXDOMAIN, hidden by a label, outside
+// the zone and forwarded, refused by policy) for a multi-label name and
+// for -x, records readable at any width, log-level, flags spelt --flag,
+// unknown SWARMDNS_ variables reported, bad values exiting 2 before the
+// node starts, and the probes served without the admin token.
+func TestCLITellsTheTruth(t *testing.T) {
+	up := startUpstream(t)
+	n := startNode(t, dockertest.Name(t, "node"), nodeOptions{
+		Args: []string{"--watch-label", dockertest.LabelRun + "=" + dockertest.RunID(), "--upstream", up.addr, "--admin-token", "t16-token"},
+		Env:  []string{"SWARMDNS_UPSTREAMS=10.9.9.9"},
+	})
+	adm := []string{"--admin", n.Admin(), "--admin-token", "t16-token"}
+	cli := cliAt(t, n.Admin(), "t16-token")
+
+	multi := "backend.v2-" + dockertest.RunID()
+	svc := dockertest.RunID() + "_web"
+	web := dockertest.Run(t, dockertest.RunOptions{
+		Name: svc + ".1.k3l4ctq0ju7yq2pm4ne4bzvhv",
+		Labels: map[string]string{"swarmdns.name": multi, "swarmdns.enable": "nope",
+			"com.docker.swarm.service.name": svc, "com.docker.stack.namespace": dockertest.RunID(), "com.docker.swarm.task.slot": "1"},
+	})
+	ghost := dockertest.Run(t, dockertest.RunOptions{Name: dockertest.Name(t, "ghost"), Labels: map[string]string{"swarmdns.enable": "false"}})
+	webIP := containerIP(t, web.ID, "bridge")
+	await.Until(t, 10*time.Second, expectAddrs(n.DNS(), fqdn(multi), webIP))
+
+	lookup := func(args ...string) admin.Explanation {
+		t.Helper()
+		var ex admin.Explanation
+		decode(t, cli(0, append([]string{"lookup", "--json"}, args...)...), &ex)
+		return ex
+	}
+	for _, tc := range []struct {
+		args []string
+		want admin.Outcome
+		why  string
+	}{
+		{[]string{multi}, admin.OutcomeAnswered, "answered"},
+		{[]string{multi, "MX"}, admin.OutcomeNODATA, "no MX record"},
+		{[]string{"nosuch-" + dockertest.RunID()}, admin.OutcomeNXDOMAIN, "no record in the zone"},
+		{[]string{ghost.Name}, admin.OutcomeHidden, "swarmdns.enable=false"},
+		{[]string{"www.example.test", "--client", "127.0.0.1"}, admin.OutcomeForwarded, "forwarded"},
+		{[]string{"www.example.test", "--client", "203.0.113.9"}, admin.OutcomeRefused, "--allow-recursion"},
+		{[]string{"www.example.test"}, admin.OutcomeRefused, "no client address was given"},
+		{[]string{"-x", webIP}, admin.OutcomeAnswered, "answered"},
+	} {
+		ex := lookup(tc.args...)
+		if ex.Outcome != tc.want || !strings.Contains(ex.Why, tc.why) {
+			t.Errorf("lookup %v: got outcome %q, why %q; want %q saying %q", tc.args, ex.Outcome, ex.Why, tc.want, tc.why)
+		}
+	}
+	if ex := lookup(multi); ex.Name != fqdn(multi) || len(ex.Answer) != 1 || !strings.Contains(ex.Answer[0], webIP) {
+		t.Errorf("lookup %s: got %s %v; want %s answered with %s", multi, ex.Name, ex.Answer, fqdn(multi), webIP)
+	}
+	if ex := lookup("-x", webIP); len(ex.Answer) == 0 || !strings.Contains(ex.Answer[0], "PTR") {
+		t.Errorf("lookup -x %s: got %v; want the PTR", webIP, ex.Answer)
+	}
+	if out := cli(0, "lookup", ghost.Name); !strings.Contains(out, "HIDDEN BY A LABEL") || !strings.Contains(out, ghost.Name) {
+		t.Errorf("lookup %s (table): want the hiding label and the container:\n%s", ghost.Name, out)
+	}
+
+	// records: no line wider than a terminal for a Swarm task's many
+	// names, one name a line; --wide puts them on one.
+	out := cli(0, "records", "--container", web.ID[:12])
+	for _, line := range strings.Split(out, "\n") {
+		if len(line) > 160 {
+			t.Errorf("records: a line of %d characters:\n%s", len(line), out)
+		}
+	}
+	if !strings.Contains(out, fqdn(multi)) || !strings.Contains(out, "tasks.") {
+		t.Errorf("records: want every name listed, one a line:\n%s", out)
+	}
+	if wide := cli(0, "records", "--wide", "--container", web.ID[:12]); strings.Count(wide, "\n") != 2 {
+		t.Errorf("records --wide: want a header and one line:\n%s", wide)
+	}
+
+	// health, version, log-level: --json parses.
+	var health struct{ Healthy bool }
+	decode(t, cli(0, "health", "--json"), &health)
+	var ready admin.Readiness
+	decode(t, cli(0, "health", "--ready", "--json"), &ready)
+	var version struct{ Version, Go string }
+	vout, _ := runCLI(t, "version", "--json")
+	decode(t, vout, &version)
+	if !health.Healthy || !ready.Ready || version.Go == "" {
+		t.Errorf("health %+v, ready %+v, version %+v; want healthy, ready and a Go version", health, ready, version)
+	}
+	if got := strings.TrimSpace(cli(0, "log-level", "debug")); got != "debug" {
+		t.Errorf("log-level debug: got %q", got)
+	}
+	var lvl struct{ Level string }
+	decode(t, cli(0, "log-level", "--json"), &lvl)
+	if lvl.Level != "debug" {
+		t.Errorf("log-level --json: got %q; want debug", lvl.Level)
+	}
+	if _, err := n.waitLog(5*time.Second, func(l map[string]any) bool {
+		return strings.Contains(fmt.Sprint(l["message"]), "log level changed") && l["new_level"] == "debug" && l["level"] == nil
+	}); err != nil {
+		t.Errorf("the log-level line: %v", err)
+	}
+	cli(2, "log-level", "loud")
+
+	// --help for every verb; flag errors spelt --flag.
+	for _, verb := range []string{"serve", "version", "members", "records", "lookup", "stats", "health", "log-level", "uninstall"} {
+		out, code := runCLI(t, verb, "--help")
+		if code != 0 || !strings.Contains(out, "Usage: swarmdns "+verb) {
+			t.Errorf("%s --help: exit %d:\n%s", verb, code, out)
+		}
+		out, code = runCLI(t, verb, "--t16-nope")
+		if code != 2 || !strings.Contains(out, "--t16-nope") {
+			t.Errorf("%s --t16-nope: exit %d, %q; want 2 naming --t16-nope", verb, code, out)
+		}
+	}
+	if out, code := runCLI(t, "serve", "--ttl", "x"); code != 2 || !strings.Contains(out, "--ttl") || strings.Contains(out, " -ttl") {
+		t.Errorf("serve --ttl x: exit %d, %q; want 2 naming --ttl", code, out)
+	}
+
+	// Every bad value exits 2 before anything starts.
+	for _, args := range [][]string{{"--zone", "bad zone!"}, {"--gossip-key", "notbase64"}} {
+		out, code := runCLI(t, append([]string{"serve", "--log-format", "json"}, args...)...)
+		if code != 2 || strings.Contains(out, "swarmdns starting") || !strings.Contains(out, args[0]) {
+			t.Errorf("serve %v: exit %d, %q; want 2 naming %s, before starting", args, code, out, args[0])
+		}
+	}
+
+	// A busy port: the error said once, exit 1.
+	out, code := runCLI(t, "serve", "--log-format", "json", "--watch-label", "t16-none", "--dns-listen", "127.0.0.1:0",
+		"--gossip-listen", "127.0.0.1:0", "--upstream", up.addr, "--admin-listen", n.Admin())
+	if code != 1 || strings.Count(out, "address already in use") != 1 {
+		t.Errorf("serve with the admin port busy: exit %d, %d mentions of the error; want 1 and one:\n%s", code, strings.Count(out, "address already in use"), out)
+	}
+
+	// Unknown SWARMDNS_ variables: serve warns, a debug verb says so.
+	if _, err := n.waitLog(time.Second, func(l map[string]any) bool {
+		return l["level"] == "warn" && strings.Contains(fmt.Sprint(l["variables"]), "SWARMDNS_UPSTREAMS")
+	}); err != nil {
+		t.Errorf("serve with SWARMDNS_UPSTREAMS: %v", err)
+	}
+	cmd := exec.Command(swarmdnsBin, append([]string{"members"}, adm...)...)
+	cmd.Env = append(os.Environ(), "SWARMDNS_ADMN=x")
+	if out, _ := cmd.CombinedOutput(); !strings.Contains(string(out), "SWARMDNS_ADMN") {
+		t.Errorf("members with SWARMDNS_ADMN: %s; want the variable reported", out)
+	}
+
+	// A wrong label value is a warning; the probes need no token, the
+	// rest does.
+	if _, err := n.waitLog(time.Second, func(l map[string]any) bool {
+		return l["level"] == "warn" && strings.Contains(fmt.Sprint(l["message"]), `swarmdns.enable="nope"`)
+	}); err != nil {
+		t.Errorf("swarmdns.enable=nope: %v", err)
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/v1/members": 401} {
+		if code, body := get(t, "http://"+n.Admin()+path, ""); code != want {
+			t.Errorf("%s without the token: got %d %s; want %d", path, code, body, want)
+		}
 	}
 }

@@ -245,7 +245,7 @@ func TestClusterWrongKeyAndLeave(t *testing.T) {
 		c.expectEverywhere(3*time.Second, []int{2}, fqdn(ct.Name), ip)
 		l, err := c.nodes[0].waitLogFrom(from, 10*time.Second, func(l map[string]any) bool {
 			msg, _ := l["message"].(string)
-			return l["level"] != "debug" && (l["component"] == "memberlist" || l["component"] == "gossip") &&
+			return l["level"] != "debug" && l["component"] == "gossip" &&
 				strings.Contains(msg, c.lab.Host(3).Addr().String())
 		})
 		if err != nil {

@@ -162,7 +162,7 @@ func TestClusterKeyRotation(t *testing.T) {
 	c.expectEverywhere(5*time.Second, []int{2}, fqdn(kept.Name), containerIP(t, kept.ID, "bridge"))
 	if _, err := c.nodes[0].waitLogFrom(from, 15*time.Second, func(l map[string]any) bool {
 		msg, _ := l["message"].(string)
-		return l["level"] != "debug" && l["component"] == "memberlist" && strings.Contains(msg, c.lab.Host(3).Addr().String())
+		return l["level"] != "debug" && l["component"] == "gossip" && strings.Contains(msg, c.lab.Host(3).Addr().String())
 	}); err != nil {
 		t.Fatalf("node 1 never logged refusing the K1-only node: %v", err)
 	}

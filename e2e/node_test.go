@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -127,6 +128,13 @@ func (n *node) Logs() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.logs.String()
+}
+
+// logLines returns the JSON log lines so far.
+func (n *node) logLines() []map[string]any {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.lines)
 }
 
 // waitLog waits for a log line that match accepts and returns it.

@@ -34,20 +34,26 @@ const (
 	readmeKeyName  = "swarmdns-xfr"
 )
 
+// snippetDocs are the files the snippets are read from: the README and
+// the docs its details moved to.
+var snippetDocs = []string{"../README.md", "../docs/secondaries.md", "../docs/deploying.md"}
+
 // readmeSnippet returns the fenced code block that follows the line
-// "<!-- e2e: name -->" in README.md.
+// "<!-- e2e: name -->" in the README or docs/.
 func readmeSnippet(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	re := regexp.MustCompile("(?s)<!-- e2e: " + regexp.QuoteMeta(name) + " -->\\s*```[a-z]*\n(.*?)```")
-	m := re.FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("README.md has no snippet %q", name)
+	for _, f := range snippetDocs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := re.FindSubmatch(b); m != nil {
+			return string(m[1])
+		}
 	}
-	return string(m[1])
+	t.Fatalf("no snippet %q in %v", name, snippetDocs)
+	return ""
 }
 
 // clusterSnippet is a README snippet with the example primaries replaced by

@@ -183,8 +183,8 @@ func TestForwardingAndTransports(t *testing.T) {
 // engine that stays unreachable at start exits non-zero saying so.
 func TestBadFlagsExit(t *testing.T) {
 	out, code := runCLI(t, "serve", "--ttl", "banana")
-	if code != 2 || !strings.Contains(out, "-ttl") {
-		t.Errorf("bad --ttl: exit %d, output %q; want 2 naming -ttl", code, out)
+	if code != 2 || !strings.Contains(out, "--ttl") {
+		t.Errorf("bad --ttl: exit %d, output %q; want 2 naming --ttl", code, out)
 	}
 	out, code = runCLI(t, "serve", "--dns-listen", "127.0.0.1:0", "--admin-listen", "", "--gossip-listen", "",
 		"--upstream", "127.0.0.1:9", "--docker-host", "unix://"+t.TempDir()+"/missing.sock", "--docker-timeout", "2s", "--log-format", "json")

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -158,12 +159,17 @@ func (w *serialWatch) max() uint32 {
 	return out
 }
 
-// sameSerial awaits one serial on every node and returns it and how long
-// that took.
+// sameSerial awaits one serial on every node, held for settle (a change
+// that reaches a node in a second its serial has reached shows in its
+// serial only when the next second begins, and on the other nodes when
+// push/pull carries the stamp: one equal reading is not convergence), and
+// returns it and how long that took.
 func sameSerial(t *testing.T, c *cluster, timeout time.Duration) (uint32, time.Duration) {
 	t.Helper()
+	const settle = 1500 * time.Millisecond
 	start := time.Now()
 	var got uint32
+	var since time.Time
 	await.Until(t, timeout, func() error {
 		var serials []uint32
 		for i := range c.nodes {
@@ -175,10 +181,16 @@ func sameSerial(t *testing.T, c *cluster, timeout time.Duration) (uint32, time.D
 		}
 		for _, s := range serials[1:] {
 			if s != serials[0] {
+				since = time.Time{}
 				return fmt.Errorf("serials %v; want one", serials)
 			}
 		}
-		got = serials[0]
+		if since.IsZero() || serials[0] != got {
+			got, since = serials[0], time.Now()
+		}
+		if held := time.Since(since); held < settle {
+			return fmt.Errorf("serial %d on every node for %v; want %v", got, held.Round(time.Millisecond), settle)
+		}
 		return nil
 	})
 	return got, time.Since(start)
@@ -468,14 +480,7 @@ func TestStandardsResolvers(t *testing.T) {
 	} {
 		port++
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
-			dir := t.TempDir()
-			conf := tc.conf(dir, port)
-			var d *dnsDaemon
-			if tc.software == "unbound" {
-				d = startUnbound(t, host, dir, labPort(host, port), strings.ReplaceAll(conf, "%s", dir))
-			} else {
-				d = startNamed(t, host, dir, labPort(host, port), conf)
-			}
+			d := startResolver(t, host, tc.software, port, tc.conf)
 			start := time.Now()
 			if tc.answers {
 				d.await(t, name, mdns.TypeA, hasA(ip))
@@ -498,4 +503,94 @@ func TestStandardsResolvers(t *testing.T) {
 			t.Logf("%s: with CD the address, without it SERVFAIL, after %v", tc.name, time.Since(start).Round(time.Millisecond))
 		})
 	}
+	// The reverse zone of the container's subnet, sent to the nodes with the
+	// README's reverse snippets beside the cluster zone's: the container's
+	// PTR, NXDOMAIN (not SERVFAIL) for an address no container holds, and
+	// the zone's names still.
+	subnet := containerSubnet(t, ct.ID, "bridge")
+	revZone := reverseZoneOf(subnet)
+	revSnippet := func(name string) string {
+		return strings.ReplaceAll(clusterSnippet(t, c, name, ""), "17.172.in-addr.arpa", revZone)
+	}
+	ptrName, _ := mdns.ReverseAddr(ip)
+	unused, _ := mdns.ReverseAddr(lastHost(subnet).String())
+	for _, tc := range []struct {
+		name     string
+		software string
+		conf     func(dir string, port int) string
+	}{
+		{"unbound stub-zones for the zone and its reverse", "unbound", func(dir string, port int) string {
+			return unbound(port, clusterSnippet(t, c, "unbound-stub", "")+revSnippet("unbound-stub-reverse"))
+		}},
+		{"BIND stub zones for the zone and its reverse", "named", func(dir string, port int) string {
+			except := strings.Replace(validateExcept, `"swarm.internal";`, `"swarm.internal"; "`+revZone+`";`, 1)
+			return bind(dir, port, clusterSnippet(t, c, "bind-stub", "")+revSnippet("bind-stub-reverse"), except)
+		}},
+	} {
+		port++
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			d := startResolver(t, host, tc.software, port, tc.conf)
+			start := time.Now()
+			d.await(t, ptrName, mdns.TypePTR, func(r *mdns.Msg) error {
+				if r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 {
+					return fmt.Errorf("PTR %s: %s %v", ptrName, mdns.RcodeToString[r.Rcode], r.Answer)
+				}
+				if p, ok := r.Answer[0].(*mdns.PTR); !ok || p.Ptr != name {
+					return fmt.Errorf("PTR %s: %v; want %s", ptrName, r.Answer[0], name)
+				}
+				return nil
+			})
+			r, err := d.ask(unused, mdns.TypePTR)
+			if err != nil || r.Rcode != mdns.RcodeNameError {
+				t.Fatalf("PTR %s (no container holds it): %v, %v; want NXDOMAIN", unused, r, err)
+			}
+			d.await(t, name, mdns.TypeA, hasA(ip))
+			t.Logf("%s (zone %s): PTR %s, NXDOMAIN for %s, %s A %s, after %v", tc.name, revZone, name, unused, name, ip, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// startResolver starts software (unbound or named) in host on port, with
+// the configuration conf makes for its directory.
+func startResolver(t *testing.T, host *netlab.Host, software string, port int, conf func(dir string, port int) string) *dnsDaemon {
+	t.Helper()
+	dir := t.TempDir()
+	c := conf(dir, port)
+	if software == "unbound" {
+		return startUnbound(t, host, dir, labPort(host, port), strings.ReplaceAll(c, "%s", dir))
+	}
+	return startNamed(t, host, dir, labPort(host, port), c)
+}
+
+// containerSubnet returns the subnet of a container's IPv4 address on a
+// network.
+func containerSubnet(t *testing.T, id, network string) netip.Prefix {
+	t.Helper()
+	out := strings.TrimSpace(dockertest.Docker(t, "inspect", "-f",
+		"{{(index .NetworkSettings.Networks \""+network+"\").IPAddress}}/{{(index .NetworkSettings.Networks \""+network+"\").IPPrefixLen}}", id))
+	p, err := netip.ParsePrefix(out)
+	if err != nil {
+		t.Fatalf("subnet of %s: %q: %v", id, out, err)
+	}
+	return p.Masked()
+}
+
+// reverseZoneOf returns the reverse zone (without the trailing dot) that
+// holds an octet-aligned IPv4 subnet, as swarmdns serves it.
+func reverseZoneOf(p netip.Prefix) string {
+	b := p.Addr().As4()
+	labels := []string{"in-addr", "arpa"}
+	for i := 0; i < min(p.Bits()/8, 3); i++ {
+		labels = append([]string{strconv.Itoa(int(b[i]))}, labels...)
+	}
+	return strings.Join(labels, ".")
+}
+
+// lastHost returns the last address of an IPv4 subnet but its broadcast.
+func lastHost(p netip.Prefix) netip.Addr {
+	b := p.Addr().As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v |= 1<<(32-p.Bits()) - 1
+	v--
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }

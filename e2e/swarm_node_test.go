@@ -171,6 +171,43 @@ func TestSwarmStack(t *testing.T) {
 		t.Logf("swarmdns lookup --client %s:\n%s", clientGW, out)
 	})
 
+	t.Run("StackNames", func(t *testing.T) {
+		// tasks.<service>.<stack>, <slot>.<service>.<stack> and, for a
+		// global service, <node host name>.<service>.<stack> and the
+		// node ID form, as deploy/example.yml promises.
+		await.Until(t, 30*time.Second, expectTasks(client, "tasks.web."+app+".swarm.internal", app+"_web", front, 2))
+		webIPs, err := taskIPs(app+"_web", front)
+		if err != nil {
+			t.Fatal(err)
+		}
+		await.Until(t, 30*time.Second, func() error {
+			got, err := nslookup(client, "1.web."+app+".swarm.internal")
+			if err != nil {
+				return err
+			}
+			if len(got) != 1 || !slices.Contains(webIPs, got[0]) {
+				return fmt.Errorf("1.web.%s: got %v; want one of the web tasks %v", app, got, webIPs)
+			}
+			return nil
+		})
+		agent := awaitTask(t, app+"_agent", false)
+		agentIP := containerIP(t, agent, front)
+		host := strings.ToLower(strings.TrimSpace(dockertest.Docker(t, "info", "-f", "{{.Name}}")))
+		nodeID := strings.TrimSpace(dockertest.Docker(t, "info", "-f", "{{.Swarm.NodeID}}"))
+		for _, name := range []string{host + ".agent." + app, nodeID + ".agent." + app, host + "." + app + "-agent"} {
+			await.Until(t, 30*time.Second, func() error {
+				got, err := nslookup(client, name+".swarm.internal")
+				if err != nil {
+					return err
+				}
+				if !slices.Equal(got, []string{agentIP}) {
+					return fmt.Errorf("%s: got %v; want the agent's %s", name, got, agentIP)
+				}
+				return nil
+			})
+		}
+	})
+
 	t.Run("NetworkScoped", func(t *testing.T) {
 		multi := awaitTask(t, app+"_multi", false)
 		name := "multi." + app + ".swarm.internal"

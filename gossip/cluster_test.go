@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/swarmdns/swarmdns/internal/logtest"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -395,8 +396,9 @@ func TestPartitionHeal(t *testing.T) {
 // why.
 func TestWrongKey(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	var logs syncBuffer
-	a := startNode(t, "a", nodeOpts{keys: [][]byte{key}, logOut: &logs})
+	var logs logtest.Buffer
+	reg := prometheus.NewRegistry()
+	a := startNode(t, "a", nodeOpts{keys: [][]byte{key}, logOut: &logs, metrics: reg})
 	b := startNode(t, "b", nodeOpts{keys: [][]byte{key}, join: []string{a.addr()}})
 	awaitMembers(t, a, b)
 
@@ -416,6 +418,13 @@ func TestWrongKey(t *testing.T) {
 			eventually(t, 10*time.Second, func() error {
 				if !strings.Contains(strings.ToLower(logs.String()), tc.want) {
 					return fmt.Errorf("a's log does not mention %q yet", tc.want)
+				}
+				return nil
+			})
+			// The refusals are counted, for an alert.
+			eventually(t, 10*time.Second, func() error {
+				if v := gathered(t, reg)["swarmdns_gossip_decrypt_failures_total"]; v < 1 {
+					return fmt.Errorf("decrypt failures counted: %v", v)
 				}
 				return nil
 			})
@@ -592,9 +601,9 @@ func TestMetrics(t *testing.T) {
 	eventually(t, 5*time.Second, func() error {
 		v := gathered(t, reg)
 		for name, min := range map[string]float64{
-			"swarmdns_gossip_members":                                 2,
+			"swarmdns_gossip_members{state=alive}":                    2,
 			"swarmdns_gossip_messages_total{direction=in,kind=batch}": 1,
-			"swarmdns_gossip_bytes_total{direction=out}":              1,
+			"swarmdns_gossip_bytes_total{direction=out,kind=batch}":   1,
 			"swarmdns_gossip_pushpull_bytes":                          1,
 		} {
 			if v[name] < min {

@@ -379,6 +379,9 @@ func (n *Node) probed(peer string, ok bool) {
 	if peer == n.cfg.Node {
 		return
 	}
+	if !ok {
+		n.metrics.probeFailed()
+	}
 	n.mu.Lock()
 	was := n.unreach[peer]
 	if ok {
@@ -418,7 +421,7 @@ func (c *conflictDelegate) NotifyConflict(existing, other *memberlist.Node) {
 		if c.n.warn.allow("conflict/self") {
 			c.n.log.Warn().Stringer("addr", addrPort(existing.Addr, existing.Port)).
 				Stringer("held", addrPort(other.Addr, other.Port)).
-				Dur("every", fastRejoinEvery).
+				Dur("every_ms", fastRejoinEvery).
 				Msg("peers still hold this node's name at an earlier address (a previous run?); joining them again until they take the new one")
 		}
 		return

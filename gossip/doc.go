@@ -116,7 +116,7 @@
 // or none can neither join nor inject a record, and memberlist's refusal
 // ("Decrypt packet failed", "no installed keys could decrypt") shows in the
 // log of the node it tried, through the memberlist-to-zerolog bridge
-// (component=memberlist, sampled). A node holds a keyring (Config.Keys,
+// (component=gossip subsystem=memberlist, sampled). A node holds a keyring (Config.Keys,
 // Node.SetKeys): the first key encrypts, every key decrypts, so a key is
 // rotated without downtime in three steps that each reach every node
 // before the next (add the new key, make it the first, drop the old one).

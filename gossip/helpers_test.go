@@ -275,21 +275,3 @@ func awaitEqualViews(t testing.TB, within time.Duration, nodes ...*tnode) {
 		return nil
 	})
 }
-
-// syncBuffer is a goroutine-safe log sink for assertions on logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

@@ -26,10 +26,15 @@ type logWriter struct {
 	// onProbe, when set, is called (without blocking) when a probe of
 	// peer failed (ok false) or reached it over TCP only (ok true).
 	onProbe func(peer string, ok bool)
+	// onDecryptFail, when set, is called (without blocking) when a packet
+	// or stream was not encrypted with this cluster's key.
+	onDecryptFail func()
 }
 
 func newLogWriter(l zerolog.Logger) *logWriter {
-	l = l.With().Str("component", "memberlist").Logger()
+	// The logger given names the component (gossip) already: a second
+	// "component" key would repeat it in every JSON line.
+	l = l.With().Str("subsystem", "memberlist").Logger()
 	return &logWriter{log: l, loud: l.Sample(&zerolog.BurstSampler{Burst: 20, Period: 10 * time.Second})}
 }
 
@@ -55,6 +60,11 @@ func (w *logWriter) Write(p []byte) (int, error) {
 		}
 	}
 	line = bytes.TrimPrefix(line, []byte("memberlist: "))
+	// A stranger speaking another protocol to the gossip port (an HTTP
+	// probe, a scanner) is no error of this node: a warning, sampled.
+	if lvl == zerolog.ErrorLevel && strangerLine(line) {
+		lvl = zerolog.WarnLevel
+	}
 	// memberlist has no hook for a refutation (v0.7.0): its log line is
 	// the only sign ("Refuting a suspect message (from: x)", "Refuting a
 	// dead message (from: x)"). TestShortPartitionRepair breaks if the
@@ -74,12 +84,39 @@ func (w *logWriter) Write(p []byte) (int, error) {
 			w.onProbe(peer, true)
 		}
 	}
+	// And for the key: "Decrypt packet failed", "failed to decrypt",
+	// "no installed keys could decrypt the message", "Encryption is
+	// configured but remote state is not encrypted".
+	if w.onDecryptFail != nil && decryptLine(line) {
+		w.onDecryptFail()
+	}
 	l := &w.log
 	if lvl >= zerolog.WarnLevel {
 		l = &w.loud
 	}
 	l.WithLevel(lvl).Msg(string(line))
 	return len(p), nil
+}
+
+// strangerLine reports whether a memberlist error line is about a
+// connection that did not speak swarmdns's memberlist at all: an HTTP
+// "GET" carries no label ("discarding stream with unacceptable label"), or
+// without a label is read as message type 71 ("Received invalid msgType").
+// TestHTTPToGossipPortIsNoError breaks if memberlist's text changes.
+func strangerLine(line []byte) bool {
+	for _, s := range []string{"unacceptable label", "invalid msgType", "Unknown message type"} {
+		if bytes.Contains(line, []byte(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// decryptLine reports whether a memberlist line is about traffic that was
+// not encrypted with this cluster's key.
+func decryptLine(line []byte) bool {
+	l := bytes.ToLower(line)
+	return bytes.Contains(l, []byte("decrypt")) || bytes.Contains(l, []byte("remote state is not encrypted"))
 }
 
 // between returns what line holds between prefix and the first suffix.

@@ -256,6 +256,7 @@ func New(c Config) (*Node, error) {
 		}
 	}
 	n.logw.onProbe = n.probed
+	n.logw.onDecryptFail = func() { n.metrics.decryptFailed() }
 	mc.Ping = &pingDelegate{n}
 	mc.Logger = log.New(n.logw, "", 0)
 	if cfg.MemberlistConfig != nil {
@@ -272,12 +273,7 @@ func New(c Config) (*Node, error) {
 	// again.
 	n.queue = &memberlist.TransmitLimitedQueue{RetransmitMult: mc.RetransmitMult + mc.RetransmitMult/2}
 
-	n.metrics, err = newMetrics(cfg.Metrics, func() float64 {
-		if n.ml == nil {
-			return 0
-		}
-		return float64(n.ml.NumMembers())
-	})
+	n.metrics, err = newMetrics(cfg.Metrics, n.Members)
 	if err != nil {
 		return nil, fmt.Errorf("gossip: register metrics: %w", err)
 	}
@@ -435,7 +431,7 @@ func (n *Node) loop(ctx context.Context) error {
 			n.queueOwnBatch(nil)
 			n.pullDue(now)
 			for _, node := range n.store.ExpireLeases() {
-				n.log.Info().Str("peer", node).Dur("lease", n.cfg.Lease).Msg("peer's lease ended; its records are dropped")
+				n.log.Info().Str("peer", node).Dur("lease_ms", n.cfg.Lease).Msg("peer's lease ended; its records are dropped")
 			}
 		}
 	}

@@ -168,6 +168,10 @@ func (n *Node) rejoinAlive(ctx context.Context) {
 	}
 }
 
+// joinResolveGrace is how long after start a join name that does not
+// resolve is ordinary (logged at info; at warn after).
+const joinResolveGrace = time.Minute
+
 // resolveJoin resolves join addresses; names are looked up again each
 // time (a Swarm service's tasks.<service> changes as tasks come and go).
 func (n *Node) resolveJoin(ctx context.Context, joins []string) []netip.AddrPort {
@@ -193,7 +197,14 @@ func (n *Node) resolveJoin(ctx context.Context, joins []string) []netip.AddrPort
 		cancel()
 		if err != nil {
 			if n.warn.allow("resolve/" + j) {
-				n.log.Warn().Err(err).Str("join", j).Msg("cannot resolve join address; retrying")
+				// A stack's tasks.<service> resolves only once its tasks
+				// run: ordinary at start, the operator's to fix only when
+				// it lasts.
+				ev := n.log.Info()
+				if time.Since(n.start) > joinResolveGrace {
+					ev = n.log.Warn()
+				}
+				ev.Err(err).Str("join", j).Msg("cannot resolve join address; retrying")
 			}
 			continue
 		}

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 )
 
 // Health is a container's Docker healthcheck state.
@@ -214,32 +216,6 @@ func (s *RecordSet) normalizeNames() {
 	}
 }
 
-// CanonicalName returns name lower-cased (ASCII only, as DNS compares names)
-// with exactly one trailing dot: a run of trailing dots becomes one. The
-// empty name stays empty. It allocates only when name is not canonical.
-func CanonicalName(name string) string {
-	if name == "" {
-		return ""
-	}
-	trimmed := strings.TrimRight(name, ".")
-	if len(trimmed) == len(name)-1 {
-		return asciiLower(name)
-	}
-	return asciiLower(trimmed) + "."
-}
-
-// asciiLower lower-cases ASCII letters only, allocating only when it must.
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; 'A' <= c && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
-}
+// CanonicalName returns name in the form the registry keeps names in
+// (dnsname.CanonicalName: ASCII lower case, one trailing dot; "" stays "").
+func CanonicalName(name string) string { return dnsname.CanonicalName(name) }

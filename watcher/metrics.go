@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/docker/docker/api/types/events"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/swarmdns/swarmdns/internal/metric"
 )
 
-// metrics are the watcher's Prometheus metrics; a nil *metrics records
-// nothing.
+// metrics are the watcher's Prometheus metrics (internal/metric defines
+// them); a nil *metrics records nothing.
 type metrics struct {
 	reconnects prometheus.Counter
 	resyncs    prometheus.Counter
@@ -17,31 +20,24 @@ type metrics struct {
 	events     *prometheus.CounterVec
 }
 
+// eventTypes are the values of the events' type label.
+var eventTypes = []events.Type{events.ContainerEventType, events.NetworkEventType}
+
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return nil, nil
 	}
 	m := &metrics{
-		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "swarmdns_watcher_reconnects_total",
-			Help: "Connection attempts to the Docker engine after the first.",
-		}),
-		resyncs: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "swarmdns_watcher_resyncs_total",
-			Help: "Completed full resyncs (list and inspect) with the Docker engine.",
-		}),
-		connected: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "swarmdns_watcher_connected",
-			Help: "1 while the Docker event stream is up and synced, else 0.",
-		}),
-		lastSync: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "swarmdns_watcher_last_sync_timestamp_seconds",
-			Help: "Unix time of the last completed full resync.",
-		}),
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "swarmdns_watcher_events_total",
-			Help: "Docker events received, by action.",
-		}, []string{"action"}),
+		reconnects: metric.WatcherReconnects.Counter(),
+		resyncs:    metric.WatcherResyncs.Counter(),
+		connected:  metric.WatcherConnected.Gauge(),
+		lastSync:   metric.WatcherLastSync.Gauge(),
+		events:     metric.WatcherEvents.CounterVec(),
+	}
+	for _, t := range eventTypes {
+		for _, a := range watchedActions {
+			m.events.WithLabelValues(string(t), string(a))
+		}
 	}
 	for _, c := range []prometheus.Collector{m.reconnects, m.resyncs, m.connected, m.lastSync, m.events} {
 		if err := reg.Register(c); err != nil {
@@ -74,8 +70,17 @@ func (m *metrics) setConnected(up bool) {
 	}
 }
 
-func (m *metrics) event(action string) {
-	if m != nil {
-		m.events.WithLabelValues(action).Inc()
+// event counts an event of type typ (container, network, else other) and
+// action (a watched one, else other), so the labels stay bounded.
+func (m *metrics) event(typ events.Type, action string) {
+	if m == nil {
+		return
 	}
+	t := "other"
+	for _, known := range eventTypes {
+		if typ == known {
+			t = string(known)
+		}
+	}
+	m.events.WithLabelValues(t, action).Inc()
 }

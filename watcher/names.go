@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/go-connections/nat"
 
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -48,9 +49,14 @@ type NameOptions struct {
 	// Zone is the zone every name is put in, e.g. "swarm.internal." (a
 	// trailing dot is optional; case does not matter).
 	Zone string
-	// Node is the local node's name, the per-replica name of a global Swarm
-	// task (<node>.<service>); empty means the Swarm node ID.
+	// Node is the local node's name (the cluster's, --node-name); the
+	// per-replica name of a global Swarm task (<node>.<service>) when
+	// NodeHost is empty.
 	Node string
+	// NodeHost is the host name of the node's engine, the per-replica
+	// name of a global Swarm task (<node>.<service>): the name users type
+	// (the Swarm node's hostname). <node ID>.<service> is published too.
+	NodeHost string
 	// WatchLabel limits publishing to containers that carry the label KEY,
 	// or KEY with the value VALUE ("KEY=VALUE"); empty publishes all.
 	WatchLabel string
@@ -66,50 +72,76 @@ type NameOptions struct {
 // package documentation) in opts.Zone, its IPv4 and IPv6 addresses on every
 // network with the network's name and subnet, its ports, CNAMEs, image and
 // health. Every name is made a valid DNS name; warnings say which names were
-// changed and which label entries were skipped, so the caller can log them.
-func RecordSetFor(c container.InspectResponse, opts NameOptions) (set registry.RecordSet, warnings []string, publish bool) {
-	set, warnings, reason := translate(c, opts)
-	return set, warnings, reason == ""
+// changed (Notes.Renamed) and which label entries were wrong or skipped
+// (Notes.Warnings), so the caller can log them.
+func RecordSetFor(c container.InspectResponse, opts NameOptions) (set registry.RecordSet, notes Notes, publish bool) {
+	set, notes, reason := translate(c, opts)
+	return set, notes, reason == ""
+}
+
+// Notes is what translating a container has to say about its names, split
+// by who must hear it.
+type Notes struct {
+	// Warnings need the operator: a label value that is wrong, a name that
+	// could not be published at all. They are logged at warn.
+	Warnings []string
+	// Renamed lists Docker's own name forms (a Swarm task's
+	// "web.1.<id>", Compose v1's "proj_web_1", a generated
+	// "romantic_heyrovsky") published in a DNS-valid spelling: normal,
+	// logged at debug with one info summary per start.
+	Renamed []string
+	// Grouped are the names the container shares with the other
+	// containers of its Compose service (<service>.<project>) or Swarm
+	// stack service (<service>.<stack>), for the watcher to report a
+	// project and a stack of the same name.
+	Grouped []GroupName
+}
+
+// GroupName is a name a Compose service or a stack's service answers to.
+type GroupName struct {
+	FQDN string
+	// Compose is true for a Compose project's name, false for a stack's.
+	Compose bool
 }
 
 // translate is RecordSetFor with the reason a container is not published
 // (empty when it is).
-func translate(c container.InspectResponse, opts NameOptions) (registry.RecordSet, []string, string) {
+func translate(c container.InspectResponse, opts NameOptions) (registry.RecordSet, Notes, string) {
 	if c.ContainerJSONBase == nil || c.State == nil {
-		return registry.RecordSet{}, nil, "no state in inspect response"
+		return registry.RecordSet{}, Notes{}, "no state in inspect response"
 	}
 	if !c.State.Running || c.State.Restarting {
-		return registry.RecordSet{}, nil, "not running"
+		return registry.RecordSet{}, Notes{}, "not running"
 	}
 	if c.State.Paused {
-		return registry.RecordSet{}, nil, "paused"
+		return registry.RecordSet{}, Notes{}, "paused"
 	}
 	var labels map[string]string
 	if c.Config != nil {
 		labels = c.Config.Labels
 	}
-	if v, ok := labels[LabelEnable]; ok && isFalse(v) {
-		return registry.RecordSet{}, nil, LabelEnable + "=" + v
-	}
-	if opts.WatchLabel != "" && !hasLabel(labels, opts.WatchLabel) {
-		return registry.RecordSet{}, nil, "no label " + opts.WatchLabel
+	if why := hiddenBy(labels, opts); why != "" {
+		return registry.RecordSet{}, Notes{}, why
 	}
 	if c.HostConfig != nil {
 		switch mode := c.HostConfig.NetworkMode; {
 		case mode.IsHost():
-			return registry.RecordSet{}, nil, "host network"
+			return registry.RecordSet{}, Notes{}, "host network"
 		case mode.IsNone():
-			return registry.RecordSet{}, nil, "network none"
+			return registry.RecordSet{}, Notes{}, "network none"
 		case mode.IsContainer():
-			return registry.RecordSet{}, nil, "shares the network of " + mode.ConnectedContainer()
+			return registry.RecordSet{}, Notes{}, "shares the network of " + mode.ConnectedContainer()
 		}
 	}
 	addrs := addresses(c)
 	if len(addrs) == 0 {
-		return registry.RecordSet{}, nil, "no address"
+		return registry.RecordSet{}, Notes{}, "no address"
 	}
 
 	n := newNamer(opts.Zone)
+	if v, ok := labels[LabelEnable]; ok && !isTrue(v) {
+		n.warnings = append(n.warnings, fmt.Sprintf("%s=%q is neither true nor false; the container is published (set %s=false to hide it)", LabelEnable, v, LabelEnable))
+	}
 	shortID := c.ID[:min(12, len(c.ID))]
 	name := strings.TrimPrefix(c.Name, "/")
 	primary := n.add("container name", name)
@@ -133,9 +165,11 @@ func translate(c container.InspectResponse, opts NameOptions) (registry.RecordSe
 		}
 	}
 	if svc, proj := labels[labelComposeService], labels[labelComposeProject]; svc != "" && proj != "" {
-		n.add("compose service", svc+"."+proj)
+		if fqdn := n.add("compose service", svc+"."+proj); fqdn != "" {
+			n.grouped = append(n.grouped, GroupName{FQDN: fqdn, Compose: true})
+		}
 	}
-	swarmNames(n, labels, opts.Node)
+	swarmNames(n, labels, opts)
 	for _, extra := range splitList(labels[LabelName]) {
 		n.add(LabelName, extra)
 	}
@@ -168,26 +202,29 @@ func translate(c container.InspectResponse, opts NameOptions) (registry.RecordSe
 		}
 	}
 	slices.SortFunc(set.Aliases, func(a, b registry.Alias) int { return strings.Compare(a.Name, b.Name) })
-	return set, n.warnings, ""
+	return set, Notes{Warnings: n.warnings, Renamed: n.renamed, Grouped: n.grouped}, ""
 }
 
-// swarmNames adds a Swarm task's names: <service>, tasks.<service>,
-// <service-without-stack>.<stack>, and <slot>.<service> (replicated) or
-// <node>.<service> (global).
-func swarmNames(n *namer, labels map[string]string, node string) {
+// swarmNames adds a Swarm task's names: <service>, tasks.<service>, and
+// <slot>.<service> (replicated) or <node>.<service> and <node ID>.<service>
+// (global); for a service of a stack, the same again under <short>.<stack>
+// (the service name without the stack's prefix): <short>.<stack>,
+// tasks.<short>.<stack>, <slot>.<short>.<stack> or <node>.<short>.<stack>.
+// <node> is the node's host name (NameOptions.NodeHost), what users type;
+// the node ID form stays because two nodes may share a host name.
+func swarmNames(n *namer, labels map[string]string, opts NameOptions) {
 	svc := labels[labelSwarmService]
 	if svc == "" {
 		return
 	}
-	label := SanitizeLabel(svc)
+	label := dnsname.SanitizeLabel(svc)
 	if label == "" {
 		n.warnings = append(n.warnings, fmt.Sprintf("swarm service name %q has no usable characters; skipped", svc))
 		return
 	}
-	n.add("swarm service", label)
-	n.add("swarm service", "tasks."+label)
+	bases := []string{label}
 	if stack := labels[labelStack]; stack != "" && strings.HasPrefix(svc, stack+"_") {
-		n.add("swarm stack service", svc[len(stack)+1:]+"."+stack)
+		bases = append(bases, svc[len(stack)+1:]+"."+stack)
 	}
 	slot := labels[labelSwarmSlot]
 	if slot == "" {
@@ -200,13 +237,28 @@ func swarmNames(n *namer, labels map[string]string, node string) {
 			}
 		}
 	}
-	switch {
-	case slot != "":
-		n.add("swarm task slot", slot+"."+label)
-	case node != "":
-		n.add("swarm node", SanitizeLabel(node)+"."+label)
-	case labels[labelSwarmNode] != "":
-		n.add("swarm node", labels[labelSwarmNode]+"."+label)
+	host := cmp.Or(opts.NodeHost, opts.Node)
+	nodeID := labels[labelSwarmNode]
+	for i, base := range bases {
+		kind := "swarm service"
+		if i > 0 {
+			kind = "swarm stack service"
+		}
+		if fqdn := n.add(kind, base); fqdn != "" && i > 0 {
+			n.grouped = append(n.grouped, GroupName{FQDN: fqdn})
+		}
+		n.add(kind, "tasks."+base)
+		switch {
+		case slot != "":
+			n.add("swarm task slot", slot+"."+base)
+		default:
+			if host != "" {
+				n.add("swarm node", dnsname.SanitizeLabel(host)+"."+base)
+			}
+			if nodeID != "" {
+				n.add("swarm node", nodeID+"."+base)
+			}
+		}
 	}
 }
 
@@ -292,7 +344,7 @@ func parseSRVEntry(entry string) (registry.Port, error) {
 		return registry.Port{}, fmt.Errorf("want SERVICE=PORT[/PROTO]")
 	}
 	svc = strings.TrimSpace(svc)
-	label := SanitizeLabel(svc)
+	label := dnsname.SanitizeLabel(svc)
 	if label == "" || label != strings.ToLower(svc) {
 		return registry.Port{}, fmt.Errorf("service %q is not a DNS label", svc)
 	}
@@ -311,18 +363,21 @@ func parseSRVEntry(entry string) (registry.Port, error) {
 	return registry.Port{Service: label, Proto: proto, Port: uint16(num)}, nil
 }
 
-// namer collects a container's names as FQDNs in a zone and the warnings
-// about the ones it had to change or drop.
+// namer collects a container's names as FQDNs in a zone, the warnings
+// about the ones it had to drop or that a label spelt wrong, and the Docker
+// names it had to respell.
 type namer struct {
 	zone     string // without the trailing dot, lower-case
 	maxRel   int    // the longest relative name that fits in 253 octets
 	set      map[string]struct{}
 	warnings []string
+	renamed  []string
+	grouped  []GroupName
 }
 
 func newNamer(zone string) *namer {
 	zone = strings.ToLower(strings.TrimSuffix(zone, "."))
-	return &namer{zone: zone, maxRel: maxNameLen - len(zone) - 1, set: make(map[string]struct{})}
+	return &namer{zone: zone, maxRel: dnsname.MaxNameLen - len(zone) - 1, set: make(map[string]struct{})}
 }
 
 // add adds the name raw (relative to the zone) and returns its FQDN, or ""
@@ -335,8 +390,9 @@ func (n *namer) add(kind, raw string) string {
 	return fqdn
 }
 
-// fqdn makes raw a valid name in the zone, warning when it has to change it
-// beyond case.
+// fqdn makes raw a valid name in the zone, noting when it has to change it
+// beyond case: a warning for a name from a label (the operator wrote it), a
+// rename for one of Docker's own (its names allow '_' and '.').
 func (n *namer) fqdn(kind, raw string) string {
 	name := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(raw), "."))
 	if n.zone != "" {
@@ -346,18 +402,35 @@ func (n *namer) fqdn(kind, raw string) string {
 			name = strings.TrimSuffix(name, "."+n.zone)
 		}
 	}
-	clean := sanitizeName(name, n.maxRel)
+	clean := dnsname.SanitizeName(name, n.maxRel)
 	if clean == "" {
 		n.warnings = append(n.warnings, fmt.Sprintf("%s %q is not a usable DNS name; skipped", kind, raw))
 		return ""
 	}
 	if clean != name {
-		n.warnings = append(n.warnings, fmt.Sprintf("%s %q is not a valid DNS name; published as %q", kind, raw, clean))
+		note := fmt.Sprintf("%s %q is not a valid DNS name; published as %q", kind, raw, clean)
+		if kind == LabelName || kind == LabelCNAME {
+			n.warnings = append(n.warnings, note)
+		} else {
+			n.renamed = append(n.renamed, note)
+		}
 	}
 	if n.zone == "" {
 		return clean + "."
 	}
-	return clean + "." + n.zone + "."
+	zone := n.zone + "."
+	fqdn := clean + "." + zone
+	if alt := registry.AlternativeName(fqdn, zone); alt != fqdn {
+		// The server answers that name itself (its name server, the
+		// nodes, localhost): the container gets one beside it.
+		if len(alt) > dnsname.MaxNameLen+1 {
+			n.warnings = append(n.warnings, fmt.Sprintf("%s %q: %s is the server's own name, and no longer name fits; skipped", kind, raw, fqdn))
+			return ""
+		}
+		n.warnings = append(n.warnings, fmt.Sprintf("%s %q: %s is the server's own name; published as %q", kind, raw, fqdn, strings.TrimSuffix(alt, "."+zone)))
+		return alt
+	}
+	return fqdn
 }
 
 // names returns the collected FQDNs, sorted.
@@ -370,58 +443,42 @@ func (n *namer) names() []string {
 	return out
 }
 
-// DNS limits (RFC 1035 2.3.4), in octets of presentation form without the
-// trailing dot.
-const (
-	maxLabelLen = 63
-	maxNameLen  = 253
-)
-
-// SanitizeLabel makes s a valid DNS label in the hostname syntax (letters,
-// digits and hyphens; RFC 952/1123): it lower-cases ASCII letters, turns
-// every other character (dots and underscores included) into '-', trims
-// hyphens at both ends and truncates to 63 octets. The result is empty when
-// nothing usable is left. SanitizeLabel(SanitizeLabel(s)) == SanitizeLabel(s).
-func SanitizeLabel(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		switch {
-		case 'a' <= r && r <= 'z', '0' <= r && r <= '9', r == '-':
-			b.WriteRune(r)
-		case 'A' <= r && r <= 'Z':
-			b.WriteRune(r + 'a' - 'A')
-		default:
-			b.WriteByte('-')
-		}
+// hiddenBy says which label hides a container from swarmdns
+// (LabelEnable false, or the WatchLabel missing); "" when none does.
+func hiddenBy(labels map[string]string, opts NameOptions) string {
+	if v, ok := labels[LabelEnable]; ok && isFalse(v) {
+		return LabelEnable + "=" + v
 	}
-	label := strings.Trim(b.String(), "-")
-	if len(label) > maxLabelLen {
-		label = strings.TrimRight(label[:maxLabelLen], "-")
+	if opts.WatchLabel != "" && !hasLabel(labels, opts.WatchLabel) {
+		return "no label " + opts.WatchLabel
 	}
-	return label
+	return ""
 }
 
-// sanitizeName makes a dotted name valid: each label is sanitized, empty
-// labels are dropped, and the whole is cut to max octets (at the end, then
-// trimmed of trailing hyphens and dots).
-func sanitizeName(name string, max int) string {
-	if max <= 0 {
-		return ""
+// namesIfShown returns the names a container hidden by a label would have
+// without it; nil when it would not be published anyway.
+func namesIfShown(c container.InspectResponse, opts NameOptions) []string {
+	if c.Config == nil {
+		return nil
 	}
-	var labels []string
-	for l := range strings.SplitSeq(name, ".") {
-		if l = SanitizeLabel(l); l != "" {
-			labels = append(labels, l)
+	cfg := *c.Config
+	cfg.Labels = make(map[string]string, len(c.Config.Labels))
+	for k, v := range c.Config.Labels {
+		if k != LabelEnable {
+			cfg.Labels[k] = v
 		}
 	}
-	out := strings.Join(labels, ".")
-	if len(out) > max {
-		// The cut can only end the last label early; trimming its
-		// trailing hyphens (or a dangling dot) keeps it valid.
-		out = strings.TrimRight(out[:max], "-.")
+	c.Config = &cfg
+	opts.WatchLabel = ""
+	set, _, reason := translate(c, opts)
+	if reason != "" {
+		return nil
 	}
-	return out
+	names := slices.Clone(set.Names)
+	for _, a := range set.Aliases {
+		names = append(names, a.Name)
+	}
+	return names
 }
 
 // splitList splits a comma-separated label value, trimming spaces and
@@ -458,6 +515,14 @@ func parseWatchLabel(s string) error {
 func isFalse(v string) bool {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "false", "0", "no", "off":
+		return true
+	}
+	return false
+}
+
+func isTrue(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes", "on":
 		return true
 	}
 	return false

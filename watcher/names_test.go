@@ -11,6 +11,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -58,6 +59,7 @@ func TestRecordSetForCaptures(t *testing.T) {
 		aliases  []registry.Alias
 		health   registry.Health
 		warnings []string // substrings, one per warning, in order
+		renamed  []string // substrings, one per respelt Docker name, in order
 	}{
 		{
 			file: "plain", publish: true,
@@ -89,67 +91,80 @@ func TestRecordSetForCaptures(t *testing.T) {
 				addr("fd00:231:2::2", "cap-back", "fd00:231:2::/64"),
 				addr("10.231.1.2", "cap-front", "10.231.1.0/24"),
 			},
-			warnings: []string{`network alias "Second_Alias"`},
+			renamed: []string{`network alias "Second_Alias"`},
 		},
 		{
 			file: "compose", publish: true,
-			name:     "capproj-api-1.swarm.internal.",
-			names:    zoned("api", "api.capproj", "capproj-api-1"),
-			addrs:    []registry.Addr{addr("172.24.0.2", "capproj_default", "172.24.0.0/16")},
-			warnings: []string{`"capproj_api_1"`},
+			name:    "capproj-api-1.swarm.internal.",
+			names:   zoned("api", "api.capproj", "capproj-api-1"),
+			addrs:   []registry.Addr{addr("172.24.0.2", "capproj_default", "172.24.0.0/16")},
+			renamed: []string{`"capproj_api_1"`},
 		},
 		{
 			file: "healthy", publish: true,
-			name:     "capproj-db-1.swarm.internal.",
-			names:    zoned("capproj-db-1", "db", "db.capproj"),
-			addrs:    []registry.Addr{addr("172.24.0.3", "capproj_default", "172.24.0.0/16")},
-			health:   registry.HealthHealthy,
-			warnings: []string{`"capproj_db_1"`},
+			name:    "capproj-db-1.swarm.internal.",
+			names:   zoned("capproj-db-1", "db", "db.capproj"),
+			addrs:   []registry.Addr{addr("172.24.0.3", "capproj_default", "172.24.0.0/16")},
+			health:  registry.HealthHealthy,
+			renamed: []string{`"capproj_db_1"`},
 		},
 		{
 			file: "oddname", publish: true,
-			name:     "my-odd.name.with.dots.swarm.internal.",
-			names:    zoned("my-odd.name.with.dots"),
-			addrs:    []registry.Addr{addr("172.17.0.4", "bridge", "172.17.0.0/16")},
-			warnings: []string{`published as "my-odd.name.with.dots"`},
+			name:    "my-odd.name.with.dots.swarm.internal.",
+			names:   zoned("my-odd.name.with.dots"),
+			addrs:   []registry.Addr{addr("172.17.0.4", "bridge", "172.17.0.0/16")},
+			renamed: []string{`published as "my-odd.name.with.dots"`},
 		},
 		{
 			file: "longname", publish: true,
-			name:     "a123456789b123456789c123456789d123456789e123456789f123456789g12.swarm.internal.",
-			names:    zoned("a123456789b123456789c123456789d123456789e123456789f123456789g12"),
-			addrs:    []registry.Addr{addr("172.17.0.5", "bridge", "172.17.0.0/16")},
-			warnings: []string{"published as"},
+			name:    "a123456789b123456789c123456789d123456789e123456789f123456789g12.swarm.internal.",
+			names:   zoned("a123456789b123456789c123456789d123456789e123456789f123456789g12"),
+			addrs:   []registry.Addr{addr("172.17.0.5", "bridge", "172.17.0.0/16")},
+			renamed: []string{"published as"},
 		},
 		{
 			file: "autoname", publish: true,
-			name:     "festive-moore.swarm.internal.",
-			names:    zoned("festive-moore"),
-			addrs:    []registry.Addr{addr("172.17.0.6", "bridge", "172.17.0.0/16")},
-			warnings: []string{`"festive_moore"`},
+			name:    "festive-moore.swarm.internal.",
+			names:   zoned("festive-moore"),
+			addrs:   []registry.Addr{addr("172.17.0.6", "bridge", "172.17.0.0/16")},
+			renamed: []string{`"festive_moore"`},
 		},
 		{
 			file: "swarm-replicated", publish: true,
 			name: "capstack-web.1.u8kige0ipmd3i5ovfpicebwhs.swarm.internal.",
 			names: zoned("1.capstack-web", "capstack-web.1.u8kige0ipmd3i5ovfpicebwhs", "capstack-web",
-				"tasks.capstack-web", "web.capstack"),
-			addrs:    []registry.Addr{addr("10.231.9.3", "cap_net", "10.231.9.0/24")},
-			warnings: []string{"container name"},
+				"tasks.capstack-web", "web.capstack", "tasks.web.capstack", "1.web.capstack"),
+			addrs:   []registry.Addr{addr("10.231.9.3", "cap_net", "10.231.9.0/24")},
+			renamed: []string{"container name"},
 		},
 		{
 			file: "swarm-global", publish: true,
 			name: "capstack-agent.nkm80dhtiei7b27e6h9nxozu3.pat92s4g5uwbwxh7nvzk51qy5.swarm.internal.",
 			names: zoned("agent.capstack", "capstack-agent.nkm80dhtiei7b27e6h9nxozu3.pat92s4g5uwbwxh7nvzk51qy5",
-				"capstack-agent", "node-a.capstack-agent", "tasks.capstack-agent"),
-			addrs:    []registry.Addr{addr("10.231.9.6", "cap_net", "10.231.9.0/24")},
-			warnings: []string{"container name"},
+				"capstack-agent", "node-a.capstack-agent", "tasks.capstack-agent", "nkm80dhtiei7b27e6h9nxozu3.capstack-agent",
+				"tasks.agent.capstack", "node-a.agent.capstack", "nkm80dhtiei7b27e6h9nxozu3.agent.capstack"),
+			addrs:   []registry.Addr{addr("10.231.9.6", "cap_net", "10.231.9.0/24")},
+			renamed: []string{"container name"},
 		},
 		{
 			file: "swarm-global", opts: &NameOptions{Zone: "swarm.internal"}, publish: true, // no node name: the node ID
 			name: "capstack-agent.nkm80dhtiei7b27e6h9nxozu3.pat92s4g5uwbwxh7nvzk51qy5.swarm.internal.",
 			names: zoned("agent.capstack", "capstack-agent.nkm80dhtiei7b27e6h9nxozu3.pat92s4g5uwbwxh7nvzk51qy5",
-				"capstack-agent", "nkm80dhtiei7b27e6h9nxozu3.capstack-agent", "tasks.capstack-agent"),
-			addrs:    []registry.Addr{addr("10.231.9.6", "cap_net", "10.231.9.0/24")},
-			warnings: []string{"container name"},
+				"capstack-agent", "nkm80dhtiei7b27e6h9nxozu3.capstack-agent", "tasks.capstack-agent",
+				"tasks.agent.capstack", "nkm80dhtiei7b27e6h9nxozu3.agent.capstack"),
+			addrs:   []registry.Addr{addr("10.231.9.6", "cap_net", "10.231.9.0/24")},
+			renamed: []string{"container name"},
+		},
+		{
+			// The node's host name, not the cluster's node name (the stack's
+			// <hostname>-<node ID>), is the name users type.
+			file: "swarm-global", opts: &NameOptions{Zone: "swarm.internal", Node: "worker1-nkm80dhtiei7b27e6h9nxozu3", NodeHost: "Worker1"}, publish: true,
+			name: "capstack-agent.nkm80dhtiei7b27e6h9nxozu3.pat92s4g5uwbwxh7nvzk51qy5.swarm.internal.",
+			names: zoned("agent.capstack", "capstack-agent.nkm80dhtiei7b27e6h9nxozu3.pat92s4g5uwbwxh7nvzk51qy5",
+				"capstack-agent", "worker1.capstack-agent", "nkm80dhtiei7b27e6h9nxozu3.capstack-agent", "tasks.capstack-agent",
+				"tasks.agent.capstack", "worker1.agent.capstack", "nkm80dhtiei7b27e6h9nxozu3.agent.capstack"),
+			addrs:   []registry.Addr{addr("10.231.9.6", "cap_net", "10.231.9.0/24")},
+			renamed: []string{"container name"},
 		},
 		{file: "hidden", reason: "swarmdns.enable=false"},
 		{file: "hostnet", reason: "host network"},
@@ -172,7 +187,7 @@ func TestRecordSetForCaptures(t *testing.T) {
 				o = *tt.opts
 			}
 			c := inspectFile(t, tt.file)
-			set, warnings, reason := translate(c, o)
+			set, notes, reason := translate(c, o)
 			_, _, publish := RecordSetFor(c, o)
 			if publish != (reason == "") {
 				t.Fatalf("RecordSetFor publish %v disagrees with reason %q", publish, reason)
@@ -214,20 +229,28 @@ func TestRecordSetForCaptures(t *testing.T) {
 			if set.Image != "swarmdns-testbox:test" {
 				t.Errorf("got image %q; want swarmdns-testbox:test", set.Image)
 			}
-			if len(warnings) != len(tt.warnings) {
-				t.Fatalf("got warnings %q; want %d containing %q", warnings, len(tt.warnings), tt.warnings)
-			}
-			for i, w := range tt.warnings {
-				if !strings.Contains(warnings[i], w) {
-					t.Errorf("got warning %q; want it to contain %q", warnings[i], w)
-				}
-			}
+			checkNotes(t, "warning", notes.Warnings, tt.warnings)
+			checkNotes(t, "rename", notes.Renamed, tt.renamed)
 			// The registry keeps a set as given when it is canonical already.
 			norm := registryNormal(t, set)
 			if !slices.Equal(norm.Names, set.Names) || norm.Name != set.Name {
 				t.Errorf("registry normalised the names to %q; want them unchanged %q", norm.Names, set.Names)
 			}
 		})
+	}
+}
+
+// checkNotes checks that got holds one note for each substring of want, in
+// order.
+func checkNotes(t *testing.T, kind string, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %ss %q; want %d containing %q", kind, got, len(want), want)
+	}
+	for i, w := range want {
+		if !strings.Contains(got[i], w) {
+			t.Errorf("got %s %q; want it to contain %q", kind, got[i], w)
+		}
 	}
 }
 
@@ -314,7 +337,8 @@ func TestDNSNamesAndIDAliases(t *testing.T) {
 func TestCNAMEClashingWithOwnName(t *testing.T) {
 	c := inspectFile(t, "plain")
 	c.Config.Labels = map[string]string{LabelCNAME: "web-1,www,WWW", LabelName: "extra"}
-	set, warnings, _ := RecordSetFor(c, NameOptions{Zone: "swarm.internal."})
+	set, notes, _ := RecordSetFor(c, NameOptions{Zone: "swarm.internal."})
+	warnings := notes.Warnings
 	want := []registry.Alias{{Name: "www.swarm.internal.", Target: "web-1.swarm.internal."}}
 	if !slices.Equal(set.Aliases, want) {
 		t.Fatalf("got aliases %+v; want %+v", set.Aliases, want)
@@ -370,96 +394,37 @@ func TestWatchLabel(t *testing.T) {
 	}
 }
 
-func TestSanitize(t *testing.T) {
-	labels := []struct{ in, want string }{
-		{"web", "web"},
-		{"Web_1", "web-1"},
-		{"-x-", "x"},
-		{"___", ""},
-		{"héllo wörld", "h-llo-w-rld"},
-		{strings.Repeat("a", 70), strings.Repeat("a", 63)},
-		{strings.Repeat("a", 62) + "_b", strings.Repeat("a", 62)},
-		{"\xff\xfe", ""},
-	}
-	for _, tt := range labels {
-		if got := SanitizeLabel(tt.in); got != tt.want {
-			t.Errorf("SanitizeLabel(%q) = %q; want %q", tt.in, got, tt.want)
-		}
-	}
-	long := strings.Repeat("abcdefghi.", 30) // 300 octets
-	names := []struct {
-		in   string
-		max  int
-		want string
-	}{
-		{"a.b.c", 253, "a.b.c"},
-		{"a..b.", 253, "a.b"},
-		{"A_B.c-", 253, "a-b.c"},
-		{long, 100, strings.TrimSuffix(long[:100], ".")},
-		{"abc.def", 5, "abc.d"},
-		{"abc.def", 4, "abc"},
-		{"abc", 0, ""},
-	}
-	for _, tt := range names {
-		if got := sanitizeName(tt.in, tt.max); got != tt.want {
-			t.Errorf("sanitizeName(%q, %d) = %q; want %q", tt.in, tt.max, got, tt.want)
-		}
-	}
-}
-
 func TestLongNamesFitTheZone(t *testing.T) {
 	c := inspectFile(t, "plain")
 	c.Name = "/" + strings.Repeat("abcdefghi.", 30)
-	set, warnings, _ := RecordSetFor(c, NameOptions{Zone: "swarm.internal."})
-	if got := len(strings.TrimSuffix(set.Name, ".")); got > maxNameLen {
-		t.Fatalf("got a name of %d octets; want at most %d", got, maxNameLen)
+	set, notes, _ := RecordSetFor(c, NameOptions{Zone: "swarm.internal."})
+	warnings := notes.Renamed
+	if got := len(strings.TrimSuffix(set.Name, ".")); got > dnsname.MaxNameLen {
+		t.Fatalf("got a name of %d octets; want at most %d", got, dnsname.MaxNameLen)
 	}
 	if !strings.HasSuffix(set.Name, ".swarm.internal.") || len(warnings) != 1 {
 		t.Fatalf("got %q with warnings %q; want a shortened name in the zone and one warning", set.Name, warnings)
 	}
 }
 
-func FuzzSanitize(f *testing.F) {
-	for _, s := range []string{"web", "Web_1", "a.b.c", "-", ".", "..", "héllo", strings.Repeat("x", 300), "\xff", "a-.-b", "_a_._b_"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		l := SanitizeLabel(s)
-		if !validLabel(l) && l != "" {
-			t.Fatalf("SanitizeLabel(%q) = %q: not a valid label", s, l)
+func TestNamerReservedNames(t *testing.T) {
+	n := newNamer("swarm.internal.")
+	for raw, want := range map[string]string{
+		"ns":                       "ns-container.swarm.internal.",
+		"NS.swarm.internal":        "ns-container.swarm.internal.",
+		"localhost":                "localhost-container.swarm.internal.",
+		"node":                     "node-container.swarm.internal.",
+		"web.node":                 "web.node-container.swarm.internal.",
+		"ns2":                      "ns2.swarm.internal.",
+		"ns.web":                   "ns.web.swarm.internal.",
+		"localhost.swarm.internal": "localhost-container.swarm.internal.",
+	} {
+		before := len(n.warnings)
+		if got := n.add("container name", raw); got != want {
+			t.Errorf("add(%q) = %q, want %q", raw, got, want)
 		}
-		if again := SanitizeLabel(l); again != l {
-			t.Fatalf("SanitizeLabel not idempotent: %q -> %q -> %q", s, l, again)
-		}
-		for _, max := range []int{1, 10, 63, 253} {
-			n := sanitizeName(s, max)
-			if len(n) > max {
-				t.Fatalf("sanitizeName(%q, %d) = %q: too long", s, max, n)
-			}
-			if n == "" {
-				continue
-			}
-			for l := range strings.SplitSeq(n, ".") {
-				if !validLabel(l) {
-					t.Fatalf("sanitizeName(%q, %d) = %q: bad label %q", s, max, n, l)
-				}
-			}
-			if again := sanitizeName(n, max); again != n {
-				t.Fatalf("sanitizeName not idempotent: %q -> %q -> %q", s, n, again)
-			}
-		}
-	})
-}
-
-func validLabel(l string) bool {
-	if l == "" || len(l) > maxLabelLen || l[0] == '-' || l[len(l)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return false
+		if warned, reserved := len(n.warnings) > before, strings.Contains(want, "-container."); warned != reserved {
+			t.Errorf("add(%q): warned %v, want %v (warnings %q)", raw, warned, reserved, n.warnings[before:])
 		}
 	}
-	return true
 }

@@ -54,6 +54,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 	"github.com/swarmdns/swarmdns/registry"
 )
 
@@ -157,12 +158,24 @@ type Watcher struct {
 	status Status
 
 	// Owned by Run's goroutine.
-	lastEvent    time.Time // engine time of the last event, for "since"
-	lastEventAt  time.Time // local time the last event arrived
-	draining     map[string]drain
-	known        map[string]runInfo
-	published    map[string]registry.RecordSet
-	rechecks     []recheck
+	lastEvent   time.Time // engine time of the last event, for "since"
+	lastEventAt time.Time // local time the last event arrived
+	draining    map[string]drain
+	known       map[string]runInfo
+	published   map[string]registry.RecordSet
+	rechecks    []recheck
+	// renamedSinceStart counts the containers published under a respelt
+	// Docker name until the first sync's summary line.
+	renamedSinceStart int
+	// groups notes which local containers answer to a Compose or stack
+	// service name, and collided the names already reported.
+	groups   map[string]map[string]bool // fqdn -> container ID -> compose
+	collided map[string]bool
+	// hidden are the running containers a label hides, under mu.
+	hidden map[string]Hidden
+	// lostAt is when the engine was lost after a sync (zero while
+	// connected), for the line that says it is back.
+	lostAt       time.Time
 	recheckTimer *time.Timer
 	nets         networkInfo
 }
@@ -206,7 +219,7 @@ func New(cfg Config) (*Watcher, error) {
 	if strings.Trim(cfg.Zone, ".") == "" {
 		return nil, errors.New("watcher: zone is empty")
 	}
-	if zone := strings.TrimSuffix(cfg.Zone, "."); sanitizeName(zone, maxNameLen) != strings.ToLower(zone) {
+	if zone := strings.TrimSuffix(cfg.Zone, "."); dnsname.SanitizeName(zone, dnsname.MaxNameLen) != strings.ToLower(zone) {
 		return nil, fmt.Errorf("watcher: zone %q is not a valid DNS name", cfg.Zone)
 	}
 	if err := parseWatchLabel(cfg.WatchLabel); err != nil {
@@ -250,6 +263,9 @@ func New(cfg Config) (*Watcher, error) {
 		draining:     make(map[string]drain),
 		known:        make(map[string]runInfo),
 		published:    make(map[string]registry.RecordSet),
+		hidden:       make(map[string]Hidden),
+		groups:       make(map[string]map[string]bool),
+		collided:     make(map[string]bool),
 	}
 	w.status.Host = w.host
 	return w, nil
@@ -294,14 +310,17 @@ func (w *Watcher) Run(ctx context.Context) error {
 		wait := backoff
 		if everSynced {
 			w.store.SetLocalStale(true)
-			w.log.Warn().Err(err).Str("host", w.host).Dur("retry_in", wait).Msg("lost the docker engine; serving the last known records as stale")
+			if w.lostAt.IsZero() {
+				w.lostAt = time.Now()
+			}
+			w.log.Warn().Err(err).Str("host", w.host).Dur("retry_in_ms", wait).Msg("lost the docker engine; serving the last known records as stale")
 		} else {
 			left := w.cfg.StartTimeout - time.Since(start)
 			if left <= 0 {
 				return fmt.Errorf("docker engine at %s is unreachable (tried for %v): %w", w.host, w.cfg.StartTimeout.Round(time.Millisecond), err)
 			}
 			wait = min(wait, left)
-			w.log.Warn().Err(err).Str("host", w.host).Dur("retry_in", wait).Msg("cannot reach the docker engine")
+			w.log.Warn().Err(err).Str("host", w.host).Dur("retry_in_ms", wait).Msg("cannot reach the docker engine")
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -331,6 +350,7 @@ func (w *Watcher) session(ctx context.Context) (synced bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	w.learnNodeHost(ctx)
 	if _, err := w.resync(ctx); err != nil {
 		return false, err
 	}
@@ -419,9 +439,9 @@ func (w *Watcher) handle(ctx context.Context, m events.Message) error {
 	w.status.LastEvent = w.lastEventAt
 	w.mu.Unlock()
 	if slices.Contains(watchedActions, events.Action(action)) {
-		w.m.event(action)
+		w.m.event(m.Type, action)
 	} else {
-		w.m.event("other") // keep the metric's labels bounded
+		w.m.event(m.Type, "other") // keep the metric's labels bounded
 	}
 
 	var id string
@@ -546,7 +566,8 @@ func (w *Watcher) apply(ctx context.Context, c container.InspectResponse) {
 		w.remove(c.ID, reason)
 		return
 	}
-	set, warnings, reason := translate(c, w.opts)
+	set, notes, reason := translate(c, w.opts)
+	w.noteHidden(c, hiddenBy(containerLabels(c), w.opts))
 	if reason != "" {
 		w.remove(c.ID, reason)
 		return
@@ -556,7 +577,7 @@ func (w *Watcher) apply(ctx context.Context, c container.InspectResponse) {
 		w.log.Error().Err(err).Str("container", short(c.ID)).Msg("cannot store records")
 		return
 	}
-	if changed && w.registered(set, warnings) {
+	if changed && w.registered(set, notes) {
 		// Look again soon: a short-lived container must not leave its
 		// records behind if its die event is lost.
 		w.scheduleRecheck(c.ID)
@@ -583,6 +604,9 @@ func (w *Watcher) held(c container.InspectResponse) string {
 
 // remove removes a container's records, if it has any.
 func (w *Watcher) remove(id, reason string) {
+	if reason == "destroyed" || reason == "gone" {
+		w.forgetHidden(id)
+	}
 	if !w.store.RemoveLocal(id) {
 		return
 	}
@@ -591,7 +615,7 @@ func (w *Watcher) remove(id, reason string) {
 
 // registered notes and logs a set written to the store; it reports whether
 // the container is new.
-func (w *Watcher) registered(set registry.RecordSet, warnings []string) bool {
+func (w *Watcher) registered(set registry.RecordSet, notes Notes) bool {
 	_, existed := w.published[set.ContainerID]
 	w.published[set.ContainerID] = set
 	w.setCount()
@@ -601,15 +625,23 @@ func (w *Watcher) registered(set registry.RecordSet, warnings []string) bool {
 	}
 	w.log.Info().Str("container", short(set.ContainerID)).Strs("names", set.Names).Strs("addrs", addrStrings(set.Addrs)).
 		Str("health", set.Health.String()).Msg(msg)
-	for _, warning := range warnings {
+	for _, warning := range notes.Warnings {
 		w.log.Warn().Str("container", short(set.ContainerID)).Msg(warning)
 	}
+	for _, r := range notes.Renamed {
+		w.log.Debug().Str("container", short(set.ContainerID)).Msg(r)
+	}
+	if len(notes.Renamed) > 0 && !existed {
+		w.renamedSinceStart++
+	}
+	w.reportCollisions(set.ContainerID, notes.Grouped)
 	return !existed
 }
 
 func (w *Watcher) removed(id, reason string) {
 	old := w.published[id]
 	delete(w.published, id)
+	w.forgetGroups(id)
 	w.setCount()
 	w.log.Info().Str("container", short(id)).Strs("names", old.Names).Strs("addrs", addrStrings(old.Addrs)).
 		Str("reason", reason).Msg("removed")
@@ -651,8 +683,9 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 	}
 
 	var sets []registry.RecordSet
-	warnings := make(map[string][]string)
+	notesOf := make(map[string]Notes)
 	running := make(map[string]bool, len(list))
+	var hidden []container.InspectResponse
 	known := make(map[string]runInfo, len(list))
 	for _, c := range inspected {
 		if c == nil {
@@ -668,13 +701,16 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 		if w.held(*c) != "" {
 			continue
 		}
-		set, warns, reason := translate(*c, w.opts)
+		set, notes, reason := translate(*c, w.opts)
+		if why := hiddenBy(containerLabels(*c), w.opts); why != "" {
+			hidden = append(hidden, *c)
+		}
 		if reason != "" {
 			w.log.Debug().Str("container", short(c.ID)).Str("reason", reason).Msg("not published")
 			continue
 		}
 		sets = append(sets, set)
-		warnings[c.ID] = warns
+		notesOf[c.ID] = notes
 	}
 	for id := range w.draining {
 		if !running[id] {
@@ -684,6 +720,12 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 	// The containers that do not run (or are not watched) are inspected
 	// again at their next kill; their next start event notes them anyway.
 	w.known = known
+	w.mu.Lock()
+	clear(w.hidden)
+	w.mu.Unlock()
+	for _, c := range hidden {
+		w.noteHidden(c, hiddenBy(containerLabels(c), w.opts))
+	}
 	if w.cfg.Clients != nil {
 		w.cfg.Clients.ReplaceClients(clients)
 	}
@@ -693,7 +735,7 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 	}
 	for _, ch := range changes {
 		if ch.Set != nil {
-			w.registered(*ch.Set, warnings[ch.ContainerID])
+			w.registered(*ch.Set, notesOf[ch.ContainerID])
 		} else {
 			w.removed(ch.ContainerID, "not running at resync")
 		}
@@ -751,10 +793,38 @@ func (w *Watcher) runRechecks(ctx context.Context) error {
 	return nil
 }
 
+// learnNodeHost takes the engine's host name (the Swarm node's hostname)
+// for the <node>.<service> names of global tasks, once; until it is known
+// (or when the engine does not say) the node name stands in.
+func (w *Watcher) learnNodeHost(ctx context.Context) {
+	if w.opts.NodeHost != "" {
+		return
+	}
+	ictx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	info, err := w.cli.Info(ictx)
+	if err != nil {
+		w.log.Debug().Err(err).Msg("engine info: the node name stands for the host name in <node>.<service>")
+		return
+	}
+	w.opts.NodeHost = info.Name
+}
+
 func (w *Watcher) markSynced() {
 	w.store.SetLocalStale(false)
 	w.setConnected(true)
-	w.syncOnce.Do(func() { close(w.synced) })
+	if !w.lostAt.IsZero() {
+		w.log.Info().Str("host", w.host).Str("away", time.Since(w.lostAt).Round(time.Millisecond).String()).
+			Msg("the docker engine is back; the local records are fresh again")
+		w.lostAt = time.Time{}
+	}
+	w.syncOnce.Do(func() {
+		if w.renamedSinceStart > 0 {
+			w.log.Info().Int("containers", w.renamedSinceStart).
+				Msg("containers with Docker names that are not DNS names ('_' and '.' in them) are published with '-' instead; --log-level debug lists them")
+		}
+		close(w.synced)
+	})
 }
 
 func (w *Watcher) setConnected(up bool) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/swarmdns/swarmdns/internal/await"
 	"github.com/swarmdns/swarmdns/internal/dockertest"
+	"github.com/swarmdns/swarmdns/internal/logtest"
 	"github.com/swarmdns/swarmdns/internal/testrun"
 	"github.com/swarmdns/swarmdns/registry"
 )
@@ -598,7 +599,11 @@ func TestShortLivedContainerLeavesNoRecord(t *testing.T) {
 func TestConnectionCut(t *testing.T) {
 	t.Parallel()
 	proxy := dockertest.NewSocketProxy(t, "")
-	e := newEnv(t, func(c *Config) { c.DockerHost = proxy.Host() }, nil)
+	var logs logtest.Buffer
+	e := newEnv(t, func(c *Config) {
+		c.DockerHost = proxy.Host()
+		c.Logger = teeLogger(t, &logs)
+	}, nil)
 	keep := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "keep")})
 	gone := e.run(dockertest.RunOptions{Name: dockertest.Name(t, "gone")})
 	e.awaitAddrs(keep.Name, e.ips(keep.ID)...)
@@ -647,6 +652,21 @@ func TestConnectionCut(t *testing.T) {
 	after := e.w.Status()
 	if !after.Connected || after.Reconnects <= before.Reconnects || !after.LastSync.After(before.LastSync) {
 		t.Fatalf("status after the cut: got %+v; want connected, more reconnects than %d, a later sync than %v", after, before.Reconnects, before.LastSync)
+	}
+	// One line says the engine is back, with how long it was away.
+	var back []logtest.Line
+	for _, l := range logs.AtLevel("info") {
+		if strings.Contains(l.Message(), "docker engine is back") {
+			back = append(back, l)
+		}
+	}
+	if len(back) != 1 || back[0]["away"] == nil {
+		t.Errorf("got %d \"engine is back\" lines %v; want one with the time away", len(back), back)
+	}
+	for _, l := range logs.Lines() {
+		if _, ok := l["retry_in"]; ok {
+			t.Errorf("a duration key without its unit: %v", l)
+		}
 	}
 }
 
@@ -742,7 +762,7 @@ func TestMetrics(t *testing.T) {
 				got[f.GetName()+labelsOf(metric)] += value(metric)
 			}
 		}
-		if got[`swarmdns_watcher_events_total{action="start"}`] < 1 {
+		if got[`swarmdns_watcher_events_total{action="start",type="container"}`] < 1 {
 			return fmt.Errorf("no start event counted in %v", got)
 		}
 		return nil
@@ -756,8 +776,8 @@ func TestMetrics(t *testing.T) {
 	if ts := got["swarmdns_watcher_last_sync_timestamp_seconds"]; ts < float64(time.Now().Add(-time.Hour).Unix()) {
 		t.Errorf("last sync: got %v; want a recent Unix time", ts)
 	}
-	if got[`swarmdns_watcher_events_total{action="start"}`] < 1 {
-		t.Errorf("start events: got %v in %v; want at least 1", got[`swarmdns_watcher_events_total{action="start"}`], got)
+	if got[`swarmdns_watcher_events_total{action="start",type="container"}`] < 1 {
+		t.Errorf("start events: got %v in %v; want at least 1", got[`swarmdns_watcher_events_total{action="start",type="container"}`], got)
 	}
 }
 

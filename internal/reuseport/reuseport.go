@@ -1,5 +1,5 @@
 // Package reuseport binds TCP listeners with SO_REUSEPORT where the
-// platform has it, so that the next run of a server can bind its address
+// platform has it (and gives its Control to bind UDP sockets alike), so that the next run of a server can bind its address
 // while this one still runs (a start-first update of a sidecar on the host
 // network), and the kernel spreads new connections over both until this
 // one closes.
@@ -16,7 +16,7 @@ import (
 func Listen(network, addr string) (net.Listener, error) {
 	var lc net.ListenConfig
 	if _, port, err := net.SplitHostPort(addr); err == nil && port != "0" {
-		lc.Control = control
+		lc.Control = Control
 	}
 	return lc.Listen(context.Background(), network, addr)
 }

@@ -7,4 +7,5 @@ import "syscall"
 // Available reports whether listeners share their address.
 const Available = false
 
-func control(_, _ string, _ syscall.RawConn) error { return nil }
+// Control does nothing: there is no SO_REUSEPORT.
+func Control(_, _ string, _ syscall.RawConn) error { return nil }

@@ -11,6 +11,7 @@ import (
 	"github.com/swarmdns/swarmdns/admin"
 	"github.com/swarmdns/swarmdns/dns"
 	"github.com/swarmdns/swarmdns/gossip"
+	"github.com/swarmdns/swarmdns/watcher"
 )
 
 // gossipMembers shows gossip's member list to the admin API.
@@ -38,7 +39,8 @@ func (d dnsExplainer) Explain(ctx context.Context, name string, qtype uint16, cl
 		return admin.Explanation{}, fmt.Errorf("%w: %v", admin.ErrInvalidQuery, err)
 	}
 	out := admin.ExplanationFromReply(ex.Reply)
-	out.Forwarded, out.Note = ex.Source == dns.SourceForward, "answered by: "+ex.Source
+	out.Forwarded, out.Note = ex.Source == dns.SourceForward || ex.Source == dns.SourceCache, "answered by: "+ex.Source
+	out.Refused = ex.Refused
 	if cl := ex.Client; cl != nil {
 		cc := &admin.ClientContainer{ID: cl.ContainerID, Name: cl.Name, Addrs: []string{}, Networks: []string{}}
 		for _, a := range cl.Addrs {
@@ -86,4 +88,15 @@ func (l *lateExplainer) Explain(ctx context.Context, name string, qtype uint16, 
 		return admin.Explanation{}, errors.New("DNS is not served by this run yet")
 	}
 	return dnsExplainer{s}.Explain(ctx, name, qtype, client)
+}
+
+// watcherHidden shows the watcher's hidden containers to the admin API.
+type watcherHidden struct{ w *watcher.Watcher }
+
+func (h watcherHidden) HiddenNamed(name string) []admin.HiddenContainer {
+	var out []admin.HiddenContainer
+	for _, c := range h.w.HiddenNamed(name) {
+		out = append(out, admin.HiddenContainer{ContainerID: c.ContainerID, Name: c.Name, Reason: c.Reason})
+	}
+	return out
 }

@@ -85,6 +85,9 @@ func parseDebugArgs(fs *flag.FlagSet, d *debugFlags, args []string, getenv func(
 		pos = append(pos, left[0])
 		rest = left[1:]
 	}
+	if unknown := unknownDebugVariables(debugEnviron(), fs); len(unknown) > 0 {
+		fmt.Fprintf(stderr, "swarmdns %s: ignoring unknown variables %s: no setting has these names (a typo?)\n", fs.Name(), strings.Join(unknown, ", "))
+	}
 	if d.timeout <= 0 {
 		fmt.Fprintf(stderr, "swarmdns %s: --timeout must be positive\n", fs.Name())
 		return nil, exitUsage, false
@@ -119,8 +122,32 @@ func (d *debugFlags) client() (*admin.Client, error) {
 	return admin.NewClient(d.admin, d.token, d.timeout)
 }
 
-// debugGetenv is where the debug verbs read their environment.
-var debugGetenv = os.Getenv
+// debugGetenv and debugEnviron are where the debug verbs read their
+// environment.
+var (
+	debugGetenv  = os.Getenv
+	debugEnviron = os.Environ
+)
+
+// unknownDebugVariables returns the SWARMDNS_ variables of environ that
+// name no flag of a debug verb nor of serve (the sidecar's environment,
+// which docker exec passes on, holds serve's).
+func unknownDebugVariables(environ []string, fs *flag.FlagSet) []string {
+	var out []string
+	serveFlags := newServeFlags(&serveConfig{})
+	for _, name := range unknownVariables(environ, fs) {
+		if serveFlags.Lookup(flagOfEnv(name)) == nil {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// flagOfEnv is the flag name an environment variable sets (envName's
+// inverse).
+func flagOfEnv(name string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "SWARMDNS_")), "_", "-")
+}
 
 // reportAPIError prints a failed call for verb with a hint at what to do, and
 // returns the exit code.

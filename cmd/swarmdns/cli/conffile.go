@@ -35,12 +35,8 @@ const configFlag = "config"
 // and false when serve must stop (help, or an error already reported on
 // stderr).
 func parseServeFlags(fs *flag.FlagSet, args []string, getenv func(string) string, environ []string, stderr io.Writer) (unknownEnv []string, code int, ok bool) {
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, exitOK, false
-		}
-		return nil, exitUsage, false
+	if code, ok := parseCommandLine(fs, args, stderr); !ok {
+		return nil, code, false
 	}
 	set := make(map[string]bool)
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -52,7 +48,7 @@ func parseServeFlags(fs *flag.FlagSet, args []string, getenv func(string) string
 		name := envName(f.Name)
 		if v := getenv(name); v != "" {
 			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("invalid value %q for %s (flag -%s): %w", v, name, f.Name, err))
+				errs = append(errs, fmt.Errorf("invalid value %q for %s (flag --%s): %w", v, name, f.Name, err))
 			}
 			set[f.Name] = true
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/swarmdns/swarmdns/admin"
+	"github.com/swarmdns/swarmdns/internal/metric"
 	"github.com/swarmdns/swarmdns/internal/testrun"
 	"github.com/swarmdns/swarmdns/registry"
 )
@@ -62,7 +63,9 @@ func (e *testExplainer) Explain(_ context.Context, name string, qtype uint16, cl
 
 // debugServer starts an admin server on 127.0.0.1:0 for node n1 with one
 // local container and two of n2 (one unhealthy) and returns its address.
-func debugServer(t *testing.T, token string) (string, *testExplainer, *prometheus.CounterVec) {
+// The counter it returns adds to both the requests and the responses
+// (rcode) of a query type: count(type, rcode).
+func debugServer(t *testing.T, token string) (string, *testExplainer, func(qtype, rcode string)) {
 	t.Helper()
 	zone, err := registry.New(registry.Config{Node: "n1", Generation: 11})
 	if err != nil {
@@ -81,9 +84,15 @@ func debugServer(t *testing.T, token string) (string, *testExplainer, *prometheu
 		}
 	}
 	pr := prometheus.NewRegistry()
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: admin.MetricDNSRequests, Help: "DNS requests."}, []string{"qtype", "rcode"})
-	pr.MustRegister(requests)
-	requests.WithLabelValues("A", "NOERROR").Add(41)
+	requests, responses := metric.DNSRequests.CounterVec(), metric.DNSResponses.CounterVec()
+	pr.MustRegister(requests, responses)
+	count := func(qtype, rcode string) {
+		requests.WithLabelValues("swarm.internal.", "udp", "1", qtype).Inc()
+		responses.WithLabelValues("swarm.internal.", "udp", "1", rcode, "zone").Inc()
+	}
+	for range 41 {
+		count("A", "NOERROR")
+	}
 	ex := &testExplainer{zone: zone}
 	s, err := admin.New(admin.Config{
 		Listen: "127.0.0.1:0", Token: token, Zone: zone, ZoneName: "swarm.internal.",
@@ -98,7 +107,7 @@ func debugServer(t *testing.T, token string) (string, *testExplainer, *prometheu
 		t.Fatal(err)
 	}
 	testrun.Start(t, s.Run)
-	return s.Addr().String(), ex, requests
+	return s.Addr().String(), ex, count
 }
 
 // noEnv isolates the verbs from the environment the tests run in.
@@ -243,7 +252,7 @@ func TestLookupVerb(t *testing.T) {
 		t.Errorf("--json NXDOMAIN: got %+v", got)
 	}
 	code, out, _ = run(t, "lookup", "--admin", addr, "nothing.swarm.internal.")
-	if code != exitOK || !strings.Contains(out, "NXDOMAIN") || !strings.Contains(out, "AUTHORITY") || !strings.Contains(out, "No record in the zone") {
+	if code != exitOK || !strings.Contains(out, "NXDOMAIN") || !strings.Contains(out, "AUTHORITY") || !strings.Contains(out, "no record in the zone has this name") {
 		t.Errorf("table NXDOMAIN: exit %d:\n%s", code, out)
 	}
 
@@ -255,7 +264,7 @@ func TestLookupVerb(t *testing.T) {
 
 func TestStatsVerb(t *testing.T) {
 	noEnv(t, nil)
-	addr, _, requests := debugServer(t, "")
+	addr, _, count := debugServer(t, "")
 	code, out, errOut := run(t, "stats", "--admin", addr)
 	if code != exitOK {
 		t.Fatalf("exit %d; stderr %s", code, errOut)
@@ -265,7 +274,7 @@ func TestStatsVerb(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	requests.WithLabelValues("AAAA", "NXDOMAIN").Inc()
+	count("AAAA", "NXDOMAIN")
 	code, out, _ = run(t, "stats", "--admin", addr, "--json")
 	var st admin.Stats
 	if code != exitOK || json.Unmarshal([]byte(out), &st) != nil {

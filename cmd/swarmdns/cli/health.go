@@ -52,10 +52,27 @@ func runHealth(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitOK
 	}
 
-	if err := c.Healthy(ctx); err != nil {
+	err := c.Healthy(ctx)
+	if d.json {
+		h := healthReply{Healthy: err == nil}
+		if err != nil {
+			h.Error = err.Error()
+		}
+		if code := printJSON(stdout, stderr, "health", h); code != exitOK || err != nil {
+			return exitError
+		}
+		return exitOK
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "swarmdns health: %v\n", err)
 		return exitError
 	}
 	fmt.Fprintln(stdout, "ok")
 	return exitOK
+}
+
+// healthReply is what `swarmdns health --json` prints (without --ready).
+type healthReply struct {
+	Healthy bool   `json:"healthy"`
+	Error   string `json:"error,omitempty"`
 }

@@ -7,14 +7,31 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	mdns "github.com/miekg/dns"
 )
 
 func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs, d := newDebugFlags("lookup", "lookup NAME [TYPE] [--client IP] [flags]", debugGetenv)
+	fs, d := newDebugFlags("lookup", "lookup NAME [TYPE] [--client IP] [flags]  or  lookup -x ADDRESS [flags]", debugGetenv)
 	client := fs.String("client", "", "answer as this node would answer a client at this `IP` (it picks the address on the network they share)")
+	reverse := fs.String("x", "", "reverse lookup: the PTR answer for this `ADDRESS` (as dig -x)")
 	pos, code, ok := parseDebugArgs(fs, d, args, debugGetenv, stderr)
 	if !ok {
 		return code
+	}
+	if *reverse != "" {
+		a, err := netip.ParseAddr(*reverse)
+		if err != nil {
+			return debugUsageError(stderr, fs, "-x %q is not an IP address", *reverse)
+		}
+		if len(pos) > 0 {
+			return debugUsageError(stderr, fs, "unexpected argument %q (-x takes the address)", pos[0])
+		}
+		arpa, err := mdns.ReverseAddr(a.Unmap().String())
+		if err != nil {
+			return debugUsageError(stderr, fs, "-x %q: %v", *reverse, err)
+		}
+		pos = []string{arpa, "PTR"}
 	}
 	switch {
 	case len(pos) == 0:
@@ -47,11 +64,7 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if ex.Client != "" {
 		fmt.Fprintf(stdout, " for client %s", ex.Client)
 	}
-	fmt.Fprintf(stdout, ": %s", ex.Rcode)
-	if ex.Forwarded {
-		fmt.Fprint(stdout, " (outside the zone: forwarded upstream)")
-	}
-	fmt.Fprintln(stdout)
+	fmt.Fprintf(stdout, ": %s\n%s\n", ex.Rcode, ex.Why)
 	if cc := ex.ClientContainer; cc != nil {
 		fmt.Fprintf(stdout, "client container %s (%s) on networks %s, addresses %s\n", cc.Name, shortID(cc.ID), strings.Join(cc.Networks, ", "), strings.Join(cc.Addrs, ", "))
 	} else if ex.Client != "" {
@@ -80,10 +93,17 @@ func runLookup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return code
 		}
 	}
-	if len(ex.Candidates) == 0 {
-		if !ex.Forwarded {
-			fmt.Fprintln(stdout, "\nNo record in the zone has this name.")
+	if len(ex.Hidden) > 0 {
+		fmt.Fprintln(stdout, "\nHIDDEN BY A LABEL")
+		t := newTable(stdout, "CONTAINER", "NAME", "LABEL")
+		for _, h := range ex.Hidden {
+			t.row(shortID(h.ContainerID), h.Name, h.Reason)
 		}
+		if code := flushTable(t, stderr, "lookup"); code != exitOK {
+			return code
+		}
+	}
+	if len(ex.Candidates) == 0 {
 		return exitOK
 	}
 	fmt.Fprintln(stdout, "\nRECORDS IN THE ZONE")

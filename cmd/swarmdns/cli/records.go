@@ -10,12 +10,21 @@ import (
 	"github.com/swarmdns/swarmdns/admin"
 )
 
+// at returns s[i], or "" past its end.
+func at(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return ""
+}
+
 func runRecords(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, d := newDebugFlags("records", "records [--node N] [--name NAME] [--container ID] [flags]", debugGetenv)
 	var f admin.RecordFilter
 	fs.StringVar(&f.Node, "node", "", "only the records owned by this `node`")
 	fs.StringVar(&f.Name, "name", "", "only the containers answering to this `name` or a name under it (\"web\" matches web.<zone>; a trailing dot anchors it)")
 	fs.StringVar(&f.Container, "container", "", "only the container whose ID starts with this `prefix`")
+	wide := fs.Bool("wide", false, "one line per container, its names and addresses comma-separated (default: one name and one address a line)")
 	pos, code, ok := parseDebugArgs(fs, d, args, debugGetenv, stderr)
 	if !ok {
 		return code
@@ -52,7 +61,19 @@ func runRecords(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		if !r.Serving {
 			health += " (not served)"
 		}
-		t.row(r.Node, shortID(r.ContainerID), strings.Join(names, ", "), strings.Join(addrs, ", "), health, strconv.FormatUint(r.Version, 10))
+		if *wide {
+			t.row(r.Node, shortID(r.ContainerID), strings.Join(names, ", "), strings.Join(addrs, ", "), health, strconv.FormatUint(r.Version, 10))
+			continue
+		}
+		// One name and one address a line: a Swarm task's names are many
+		// and long, and a row of them all is wider than any terminal.
+		for i := range max(len(names), len(addrs), 1) {
+			if i == 0 {
+				t.row(r.Node, shortID(r.ContainerID), at(names, 0), at(addrs, 0), health, strconv.FormatUint(r.Version, 10))
+				continue
+			}
+			t.cont("", "", at(names, i), at(addrs, i), "", "")
+		}
 	}
 	if code := flushTable(t, stderr, "records"); code != exitOK {
 		return code

@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,6 +32,7 @@ var commands = map[string]command{
 	"lookup":    {"show the answer this node gives for a name, and why", runLookup},
 	"stats":     {"show this node's counters", runStats},
 	"health":    {"exit 0 when the node's admin API says it is healthy (or, with --ready, ready)", runHealth},
+	"log-level": {"print the node's log level, or set it: swarmdns log-level debug", runLogLevel},
 	"uninstall": {"remove the node-local DNS address (and swarmdns0) that serve --node-address keeps", runUninstall},
 }
 
@@ -67,7 +67,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s  %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-9s  %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'swarmdns <command> --help' for a command's flags; every flag can also be set\nthrough the environment variable SWARMDNS_<FLAG> (upper case, '-' as '_').")
 	fmt.Fprintln(w, "\nFlags of 'swarmdns serve':")
@@ -79,12 +79,8 @@ func usage(w io.Writer) {
 // code to use and false when the command must stop (help asked, or an error,
 // already reported on stderr).
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) (int, bool) {
-	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
-		}
-		return exitUsage, false
+	if code, ok := parseCommandLine(fs, args, stderr); !ok {
+		return code, false
 	}
 	set := make(map[string]bool)
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -96,12 +92,28 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 		name := envName(f.Name)
 		if v := getenv(name); v != "" {
 			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("invalid value %q for %s (flag -%s): %w", v, name, f.Name, err)
+				envErr = fmt.Errorf("invalid value %q for %s (flag --%s): %w", v, name, f.Name, err)
 			}
 		}
 	})
 	if envErr != nil {
 		fmt.Fprintf(stderr, "swarmdns %s: %v\n", fs.Name(), envErr)
+		return exitUsage, false
+	}
+	return exitOK, true
+}
+
+// parseNoArgs gives fs its help (synopsis), parses args with parseFlags
+// and refuses positional arguments: the parsing of a verb that is not a
+// debug verb and takes none. It returns the exit code and false when the
+// verb must stop (help, or an error already reported on stderr).
+func parseNoArgs(fs *flag.FlagSet, synopsis string, args []string, stderr io.Writer) (int, bool) {
+	setUsage(fs, synopsis)
+	if code, ok := parseFlags(fs, args, debugGetenv, stderr); !ok {
+		return code, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "swarmdns %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
 		return exitUsage, false
 	}
 	return exitOK, true

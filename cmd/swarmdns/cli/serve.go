@@ -24,7 +24,9 @@ import (
 	"github.com/swarmdns/swarmdns/dns"
 	"github.com/swarmdns/swarmdns/gossip"
 	"github.com/swarmdns/swarmdns/internal/handoff"
+	"github.com/swarmdns/swarmdns/internal/metric"
 	"github.com/swarmdns/swarmdns/internal/peers"
+	"github.com/swarmdns/swarmdns/internal/resolvconf"
 	"github.com/swarmdns/swarmdns/registry"
 	"github.com/swarmdns/swarmdns/watcher"
 )
@@ -58,8 +60,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, c, log); err != nil {
+		// The log goes to stderr: one line says it (not a second copy).
 		log.Error().Err(err).Msg("swarmdns stopped")
-		fmt.Fprintf(stderr, "swarmdns serve: %v\n", err)
 		return exitError
 	}
 	log.Info().Msg("swarmdns stopped")
@@ -94,6 +96,10 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	build := currentBuild()
+	buildInfo := metric.BuildInfo.GaugeVec()
+	buildInfo.WithLabelValues(build.Version, build.Revision, build.Go).Set(1)
+	metrics.MustRegister(buildInfo)
 
 	generation := uint64(time.Now().UnixNano())
 	reg, err := registry.New(registry.Config{Node: c.nodeName, Generation: generation})
@@ -151,7 +157,11 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 			dnsCfg.NSAddrs = []netip.Addr{a}
 		}
 	} else {
-		log.Warn().Msg("gossip disabled (--gossip-listen is empty): this node serves its own containers only")
+		log.Info().Msg("gossip disabled (--gossip-listen is empty): this node serves its own containers only")
+	}
+	if len(dnsCfg.NSAddrs) == 0 {
+		dnsCfg.NSAddrs = outboundAddrs()
+		log.Info().Strs("addrs", addrStrings(dnsCfg.NSAddrs)).Msg("DNS listens on a wildcard address: the zone's name server ns.<zone> answers with the host's outbound addresses")
 	}
 
 	// DNS binds now, unless the previous run still serves it: then once
@@ -176,6 +186,7 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 			Zone:          reg,
 			ZoneName:      c.zone,
 			Explainer:     &explain,
+			Hidden:        watcherHidden{w},
 			Ready:         readiness(w, node, &explain, &handedOff),
 			ReadyRule:     readyRule,
 			Gatherer:      metrics,
@@ -267,12 +278,14 @@ func (c *serveConfig) dnsConfig(reg *registry.Registry, clients *registry.Client
 	upstreams := []string(c.upstreams)
 	if len(upstreams) == 0 {
 		var err error
-		upstreams, err = dns.UpstreamsFromResolvConf(c.resolvConf, listen...)
+		upstreams, err = resolvconf.Upstreams(c.resolvConf, listen...)
 		if err != nil {
 			log.Warn().Err(err).Msg("no upstream resolvers: names outside the zone will get SERVFAIL (set --upstream)")
 		}
 	}
-	var nsAddrs []netip.Addr // ns.<zone>: the node address, or the first address DNS listens on
+	// ns.<zone>: the node address, or the first address DNS listens on; on
+	// a wildcard address, serve picks one.
+	var nsAddrs []netip.Addr
 	if c.nodeAddress != "" {
 		nsAddrs = []netip.Addr{netip.MustParseAddr(c.nodeAddress)}
 	} else if len(listen) > 0 && !listen[0].Addr().IsUnspecified() {
@@ -291,16 +304,19 @@ func (c *serveConfig) dnsConfig(reg *registry.Registry, clients *registry.Client
 		Upstreams:      upstreams,
 		AllowRecursion: c.allowRecursion.value(),
 		AllowTransfer:  c.allowTransfer.value(),
-		TransferKeys:   transferKeys,
-		Notify:         c.notify,
-		MaxUDPSize:     c.maxUDPSize,
-		HostsFile:      c.hostsFile,
-		RateLimit:      c.rateLimit,
-		LogQueries:     c.logQueries,
-		Clients:        clients,
-		Store:          reg,
-		Logger:         log.With().Str("component", "dns").Logger(),
-		Metrics:        metrics,
+		ReverseZones:   c.reverseZones.prefixes,
+		// "none" sets the flag to an empty list: no reverse zones at all.
+		NoNetworkReverseZones: c.reverseZones.set && len(c.reverseZones.prefixes) == 0,
+		TransferKeys:          transferKeys,
+		Notify:                c.notify,
+		MaxUDPSize:            c.maxUDPSize,
+		HostsFile:             c.hostsFile,
+		RateLimit:             c.rateLimit,
+		LogQueries:            c.logQueries,
+		Clients:               clients,
+		Store:                 reg,
+		Logger:                log.With().Str("component", "dns").Logger(),
+		Metrics:               metrics,
 	}, nil
 }
 
@@ -318,7 +334,7 @@ func (c *serveConfig) peerFinder(log zerolog.Logger) (*peers.Finder, error) {
 	}
 	if c.stateDir != "" {
 		if err := os.MkdirAll(c.stateDir, 0o700); err != nil {
-			return nil, fmt.Errorf("-state-dir: %w", err)
+			return nil, fmt.Errorf("--state-dir: %w", err)
 		}
 		cfg.File = filepath.Join(c.stateDir, "peers.json")
 	}
@@ -365,13 +381,13 @@ func (c *serveConfig) loadGossipKeys() ([][]byte, error) {
 	case c.gossipKey != "":
 		key, err := gossip.ParseKey(c.gossipKey)
 		if err != nil {
-			return nil, fmt.Errorf("-gossip-key: %w", err)
+			return nil, fmt.Errorf("--gossip-key: %w", err)
 		}
 		return [][]byte{key}, nil
 	case c.gossipKeyFile != "":
 		keys, err := gossip.LoadKeyFile(c.gossipKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("-gossip-key-file: %w", err)
+			return nil, fmt.Errorf("--gossip-key-file: %w", err)
 		}
 		return keys, nil
 	}
@@ -432,7 +448,7 @@ func handleHangups(ctx context.Context, log zerolog.Logger, reloads ...func()) e
 			return nil
 		case <-hup:
 			if len(reloads) == 0 {
-				log.Info().Msg("SIGHUP: nothing to reload; change the log level with PUT /v1/log-level on the admin API")
+				log.Info().Msg("SIGHUP: nothing to reload; change the log level with `swarmdns log-level LEVEL` (PUT /v1/log-level on the admin API)")
 			}
 			for _, reload := range reloads {
 				reload()

@@ -32,6 +32,7 @@ type serveConfig struct {
 
 	allowRecursion prefixFlag
 	allowTransfer  prefixFlag
+	reverseZones   prefixFlag
 
 	transferKey     listFlag
 	transferKeyFile string
@@ -79,6 +80,7 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.BoolVar(&c.logQueries, "log-queries", false, "log every query at info level, with the client's container")
 	fs.Var(&c.allowRecursion, "allow-recursion", "clients (`CIDR`s, comma-separated) whose names outside the zone are forwarded, matched against every address of the client's container; \"none\" for no one (default: loopback and the private ranges)")
 	fs.Var(&c.allowTransfer, "allow-transfer", "clients (`CIDR`s, comma-separated) that may transfer the zone with AXFR and IXFR (default: no one)")
+	fs.Var(&c.reverseZones, "reverse-zone", "`CIDR`s, comma-separated or repeated, whose reverse zones (in-addr.arpa., ip6.arpa.) swarmdns is authoritative for, beside those of the containers' subnets; \"none\" for none at all, not even those")
 	fs.Var(&c.transferKey, "transfer-key", "TSIG key, `[ALGORITHM:]NAME:BASE64SECRET` as dig -y takes it (hmac-sha256 by default), repeatable: transfers then need a request signed with one, replies and NOTIFYs are signed")
 	fs.StringVar(&c.transferKeyFile, "transfer-key-file", "", "`file` of TSIG keys (e.g. a Swarm secret), one ALGORITHM:NAME:BASE64SECRET a line, as --transfer-key")
 	fs.Var(&c.notify, "notify", "secondaries, `host[:port]`, comma-separated or repeated, sent a NOTIFY whenever the zone's serial changes")
@@ -113,14 +115,14 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 // and puts them in canonical form.
 func (c *serveConfig) validate() error {
 	var errs []error
-	if _, ok := mdns.IsDomainName(c.zone); !ok || c.zone == "" || c.zone == "." {
-		errs = append(errs, fmt.Errorf("-zone: %q is not a domain name", c.zone))
+	if _, ok := mdns.IsDomainName(c.zone); !ok || c.zone == "" || c.zone == "." || !hostnameLabels(c.zone) {
+		errs = append(errs, fmt.Errorf("--zone: %q is not a domain name (letters, digits and hyphens, labels separated by dots)", c.zone))
 	} else {
 		c.zone = mdns.CanonicalName(c.zone)
 	}
 	if c.nodeAddress != "" {
 		if a, err := netip.ParseAddr(c.nodeAddress); err != nil || a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() {
-			errs = append(errs, fmt.Errorf("-node-address: %q is not an address a node can own", c.nodeAddress))
+			errs = append(errs, fmt.Errorf("--node-address: %q is not an address a node can own", c.nodeAddress))
 		} else {
 			c.nodeAddress = a.Unmap().String()
 		}
@@ -133,7 +135,7 @@ func (c *serveConfig) validate() error {
 	}
 	for _, l := range c.dnsListen {
 		if err := checkHostPort(l); err != nil {
-			errs = append(errs, fmt.Errorf("-dns-listen: %w", err))
+			errs = append(errs, fmt.Errorf("--dns-listen: %w", err))
 		}
 	}
 	for i, u := range c.upstreams {
@@ -141,16 +143,16 @@ func (c *serveConfig) validate() error {
 			u = net.JoinHostPort(strings.Trim(u, "[]"), "53")
 		}
 		if _, err := netip.ParseAddrPort(u); err != nil {
-			errs = append(errs, fmt.Errorf("-upstream: %q is not an IP address with an optional port", c.upstreams[i]))
+			errs = append(errs, fmt.Errorf("--upstream: %q is not an IP address with an optional port", c.upstreams[i]))
 			continue
 		}
 		c.upstreams[i] = u
 	}
 	if c.ttl < time.Second || c.ttl > 24*time.Hour {
-		errs = append(errs, fmt.Errorf("-ttl: %v is out of range (1s to 24h)", c.ttl))
+		errs = append(errs, fmt.Errorf("--ttl: %v is out of range (1s to 24h)", c.ttl))
 	}
 	if c.maxUDPSize < 512 || c.maxUDPSize > 4096 {
-		errs = append(errs, fmt.Errorf("-max-udp-size: %d is out of range (512 to 4096)", c.maxUDPSize))
+		errs = append(errs, fmt.Errorf("--max-udp-size: %d is out of range (512 to 4096)", c.maxUDPSize))
 	}
 	if _, err := c.transferKeys(); err != nil {
 		errs = append(errs, err)
@@ -159,52 +161,71 @@ func (c *serveConfig) validate() error {
 		errs = append(errs, err)
 	}
 	if c.rateLimit < 0 {
-		errs = append(errs, fmt.Errorf("-rate-limit: %d is negative", c.rateLimit))
+		errs = append(errs, fmt.Errorf("--rate-limit: %d is negative", c.rateLimit))
 	}
 	if c.resync < time.Second {
-		errs = append(errs, fmt.Errorf("-resync: %v is too short (at least 1s)", c.resync))
+		errs = append(errs, fmt.Errorf("--resync: %v is too short (at least 1s)", c.resync))
 	}
 	if c.dockerTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("-docker-timeout: must be positive"))
+		errs = append(errs, fmt.Errorf("--docker-timeout: must be positive"))
 	}
 	if c.lease < time.Second {
-		errs = append(errs, fmt.Errorf("-lease: %v is too short (at least 1s)", c.lease))
+		errs = append(errs, fmt.Errorf("--lease: %v is too short (at least 1s)", c.lease))
 	}
 	if c.rejoinInterval < 100*time.Millisecond {
-		errs = append(errs, fmt.Errorf("-rejoin-interval: %v is too short (at least 100ms)", c.rejoinInterval))
+		errs = append(errs, fmt.Errorf("--rejoin-interval: %v is too short (at least 100ms)", c.rejoinInterval))
 	}
 	if strings.TrimSpace(c.nodeName) == "" {
-		errs = append(errs, errors.New("-node-name: empty (and the host name is unknown)"))
+		errs = append(errs, errors.New("--node-name: empty (and the host name is unknown)"))
 	}
 	if c.gossipListen != "" {
 		if err := checkHostPort(c.gossipListen); err != nil {
-			errs = append(errs, fmt.Errorf("-gossip-listen: %w", err))
+			errs = append(errs, fmt.Errorf("--gossip-listen: %w", err))
 		}
 	}
 	if c.gossipKey != "" && c.gossipKeyFile != "" {
-		errs = append(errs, errors.New("-gossip-key and -gossip-key-file: give one, not both"))
+		errs = append(errs, errors.New("--gossip-key and --gossip-key-file: give one, not both"))
+	} else if _, err := c.loadGossipKeys(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.adminListen != "" && !strings.HasPrefix(c.adminListen, admin.UnixPrefix) {
 		if err := checkHostPort(c.adminListen); err != nil {
-			errs = append(errs, fmt.Errorf("-admin-listen: %w", err))
+			errs = append(errs, fmt.Errorf("--admin-listen: %w", err))
 		}
 	}
 	if c.metricsListen != "" && c.adminListen == "" {
-		errs = append(errs, errors.New("-metrics-listen: needs the admin API (-admin-listen is empty)"))
+		errs = append(errs, errors.New("--metrics-listen: needs the admin API (--admin-listen is empty)"))
 	} else if c.metricsListen != "" {
 		if err := checkHostPort(c.metricsListen); err != nil {
-			errs = append(errs, fmt.Errorf("-metrics-listen: %w", err))
+			errs = append(errs, fmt.Errorf("--metrics-listen: %w", err))
 		}
 	}
 	if _, err := parseLevel(c.logLevel); err != nil {
-		errs = append(errs, fmt.Errorf("-log-level: %w", err))
+		errs = append(errs, fmt.Errorf("--log-level: %w", err))
 	}
 	switch c.logFormat {
 	case "json", "console", "auto":
 	default:
-		errs = append(errs, fmt.Errorf("-log-format: %q is not json, console or auto", c.logFormat))
+		errs = append(errs, fmt.Errorf("--log-format: %q is not json, console or auto", c.logFormat))
 	}
 	return errors.Join(errs...)
+}
+
+// hostnameLabels reports whether every label of name is a hostname label
+// (letters, digits, hyphens inside; '_' too, as in _tcp): a zone clients
+// can type.
+func hostnameLabels(name string) bool {
+	for _, l := range strings.Split(strings.TrimSuffix(name, "."), ".") {
+		if l == "" || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkHostPort checks that s is host:port with a valid port.

@@ -62,6 +62,9 @@ func runStats(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		t.row("  (no gossip metrics)")
 	}
 	for _, s := range st.Gossip {
+		if s.Value == 0 {
+			continue // the series present from the start say nothing yet
+		}
 		name := strings.TrimPrefix(s.Name, admin.MetricGossipPrefix)
 		if len(s.Labels) > 0 {
 			keys := make([]string, 0, len(s.Labels))

@@ -23,6 +23,9 @@ func newTable(w io.Writer, headers ...string) *table {
 	return t
 }
 
+// cellReplacer keeps a cell on one line and in one column.
+var cellReplacer = strings.NewReplacer("\t", " ", "\n", " ")
+
 // row adds one row; empty cells print as "-". Tabs and newlines inside a
 // cell are replaced so they cannot break the layout.
 func (t *table) row(cells ...string) {
@@ -30,11 +33,23 @@ func (t *table) row(cells ...string) {
 		if c == "" {
 			c = "-"
 		}
-		c = strings.NewReplacer("\t", " ", "\n", " ").Replace(c)
+		c = cellReplacer.Replace(c)
 		if i > 0 {
 			io.WriteString(t.tw, "\t")
 		}
 		io.WriteString(t.tw, c)
+	}
+	io.WriteString(t.tw, "\n")
+}
+
+// cont adds a continuation row: the cells of the row above it that go on
+// (a second name, a second address); empty cells stay blank.
+func (t *table) cont(cells ...string) {
+	for i, c := range cells {
+		if i > 0 {
+			io.WriteString(t.tw, "\t")
+		}
+		io.WriteString(t.tw, cellReplacer.Replace(c))
 	}
 	io.WriteString(t.tw, "\n")
 }

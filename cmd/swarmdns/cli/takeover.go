@@ -156,10 +156,10 @@ func awaitReady(ctx context.Context, log zerolog.Logger, w interface{ Synced() <
 		}
 	}
 	if ctx.Err() != nil {
-		log.Warn().Dur("waited", time.Since(start)).Msg("not ready in time: taking DNS over anyway")
+		log.Warn().Dur("waited_ms", time.Since(start)).Msg("not ready in time: taking DNS over anyway")
 		return
 	}
-	log.Info().Dur("took", time.Since(start)).Msg("ready: taking DNS over")
+	log.Info().Dur("took_ms", time.Since(start)).Msg("ready: taking DNS over")
 }
 
 // components runs serve's components in one errgroup; a component can be

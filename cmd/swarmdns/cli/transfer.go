@@ -17,14 +17,14 @@ func (c *serveConfig) transferKeys() ([]dns.TransferKey, error) {
 	for _, s := range c.transferKey {
 		k, err := dns.ParseTransferKey(s)
 		if err != nil {
-			return nil, fmt.Errorf("-transfer-key: %w", err)
+			return nil, fmt.Errorf("--transfer-key: %w", err)
 		}
 		keys = append(keys, k)
 	}
 	if c.transferKeyFile != "" {
 		more, err := loadTransferKeys(c.transferKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("-transfer-key-file: %w", err)
+			return nil, fmt.Errorf("--transfer-key-file: %w", err)
 		}
 		keys = append(keys, more...)
 	}
@@ -66,7 +66,7 @@ func (c *serveConfig) checkNotify() error {
 	for i, t := range c.notify {
 		hp, err := dns.ParseNotifyTarget(t)
 		if err != nil {
-			return fmt.Errorf("-notify: %w", err)
+			return fmt.Errorf("--notify: %w", err)
 		}
 		c.notify[i] = hp
 	}

@@ -20,13 +20,8 @@ const defaultNodeAddress = "169.254.53.53"
 func runUninstall(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("uninstall", flag.ContinueOnError)
 	addr := fs.String("node-address", defaultNodeAddress, "the node-local DNS `address` to remove")
-	setUsage(fs, "uninstall [--node-address ADDR]")
-	if code, ok := parseFlags(fs, args, debugGetenv, stderr); !ok {
+	if code, ok := parseNoArgs(fs, "uninstall [--node-address ADDR]", args, stderr); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "swarmdns uninstall: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
 	}
 	a, err := netip.ParseAddr(*addr)
 	if err != nil {

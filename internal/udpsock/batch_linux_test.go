@@ -1,6 +1,6 @@
 //go:build linux && (amd64 || arm64)
 
-package dns
+package udpsock
 
 import (
 	"fmt"
@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// TestUDPBatchRoundTrip: one read takes every queued datagram, each with
+// TestBatchRoundTrip: one read takes every queued datagram, each with
 // its sender; replies queued in another order reach the right senders in
 // one write, IPv4 and IPv6.
-func TestUDPBatchRoundTrip(t *testing.T) {
+func TestBatchRoundTrip(t *testing.T) {
 	for _, network := range []string{"udp4", "udp6"} {
 		host := "127.0.0.1"
 		if network == "udp6" {
@@ -23,10 +23,6 @@ func TestUDPBatchRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer server.Close()
-		raw, err := server.SyscallConn()
-		if err != nil {
-			t.Fatal(err)
-		}
 		var clients []*net.UDPConn
 		for range 3 {
 			c, err := net.DialUDP(network, nil, server.LocalAddr().(*net.UDPAddr))
@@ -44,34 +40,37 @@ func TestUDPBatchRoundTrip(t *testing.T) {
 				}
 			}
 		}
-		b := newUDPBatch()
+		b, err := NewBatch(server, 4096, false)
+		if err != nil {
+			t.Fatal(err)
+		}
 		got, reads := 0, 0
 		var all []string
 		for got < perClient*len(clients) {
-			n, err := b.read(raw)
+			n, err := b.Read()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n < 1 || n > batchSize {
+			if n < 1 || n > BatchSize {
 				t.Fatalf("read %d datagrams", n)
 			}
 			reads++
 			// Reply to this batch, in reverse order, each with its own text.
 			for i := range n {
-				p := b.packet(i, false)
-				all = append(all, string(p.data))
-				if p.from.Port() == 0 || !p.from.Addr().IsLoopback() {
-					t.Fatalf("datagram %d from %v", i, p.from)
+				p := b.Packet(i)
+				all = append(all, string(p.Data))
+				if p.From.Port() == 0 || !p.From.Addr().IsLoopback() {
+					t.Fatalf("datagram %d from %v", i, p.From)
 				}
 			}
 			for j := range n {
 				i := n - 1 - j
-				p := b.packet(i, false)
-				msg := append(b.replyBuffer(j), "re: "...)
-				msg = append(msg, p.data...)
-				b.queue(j, i, msg, p.dst, p.ifindex)
+				p := b.Packet(i)
+				msg := append(b.ReplyBuffer(j), "re: "...)
+				msg = append(msg, p.Data...)
+				b.Queue(j, i, msg, p.Dst, p.Ifindex)
 			}
-			if err := b.write(raw, n); err != nil {
+			if err := b.Write(n); err != nil {
 				t.Fatal(err)
 			}
 			got += n

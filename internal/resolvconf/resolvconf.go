@@ -1,12 +1,14 @@
-package dns
+// Package resolvconf reads the upstream resolvers of a resolv.conf file
+// (miekg's parser) and leaves out the ones that would reach this server
+// itself, so that it never forwards to itself.
+package resolvconf
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"strings"
+
+	mdns "github.com/miekg/dns"
 )
 
 // dockerEmbeddedDNS is the address of Docker's embedded resolver inside a
@@ -14,8 +16,8 @@ import (
 // another port, so it is never this server even when we listen on :53.
 var dockerEmbeddedDNS = netip.MustParseAddr("127.0.0.11")
 
-// UpstreamsFromResolvConf returns the nameservers of a resolv.conf file as
-// host:port upstreams (port 53), leaving out the server itself, so that it
+// Upstreams returns the nameservers of a resolv.conf file as host:port
+// upstreams (port 53), leaving out the server itself, so that it
 // never forwards to itself:
 //   - a nameserver equal to one of the exclude addresses (our listen
 //     addresses) is dropped;
@@ -26,22 +28,16 @@ var dockerEmbeddedDNS = netip.MustParseAddr("127.0.0.11")
 //     redirects to its own port.
 //
 // It fails when the file cannot be read or holds no usable nameserver.
-func UpstreamsFromResolvConf(path string, exclude ...netip.AddrPort) ([]string, error) {
-	f, err := os.Open(path)
+func Upstreams(path string, exclude ...netip.AddrPort) ([]string, error) {
+	conf, err := mdns.ClientConfigFromFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read nameservers: %w", err)
 	}
-	defer f.Close()
 	var local []netip.Addr // this host's addresses, read only when needed
 	localRead := false
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 || fields[0] != "nameserver" {
-			continue
-		}
-		ip, err := netip.ParseAddr(fields[1])
+	for _, server := range conf.Servers {
+		ip, err := netip.ParseAddr(server)
 		if err != nil {
 			continue // not an address (resolv.conf allows none other)
 		}
@@ -60,9 +56,6 @@ func UpstreamsFromResolvConf(path string, exclude ...netip.AddrPort) ([]string, 
 		} else {
 			out = append(out, ap.String())
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read nameservers from %s: %w", path, err)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no usable nameserver in %s", path)
@@ -95,6 +88,7 @@ func isSelf(ns netip.AddrPort, listen []netip.AddrPort, local func() []netip.Add
 	return false
 }
 
+// interfaceAddrs returns the addresses of this host's interfaces.
 func interfaceAddrs() []netip.Addr {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
