@@ -200,18 +200,20 @@ func (o *ownBatch) finished(e *batchBroadcast) {
 	}
 }
 
-// announce queues the owner's version once its last entry went out in
-// full (the loop's tick, through queueOwnBatch).
-func (n *Node) announce(o *ownBatch) {
+// announcement returns the entry announcing the owner's version once its
+// last entry went out in full (the loop's tick, through queueOwnBatch),
+// or nil. o.mu is held; the caller queues the entry after releasing it
+// (the queue calls Finished, which takes it).
+func (n *Node) announcement(o *ownBatch) *batchBroadcast {
 	v := o.announceDue
 	if o.current != nil || len(o.pending) > 0 || v <= o.announced {
-		return
+		return nil
 	}
 	o.announced = v
 	e := &batchBroadcast{owner: n.cfg.Node, own: o, from: v, to: v,
 		msg: encodeBatch(&batch{Node: n.cfg.Node, Generation: o.gen, From: v, To: v})}
 	o.current = e
-	n.queue.QueueBroadcast(e)
+	return e
 }
 
 // batchesAllowed reports whether every alive member reads batches.
@@ -244,10 +246,14 @@ func (n *Node) queueOwnBatch(changes []registry.Change) {
 		o.pending[c.ContainerID] = c
 	}
 	if len(o.pending) == 0 || len(changes) == 0 && o.current != nil {
+		var e *batchBroadcast
 		if len(changes) == 0 {
-			n.announce(o)
+			e = n.announcement(o)
 		}
 		o.mu.Unlock()
+		if e != nil {
+			n.queue.QueueBroadcast(e)
+		}
 		return
 	}
 	all := make([]registry.Change, 0, len(o.pending))
