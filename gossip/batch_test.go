@@ -82,7 +82,13 @@ func TestBatchBehindPulls(t *testing.T) {
 	awaitMembers(t, a, b)
 	b.tr.mutePackets(true, a.ip)
 	mustSet(t, a, testSet("c1", "missed", "10.0.0.1"))
-	// a's batch is sent out in full (to a b that drops it).
+	// a's batch is queued, then sent out in full (to a b that drops it).
+	eventually(t, 5*time.Second, func() error {
+		if a.node.Stats().Queued == 0 {
+			return fmt.Errorf("a has not queued its batch yet")
+		}
+		return nil
+	})
 	eventually(t, 10*time.Second, func() error {
 		if q := a.node.Stats().Queued; q != 0 {
 			return fmt.Errorf("a's queue holds %d", q)
