@@ -23,6 +23,10 @@ type Member struct {
 	// Generation identifies the node's current run (it grows across
 	// restarts).
 	Generation uint64 `json:"generation"`
+	// Key is the fingerprint of the gossip key the node encrypts with, as
+	// it announces it (never the key); empty without encryption or when
+	// unknown.
+	Key string `json:"key,omitempty"`
 	// Records is the number of record sets (containers) the node owns, as
 	// held by the serving node's registry.
 	Records int `json:"records"`

@@ -23,16 +23,28 @@ const labelNode = "swarmdns.test.node"
 // own address, all against this machine's engine, each given its own
 // containers by label.
 type cluster struct {
-	t     *testing.T
-	lab   *netlab.Lab
-	key   string
-	lease time.Duration
-	nodes []*node // index i runs on lab host i+1
-	names []string
+	t   *testing.T
+	lab *netlab.Lab
+	key string
+	// keyFiles, when set, gives node i --gossip-key-file keyFiles[i]
+	// instead of --gossip-key key.
+	keyFiles []string
+	lease    time.Duration
+	nodes    []*node // index i runs on lab host i+1
+	names    []string
 }
 
 // newCluster starts n nodes that join the first one.
 func newCluster(t *testing.T, n int, lease time.Duration) *cluster {
+	t.Helper()
+	c := prepareCluster(t, n, lease)
+	c.startAll()
+	return c
+}
+
+// prepareCluster makes the lab and names of an n-node cluster without
+// starting it (startAll does), so a test can change its settings first.
+func prepareCluster(t *testing.T, n int, lease time.Duration) *cluster {
 	t.Helper()
 	dockertest.Engine(t)
 	c := &cluster{t: t, lab: netlab.New(t, n), key: newKey(t), lease: lease}
@@ -40,10 +52,15 @@ func newCluster(t *testing.T, n int, lease time.Duration) *cluster {
 		c.names = append(c.names, dockertest.Name(t, "n"+strconv.Itoa(i)))
 	}
 	c.nodes = make([]*node, n)
-	for i := range n {
+	return c
+}
+
+// startAll starts every node, in order.
+func (c *cluster) startAll() {
+	c.t.Helper()
+	for i := range c.nodes {
 		c.start(i)
 	}
-	return c
 }
 
 func newKey(t *testing.T) string {
@@ -64,9 +81,13 @@ func (c *cluster) start(i int, extra ...string) *node {
 		"--gossip-listen", net.JoinHostPort(addr, "7947"),
 		"--admin-listen", net.JoinHostPort(addr, "8053"), "--admin-token", "e2e-token",
 		"--watch-label", labelNode + "=" + c.names[i],
-		"--gossip-key", c.key,
 		"--lease", c.lease.String(),
 		"--ttl", "1s",
+	}
+	if c.keyFiles != nil {
+		args = append(args, "--gossip-key-file", c.keyFiles[i])
+	} else {
+		args = append(args, "--gossip-key", c.key)
 	}
 	if i > 0 {
 		args = append(args, "--join", net.JoinHostPort(c.lab.Host(1).Addr().String(), "7947"))

@@ -398,20 +398,20 @@ func TestWrongKey(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	var logs logtest.Buffer
 	reg := prometheus.NewRegistry()
-	a := startNode(t, "a", nodeOpts{key: key, logOut: &logs, metrics: reg})
-	b := startNode(t, "b", nodeOpts{key: key, join: []string{a.addr()}})
+	a := startNode(t, "a", nodeOpts{keys: [][]byte{key}, logOut: &logs, metrics: reg})
+	b := startNode(t, "b", nodeOpts{keys: [][]byte{key}, join: []string{a.addr()}})
 	awaitMembers(t, a, b)
 
 	for _, tc := range []struct {
 		name string
-		key  []byte
+		keys [][]byte
 		want string
 	}{
-		{"other key", []byte("fedcba9876543210"), "decrypt"},
+		{"other key", [][]byte{[]byte("fedcba9876543210")}, "decrypt"},
 		{"no key", nil, "encrypt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			x := startNode(t, "x-"+strings.ReplaceAll(tc.name, " ", "-"), nodeOpts{key: tc.key, join: []string{a.addr()}})
+			x := startNode(t, "x-"+strings.ReplaceAll(tc.name, " ", "-"), nodeOpts{keys: tc.keys, join: []string{a.addr()}})
 			mustSet(t, x, testSet("evil", "evil", "6.6.6.6"))
 			// x keeps trying to join (the rejoin loop) and a keeps
 			// refusing it; the refusal shows in a's log.
@@ -576,7 +576,7 @@ func TestConfigErrors(t *testing.T) {
 		{Config{Node: "p"}, "no store"},
 		{Config{Node: "q", Store: reg}, "not the store's local node"},
 		{Config{Node: "p", Generation: 8, Store: reg}, "differs from the store's"},
-		{Config{Node: "p", Store: reg, Key: []byte("short")}, "want 16, 24 or 32"},
+		{Config{Node: "p", Store: reg, Keys: [][]byte{[]byte("short")}}, "want 16, 24 or 32"},
 		{Config{Node: "p", Store: reg, BindAddr: "example.com:1"}, "must be an IP address"},
 	} {
 		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -602,8 +602,8 @@ func TestMetrics(t *testing.T) {
 		v := gathered(t, reg)
 		for name, min := range map[string]float64{
 			"swarmdns_gossip_members{state=alive}":                    2,
-			"swarmdns_gossip_messages_total{direction=in,kind=delta}": 1,
-			"swarmdns_gossip_bytes_total{direction=out,kind=delta}":   1,
+			"swarmdns_gossip_messages_total{direction=in,kind=batch}": 1,
+			"swarmdns_gossip_bytes_total{direction=out,kind=batch}":   1,
 			"swarmdns_gossip_pushpull_bytes":                          1,
 		} {
 			if v[name] < min {

@@ -2,11 +2,9 @@ package gossip
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -86,10 +84,12 @@ type Config struct {
 	// called again at every round of joins (the engine's Swarm managers
 	// and nodes, the peers last seen). It must honour ctx.
 	Seeds func(ctx context.Context) []string
-	// Key is the gossip encryption key (16, 24 or 32 bytes, AES-128/192/
-	// 256). Nil disables encryption, and New logs a warning: anyone who can
+	// Keys are the gossip encryption keys (16, 24 or 32 bytes each, AES-
+	// 128/192/256): the first encrypts, every one decrypts, so that a key
+	// can be rotated without downtime (SetKeys changes them at run time).
+	// None disables encryption, and New logs a warning: anyone who can
 	// reach the port can then join and publish records.
-	Key []byte
+	Keys [][]byte
 	// Label is the memberlist label; default "swarmdns". Nodes with
 	// another label never talk to each other.
 	Label string
@@ -107,47 +107,14 @@ type Config struct {
 	Logger zerolog.Logger
 	// Metrics registers gossip's metrics when non-nil.
 	Metrics prometheus.Registerer
+	// PerContainerDeltas sends every local change as its own delta, as
+	// swarmdns did before an owner's changes travelled together in one
+	// batch; for comparisons (bench/cluster). Nodes also fall back to it
+	// while a member does not read batches.
+	PerContainerDeltas bool
 	// MemberlistConfig, when set, can adjust the memberlist configuration
 	// just before it is created (tests: shorter intervals, a transport).
 	MemberlistConfig func(*memberlist.Config)
-}
-
-// ParseKey decodes a base64 gossip key (standard or URL alphabet, padded or
-// not) and checks its length.
-func ParseKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, errors.New("gossip key is empty")
-	}
-	var key []byte
-	var err error
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if key, err = enc.DecodeString(s); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("gossip key is not valid base64: %w", err)
-	}
-	switch len(key) {
-	case 16, 24, 32:
-		return key, nil
-	default:
-		return nil, fmt.Errorf("gossip key is %d bytes; want 16, 24 or 32 (e.g. `head -c 32 /dev/urandom | base64`)", len(key))
-	}
-}
-
-// LoadKeyFile reads a base64 gossip key from a file (a Swarm secret).
-func LoadKeyFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read gossip key file: %w", err)
-	}
-	key, err := ParseKey(string(b))
-	if err != nil {
-		return nil, fmt.Errorf("gossip key file %s: %w", path, err)
-	}
-	return key, nil
 }
 
 // splitHostPort splits host:port, host, :port or [v6]:port, with def as the
@@ -191,10 +158,8 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.LeaveTimeout <= 0 {
 		cfg.LeaveTimeout = DefaultLeaveTimeout
 	}
-	switch len(cfg.Key) {
-	case 0, 16, 24, 32:
-	default:
-		return cfg, fmt.Errorf("gossip: key is %d bytes; want 16, 24 or 32", len(cfg.Key))
+	if err := checkKeys(cfg.Keys); err != nil {
+		return cfg, fmt.Errorf("gossip: %w", err)
 	}
 	return cfg, nil
 }

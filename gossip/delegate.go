@@ -21,7 +21,7 @@ import (
 type delegate struct{ n *Node }
 
 func (d *delegate) NodeMeta(limit int) []byte {
-	m := meta{Generation: d.n.gen.Load()}
+	m := meta{Generation: d.n.gen.Load(), Key: d.n.keyFingerprint()}
 	if d.n.leaving.Load() {
 		m.Flags |= metaLeaving
 	}
@@ -135,6 +135,10 @@ type Member struct {
 	LastSeen time.Time
 	// Generation is the run it announces; zero if unknown.
 	Generation uint64
+	// Key is the fingerprint (KeyFingerprint) of the key the node
+	// encrypts with, as it announces it; empty without encryption or when
+	// unknown.
+	Key string
 	// Local is true for this node.
 	Local bool
 }
@@ -149,14 +153,14 @@ func (n *Node) Members() []Member {
 		if mb.state == "" {
 			continue // its first event is still queued
 		}
-		m := Member{Name: mb.name, Addr: mb.addr, State: mb.state, Since: mb.since, LastSeen: mb.lastSeen, Generation: mb.meta.Generation}
+		m := Member{Name: mb.name, Addr: mb.addr, State: mb.state, Since: mb.since, LastSeen: mb.lastSeen, Generation: mb.meta.Generation, Key: mb.meta.Key}
 		if m.State == StateAlive {
 			m.LastSeen = now
 		}
 		out = append(out, m)
 	}
 	n.mu.Unlock()
-	out = append(out, Member{Name: n.cfg.Node, Addr: n.LocalAddr(), State: StateAlive, Since: n.start, LastSeen: now, Generation: n.gen.Load(), Local: true})
+	out = append(out, Member{Name: n.cfg.Node, Addr: n.LocalAddr(), State: StateAlive, Since: n.start, LastSeen: now, Generation: n.gen.Load(), Key: n.keyFingerprint(), Local: true})
 	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
@@ -216,6 +220,7 @@ func (e *eventDelegate) push(kind memberlist.NodeEventType, node *memberlist.Nod
 			n.members[ev.name] = mb
 		}
 		mb.addr = ev.addr
+		mb.batches = node.DMax >= batchProtocol
 		n.mu.Unlock()
 	}
 	e.n.events.push(ev)
@@ -434,11 +439,13 @@ func (c *conflictDelegate) NotifyConflict(existing, other *memberlist.Node) {
 type aliveDelegate struct{ n *Node }
 
 func (a *aliveDelegate) NotifyAlive(node *memberlist.Node) error {
-	if _, err := decodeMeta(node.Meta); err != nil {
+	md, err := decodeMeta(node.Meta)
+	if err != nil {
 		if a.n.warn.allow("alive/" + node.Name) {
 			a.n.log.Warn().Str("peer", node.Name).Stringer("addr", addrPort(node.Addr, node.Port)).Err(err).Msg("refused a member that is not a swarmdns node")
 		}
 		return errors.New("not a swarmdns node")
 	}
+	a.n.noteAlive(node.Name, addrPort(node.Addr, node.Port), md.Generation)
 	return nil
 }

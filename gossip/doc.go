@@ -38,6 +38,14 @@
 //     as NamedBroadcasts keyed by owner/container, so a newer delta
 //     replaces an older one still queued. A set too large for one gossip
 //     packet is not broadcast (counted as "oversize"); push/pull carries it.
+//   - batch: an owner's changes together (batch.go). The owner keeps one
+//     entry on the queue, carrying the newest state of every container it
+//     changed since its last entry went out in full, replaced at each
+//     change; a batch says which versions it completes, so a node that
+//     missed an earlier one (or that a batch had no room for) pulls the
+//     owner's state over TCP instead. Relays keep one entry per owner too.
+//     While a member reads no batches (an earlier release), changes go
+//     out as deltas.
 //   - state: full node states and, for push/pull, a digest (node,
 //     generation, version) of everything the sender holds. The sender's own
 //     state is authoritative (registry.MergeNode: what it lacks was
@@ -92,6 +100,15 @@
 // such conflict: each takes the new address at the first join after its
 // old one is dead for DeadNodeReclaimTime.
 //
+// A node restarted at its old address starts at memberlist incarnation 1
+// while peers may hold its previous run (dead, left, or still alive when
+// the restart beat failure detection) at a higher one, and memberlist then
+// ignores the new run until the node hears of the old claim
+// (hashicorp/memberlist#311, seen in mass restarts). The generation in the
+// meta is the run's identity: a node that sees alive messages of a newer
+// run than the one it holds, and still holds the old one a second later,
+// pushes/pulls with the peer, which refutes the old claim (revive.go).
+//
 // # Security
 //
 // With a key, memberlist encrypts and authenticates every packet and
@@ -99,7 +116,13 @@
 // or none can neither join nor inject a record, and memberlist's refusal
 // ("Decrypt packet failed", "no installed keys could decrypt") shows in the
 // log of the node it tried, through the memberlist-to-zerolog bridge
-// (component=gossip subsystem=memberlist, sampled). Without a key New logs a warning. The
+// (component=gossip subsystem=memberlist, sampled). A node holds a keyring (Config.Keys,
+// Node.SetKeys): the first key encrypts, every key decrypts, so a key is
+// rotated without downtime in three steps that each reach every node
+// before the next (add the new key, make it the first, drop the old one).
+// The node meta carries the fingerprint of the key a node encrypts with
+// (never the key), so every node's member list shows which key each peer
+// uses. Without a key New logs a warning. The
 // memberlist Label (default "swarmdns") keeps the cluster apart from
 // Docker Swarm's own memberlist on the same hosts (which holds port 7946;
 // swarmdns uses 7947). Members whose meta is not swarmdns's are refused.

@@ -47,7 +47,7 @@ func fastMemberlist(tr memberlist.Transport) func(*memberlist.Config) {
 }
 
 type nodeOpts struct {
-	key     []byte
+	keys    [][]byte
 	lease   time.Duration
 	join    []string
 	seeds   func(context.Context) []string
@@ -58,6 +58,11 @@ type nodeOpts struct {
 	metrics prometheus.Registerer
 	// tune, when set, adjusts memberlist's config after fastMemberlist.
 	tune func(*memberlist.Config)
+	// rejoin is the RejoinInterval; default 300ms.
+	rejoin time.Duration
+	// mute drops the packets (not the streams) from these addresses from
+	// the start (faultTransport.mutePackets).
+	mute []netip.Addr
 }
 
 // tnode is one test node: a registry, a gossip node on its own address,
@@ -86,6 +91,9 @@ func startNode(t testing.TB, name string, o nodeOpts) *tnode {
 	if o.gen == 0 {
 		o.gen = uint64(time.Now().UnixNano()) + genSeq.Add(1)
 	}
+	if o.rejoin == 0 {
+		o.rejoin = 300 * time.Millisecond
+	}
 	if o.lease == 0 {
 		o.lease = time.Minute
 	}
@@ -94,6 +102,9 @@ func startNode(t testing.TB, name string, o nodeOpts) *tnode {
 		t.Fatal(err)
 	}
 	tr := newFaultTransport(t, o.ip, o.port)
+	if len(o.mute) > 0 {
+		tr.mutePackets(true, o.mute...)
+	}
 	var w io.Writer = zerolog.NewTestWriter(t)
 	if o.logOut != nil {
 		w = io.MultiWriter(w, o.logOut)
@@ -104,9 +115,9 @@ func startNode(t testing.TB, name string, o nodeOpts) *tnode {
 		BindAddr:       netip.AddrPortFrom(o.ip, 0).String(),
 		Join:           o.join,
 		Seeds:          o.seeds,
-		Key:            o.key,
+		Keys:           o.keys,
 		Lease:          o.lease,
-		RejoinInterval: 300 * time.Millisecond,
+		RejoinInterval: o.rejoin,
 		LeaveTimeout:   2 * time.Second,
 		Store:          reg,
 		Metrics:        o.metrics,

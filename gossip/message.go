@@ -27,6 +27,7 @@ const (
 	msgDelta  byte = 1 // one container's set written or removed
 	msgState  byte = 2 // full node states and a digest (push/pull, sync)
 	msgNotice byte = 3 // "I hold your name at this generation"
+	msgBatch  byte = 4 // an owner's changes together (batch.go)
 
 	formatVersion byte = 1
 )
@@ -225,20 +226,7 @@ func encodeDelta(d registry.Delta) []byte {
 	e.byte(formatVersion)
 	e.str(d.Node)
 	e.uvarint(d.Generation)
-	if d.Set == nil {
-		e.byte(0)
-		e.id(d.ContainerID)
-		e.uvarint(d.Version)
-		return e.b
-	}
-	e.byte(1)
-	s := d.Set
-	if s.ContainerID != d.ContainerID || s.Version != d.Version {
-		c := *s
-		c.ContainerID, c.Version = d.ContainerID, d.Version
-		s = &c
-	}
-	e.set(s)
+	e.deltaBody(d)
 	return e.b
 }
 
@@ -565,7 +553,7 @@ func header(buf []byte) (byte, *decoder, error) {
 		return 0, nil, errShort
 	}
 	t, v := buf[0], buf[1]
-	if t < msgDelta || t > msgNotice {
+	if t < msgDelta || t > msgBatch {
 		return t, nil, fmt.Errorf("%w %d", errUnknownType, t)
 	}
 	if v == 0 {
@@ -689,6 +677,7 @@ type message struct {
 	delta  registry.Delta
 	state  *stateMsg
 	notice notice
+	batch  *batch
 }
 
 // decode decodes any message. It never panics on bad input.
@@ -713,6 +702,8 @@ func decodeHeld(buf []byte, held *registry.Snapshot) (message, error) {
 		m.state, err = decodeState(d)
 	case msgNotice:
 		m.notice, err = decodeNotice(d)
+	case msgBatch:
+		m.batch, err = decodeBatch(d)
 	}
 	return m, err
 }
@@ -726,6 +717,8 @@ func kindName(t byte) string {
 		return "state"
 	case msgNotice:
 		return "notice"
+	case msgBatch:
+		return "batch"
 	default:
 		return "unknown"
 	}

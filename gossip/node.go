@@ -7,7 +7,6 @@ import (
 	"log"
 	"net"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,6 +74,12 @@ type Node struct {
 
 	gen     atomic.Uint64
 	leaving atomic.Bool
+	// keyring holds the gossip keys (nil without encryption); keysMu
+	// serialises SetKeys, and primaryKey is the fingerprint of the key
+	// that encrypts, announced in the meta.
+	keyring    *memberlist.Keyring
+	keysMu     sync.Mutex
+	primaryKey atomic.Pointer[string]
 	// handedOff makes Run end without leaving (HandOff).
 	handedOff atomic.Bool
 	// alone is set when the first round of joins found no peer to join.
@@ -100,6 +105,17 @@ type Node struct {
 	// unreach holds the peers a probe of this node failed to reach since
 	// they last answered one.
 	unreach map[string]bool
+	// revived holds newer runs of peers held dead or left (revive.go).
+	revived map[string]*revival
+	// lastPull limits the pulls of each owner's state, and pullWanted
+	// holds the pulls waiting for that limit (batch.go).
+	lastPull   map[string]time.Time
+	pullWanted map[string]bool
+	// announced is the version of each owner's announcement last relayed
+	// (batch.go; the loop's only).
+	announced map[string]uint64
+	// own is the local node's batch of changes (batch.go).
+	own ownBatch
 	// lastSyncAll is only used by the loop.
 	lastSyncAll time.Time
 
@@ -119,6 +135,8 @@ type member struct {
 	lastSeen time.Time
 	meta     meta
 	hasMeta  bool
+	// batches: the peer reads batches (its delegate protocol maximum).
+	batches bool
 }
 
 // lease is the running lease of a peer that is not seen alive.
@@ -153,21 +171,25 @@ func New(c Config) (*Node, error) {
 		return nil, fmt.Errorf("gossip: generation %d differs from the store's %d", cfg.Generation, info.Generation)
 	}
 	n := &Node{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		store:    cfg.Store,
-		start:    time.Now(),
-		inbox:    make(chan []byte, inboxSize),
-		refuted:  make(chan struct{}, 1),
-		reached:  make(chan string, 256),
-		unreach:  make(map[string]bool),
-		outbox:   make(chan outMsg, 256),
-		warn:     sometimes{period: 10 * time.Second},
-		members:  make(map[string]*member),
-		down:     make(map[string]lease),
-		lastSync: make(map[string]time.Time),
-		joined:   make(chan struct{}),
-		release:  newReleaser(),
+		cfg:        cfg,
+		log:        cfg.Logger,
+		store:      cfg.Store,
+		start:      time.Now(),
+		inbox:      make(chan []byte, inboxSize),
+		refuted:    make(chan struct{}, 1),
+		reached:    make(chan string, 256),
+		unreach:    make(map[string]bool),
+		revived:    make(map[string]*revival),
+		lastPull:   make(map[string]time.Time),
+		pullWanted: make(map[string]bool),
+		announced:  make(map[string]uint64),
+		outbox:     make(chan outMsg, 256),
+		warn:       sometimes{period: 10 * time.Second},
+		members:    make(map[string]*member),
+		down:       make(map[string]lease),
+		lastSync:   make(map[string]time.Time),
+		joined:     make(chan struct{}),
+		release:    newReleaser(),
 	}
 	n.gen.Store(cfg.Generation)
 	n.events.notify = make(chan struct{}, 1)
@@ -203,8 +225,13 @@ func New(c Config) (*Node, error) {
 		mc.AdvertiseAddr, mc.AdvertisePort = ip.String(), aport
 	}
 	mc.Label = cfg.Label
-	if len(cfg.Key) > 0 {
-		mc.SecretKey = slices.Clone(cfg.Key)
+	if len(cfg.Keys) > 0 {
+		if n.keyring, err = newKeyring(cfg.Keys); err != nil {
+			return nil, fmt.Errorf("gossip: keys: %w", err)
+		}
+		primary := KeyFingerprint(cfg.Keys[0])
+		n.primaryKey.Store(&primary)
+		mc.Keyring = n.keyring
 		mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
 	} else {
 		n.log.Warn().Msg("gossip is not encrypted: anyone who can reach the gossip port can join the cluster and publish records; set --gossip-key or --gossip-key-file")
@@ -217,7 +244,7 @@ func New(c Config) (*Node, error) {
 	// 32 nodes.
 	mc.PushPullInterval = pushPullInterval
 	mc.Delegate = &delegate{n}
-	mc.DelegateProtocolVersion, mc.DelegateProtocolMin, mc.DelegateProtocolMax = protocolVersion, protocolVersion, protocolVersion
+	mc.DelegateProtocolVersion, mc.DelegateProtocolMin, mc.DelegateProtocolMax = protocolVersion, protocolVersion, protocolMax
 	mc.Events = &eventDelegate{n}
 	mc.Conflict = &conflictDelegate{n}
 	mc.Alive = &aliveDelegate{n}
@@ -399,7 +426,10 @@ func (n *Node) loop(ctx context.Context) error {
 			n.syncAll()
 		case peer := <-n.reached:
 			n.syncWithin(peer, syncAllEvery)
-		case <-tick.C:
+		case now := <-tick.C:
+			n.joinRevived(now)
+			n.queueOwnBatch(nil)
+			n.pullDue(now)
 			for _, node := range n.store.ExpireLeases() {
 				n.log.Info().Str("peer", node).Dur("lease_ms", n.cfg.Lease).Msg("peer's lease ended; its records are dropped")
 			}
@@ -477,6 +507,8 @@ func (n *Node) handle(buf []byte) {
 		n.handleState(m.state, false)
 	case msgNotice:
 		n.handleNotice(m.notice)
+	case msgBatch:
+		n.handleBatch(m.batch, buf)
 	}
 }
 
@@ -485,12 +517,8 @@ func (n *Node) handleDelta(d registry.Delta, raw []byte) {
 	if !n.acceptRemote(d.Node, d.Generation) {
 		return
 	}
-	applied, err := n.store.ApplyDelta(d)
-	if err != nil {
-		n.reject("invalid")
-		if n.warn.allow("invalid/" + d.Node) {
-			n.log.Warn().Err(err).Str("peer", d.Node).Msg("refused a delta")
-		}
+	applied, ok := n.applyRemote(d)
+	if !ok {
 		return
 	}
 	n.afterRemoteWrite(d.Node, d.Generation)
@@ -500,6 +528,20 @@ func (n *Node) handleDelta(d registry.Delta, raw []byte) {
 		// replays stop here.
 		n.queueBroadcast(d.Node, d.ContainerID, raw)
 	}
+}
+
+// applyRemote writes another node's change to the store; one the store
+// refuses is counted and logged, and ok is false.
+func (n *Node) applyRemote(d registry.Delta) (applied, ok bool) {
+	applied, err := n.store.ApplyDelta(d)
+	if err != nil {
+		n.reject("invalid")
+		if n.warn.allow("invalid/" + d.Node) {
+			n.log.Warn().Err(err).Str("peer", d.Node).Str("container", d.ContainerID).Msg("refused a change")
+		}
+		return false, false
+	}
+	return applied, true
 }
 
 // acceptRemote checks an update's owner and generation before it reaches
@@ -621,12 +663,22 @@ func (n *Node) pushBack(m *stateMsg) {
 		ours[e.Node] = e
 	}
 	for _, e := range m.Digest {
-		// Same run, same version, other sets: one of the two copies has a
-		// hole (a lost delta) or a set a lost removal should have taken.
-		// Only the owner knows which: ask it for its state.
-		if o, ok := ours[e.Node]; ok && e.Node != n.cfg.Node && e.Node != m.Sender &&
-			o.Generation == e.Generation && o.Version == e.Version && o.Hash != e.Hash {
+		o, ok := ours[e.Node]
+		if !ok || e.Node == n.cfg.Node || e.Node == m.Sender || o.Generation != e.Generation {
+			continue
+		}
+		switch {
+		case o.Version == e.Version && o.Hash != e.Hash:
+			// Same run, same version, other sets: one of the two copies
+			// has a hole (a lost delta) or a set a lost removal should
+			// have taken. Only the owner knows which: ask it for its state.
 			n.sync(e.Node)
+		case o.Version < e.Version && !n.cfg.PerContainerDeltas:
+			// The peer holds a newer version: this node missed a change
+			// (the last batch of a burst, say), which the additive copy
+			// the peer sends back cannot carry if it was a removal. Pull
+			// the owner's state.
+			n.pull(e.Node)
 		}
 	}
 	var states []registry.NodeState
@@ -698,10 +750,17 @@ func (n *Node) renew(gen uint64, why string) {
 	}})
 }
 
-// broadcastLocal turns local changes into deltas on the broadcast queue.
+// broadcastLocal turns local changes into the owner's batch, or into
+// deltas on the broadcast queue while a member does not read batches.
 func (n *Node) broadcastLocal(changes []registry.Change) {
+	batches := n.batchesAllowed()
+	var own []registry.Change
 	for _, c := range changes {
 		if c.Node != n.cfg.Node || c.NodeChanged || c.ContainerID == "" {
+			continue
+		}
+		if batches {
+			own = append(own, c)
 			continue
 		}
 		buf := encodeDelta(registry.Delta{Node: c.Node, Generation: c.Generation, Version: c.Version, ContainerID: c.ContainerID, Set: c.Set})
@@ -714,6 +773,9 @@ func (n *Node) broadcastLocal(changes []registry.Change) {
 			continue
 		}
 		n.queueBroadcast(c.Node, c.ContainerID, buf)
+	}
+	if len(own) > 0 {
+		n.queueOwnBatch(own)
 	}
 }
 
@@ -809,7 +871,7 @@ func (n *Node) reject(reason string) {
 
 // counters back Stats.
 type counters struct {
-	msgsIn, msgsOut, bytesIn, bytesOut, rejected atomic.Uint64
+	msgsIn, msgsOut, bytesIn, bytesOut, rejected, revived, pulls atomic.Uint64
 }
 
 // Stats are a node's gossip counters since it started (swarmdns messages
@@ -821,6 +883,12 @@ type Stats struct {
 	Rejected uint64
 	// Queued is the number of deltas waiting in the broadcast queue.
 	Queued int
+	// Revived counts the pushes/pulls with new runs of peers that
+	// memberlist did not take (revive.go).
+	Revived uint64
+	// Pulls counts the owners' states asked for after a batch showed this
+	// node behind (batch.go).
+	Pulls uint64
 }
 
 // NumMembers returns the number of nodes memberlist sees alive (or
@@ -832,7 +900,7 @@ func (n *Node) Stats() Stats {
 	return Stats{
 		MessagesIn: n.stats.msgsIn.Load(), MessagesOut: n.stats.msgsOut.Load(),
 		BytesIn: n.stats.bytesIn.Load(), BytesOut: n.stats.bytesOut.Load(),
-		Rejected: n.stats.rejected.Load(), Queued: n.queue.NumQueued(),
+		Rejected: n.stats.rejected.Load(), Queued: n.queue.NumQueued(), Revived: n.stats.revived.Load(), Pulls: n.stats.pulls.Load(),
 	}
 }
 

@@ -77,6 +77,14 @@ type config struct {
 	churnEvery             time.Duration
 	sizes                  bool
 	cpuProfile             string
+	// capacity mode (capacity.go)
+	capacity     bool
+	perContainer bool
+	rates        string
+	step         time.Duration
+	burstTasks   int
+	pacedTasks   int
+	pace         time.Duration
 }
 
 func main() {
@@ -91,6 +99,13 @@ func main() {
 	flag.DurationVar(&c.churnEvery, "churn-every", 100*time.Millisecond, "under churn, one container started or stopped in the cluster this often")
 	flag.BoolVar(&c.sizes, "sizes", true, "print the push/pull size table (synthetic zones of 100 and 300 nodes)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to `file`")
+	flag.BoolVar(&c.capacity, "capacity", false, "measure the change capacity instead (capacity.go): convergence at rising change rates, and after a rolling update")
+	flag.BoolVar(&c.perContainer, "per-container-deltas", false, "send one delta per container change (swarmdns before batches), to compare")
+	flag.StringVar(&c.rates, "rates", "2,5,10,20,40,80", "with -capacity: cluster-wide change rates to try, per second, in order (it stops after the first whose p99 passes 2 s)")
+	flag.DurationVar(&c.step, "step", 15*time.Second, "with -capacity: how long each rate runs")
+	flag.IntVar(&c.burstTasks, "burst-tasks", 0, "with -capacity: tasks of the rolling update written at once (default: every initial container)")
+	flag.IntVar(&c.pacedTasks, "paced-tasks", 200, "with -capacity: tasks of the paced rolling update")
+	flag.DurationVar(&c.pace, "pace", 100*time.Millisecond, "with -capacity: one task replaced (its stop and its successor's start) this often in the paced rolling update")
 	flag.Parse()
 	if c.cpuProfile != "" {
 		f, err := os.Create(c.cpuProfile)
@@ -106,7 +121,11 @@ func main() {
 			_ = f.Close()
 		}()
 	}
-	if err := run(c); err != nil {
+	runner := run
+	if c.capacity {
+		runner = runCapacity
+	}
+	if err := runner(c); err != nil {
 		fmt.Fprintln(os.Stderr, "cluster:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -124,122 +143,19 @@ func run(c config) error {
 	if c.nodes < 2 || c.perNode < 1 || c.churnEvery <= 0 {
 		return errors.New("want -nodes 2 or more, -containers 1 or more and a positive -churn-every")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
-	var logs memberlistLog
-	// Every node's gossip metrics, told apart by a node label.
-	prom := prometheus.NewRegistry()
-	logger := zerolog.New(os.Stderr).Level(zerolog.WarnLevel)
-	if os.Getenv("CLUSTER_DEBUG") != "" {
-		logger = logger.Level(zerolog.InfoLevel)
+	s, err := startSession(c)
+	if err != nil {
+		return err
 	}
+	defer s.stop()
+	cluster, prom, logs, formed, synced, load := s.cluster, s.prom, s.logs, s.formed, s.synced, s.load
 	n := c.nodes
-	load := loadAvg()
-
-	fmt.Fprintf(os.Stderr, "starting %d nodes with %d containers each...\n", n, c.perNode)
-	formStart := time.Now()
-	var cluster []*node
-	for i := range n {
-		name := fmt.Sprintf("node-%03d", i)
-		gen := uint64(time.Now().UnixNano())
-		reg, err := registry.New(registry.Config{Node: name, Generation: gen})
-		if err != nil {
-			return fmt.Errorf("registry of %s: %w", name, err)
-		}
-		for j := range c.perNode {
-			if _, err := reg.SetLocal(set(fmt.Sprintf("init-%d-%d", i, j), fmt.Sprintf("svc%d", j), i, j)); err != nil {
-				return fmt.Errorf("records of %s: %w", name, err)
-			}
-		}
-		tr, err := newCountingTransport()
-		if err != nil {
-			return fmt.Errorf("transport of %s: %w", name, err)
-		}
-		var join []string
-		if i > 0 {
-			join = []string{cluster[rand.IntN(i)].g.LocalAddr().String()}
-		}
-		g, err := gossip.New(gossip.Config{
-			Node: name, Generation: gen, BindAddr: "127.0.0.1:0", Join: join,
-			Key: []byte("0123456789abcdef"), Store: reg, Logger: logger,
-			Metrics: prometheus.WrapRegistererWith(prometheus.Labels{"node": name}, prom),
-			MemberlistConfig: func(c *memberlist.Config) {
-				c.Transport = tr
-				c.Logger = log.New(logs.counting(c.Logger.Writer()), "", 0)
-			},
-		})
-		if err != nil {
-			_ = tr.Shutdown()
-			return fmt.Errorf("gossip of %s: %w", name, err)
-		}
-		nd := &node{name: name, reg: reg, g: g, tr: tr}
-		cluster = append(cluster, nd)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = g.Run(ctx)
-		}()
-	}
-	// Formation and the first sync are polled every 50 ms: Members sorts
-	// the whole membership, and a poll of every node every millisecond
-	// took 8% of the process's CPU at 100 nodes.
-	if err := awaitEvery(180*time.Second, 50*time.Millisecond, func() bool {
-		for _, nd := range cluster {
-			if len(alive(nd.g)) != n {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
-		for _, nd := range cluster {
-			if got := len(alive(nd.g)); got != n {
-				var other []string
-				for _, m := range nd.g.Members() {
-					if m.State != gossip.StateAlive {
-						other = append(other, m.Name+"="+string(m.State))
-					}
-				}
-				fmt.Fprintf(os.Stderr, "%s sees %d alive; others: %v; memberlist says %d\n", nd.name, got, other, nd.g.NumMembers())
-			}
-		}
-		return fmt.Errorf("cluster did not form: %w", err)
-	}
-	formed := time.Since(formStart)
 	want := n * c.perNode
-	if err := awaitEvery(180*time.Second, 50*time.Millisecond, func() bool {
-		for _, nd := range cluster {
-			if len(nd.reg.Snapshot().Sets()) != want {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
-		for _, nd := range cluster {
-			snap := nd.reg.Snapshot()
-			if got := len(snap.Sets()); got != want {
-				var short []string
-				for _, info := range snap.Nodes() {
-					if info.Records != c.perNode || info.Stale {
-						short = append(short, fmt.Sprintf("%s:%d/gen%d/v%d/stale=%v", info.Name, info.Records, info.Generation%1000000, info.Version, info.Stale))
-					}
-				}
-				fmt.Fprintf(os.Stderr, "%s holds %d sets of %d nodes; short: %v\n", nd.name, got, len(snap.Nodes()), short)
-			}
-		}
-		return fmt.Errorf("initial records did not converge: %w", err)
-	}
-	synced := time.Since(formStart)
-	fmt.Fprintf(os.Stderr, "cluster formed in %v, every node holds all %d sets after %v\n", formed.Round(time.Millisecond), want, synced.Round(time.Millisecond))
-
 	// Convergence: a new container on a random node, until every node
 	// resolves its name; then its removal, until none does.
 	fmt.Fprintf(os.Stderr, "measuring convergence over %d trials...\n", c.trials)
 	trialMsgs := startMessages(prom)
-	trialCPU := startCPU(&logs)
+	trialCPU := startCPU(logs)
 	var add, del []time.Duration
 	var addLate, delLate int
 	for t := range c.trials {
@@ -272,14 +188,14 @@ func run(c config) error {
 	time.Sleep(c.settle) // a measured wait, not a wait for a condition
 	fmt.Fprintf(os.Stderr, "measuring traffic at rest for %v...\n", c.rest)
 	restMsgs := startMessages(prom)
-	restCPU := startCPU(&logs)
+	restCPU := startCPU(logs)
 	restBps := traffic(cluster, c.rest, nil)
 	restUse := restCPU()
 	restMsg := restMsgs()
 	fmt.Fprintf(os.Stderr, "measuring traffic under churn (one change every %v) for %v...\n", c.churnEvery, c.churn)
 	var started, stopped atomic.Int64
 	churnMsgs := startMessages(prom)
-	churnCPU := startCPU(&logs)
+	churnCPU := startCPU(logs)
 	churnBps := traffic(cluster, c.churn, func(stop <-chan struct{}) {
 		// running holds the sets the churn may stop: the initial ones
 		// and those it started.
@@ -367,6 +283,145 @@ func run(c config) error {
 		_ = w.Flush()
 	}
 	return nil
+}
+
+// session is a formed cluster and what measures it.
+type session struct {
+	cluster []*node
+	// prom holds every node's gossip metrics, told apart by a node label.
+	prom           *prometheus.Registry
+	logs           *memberlistLog
+	formed, synced time.Duration
+	load           string // the load average before the cluster started
+	stop           func()
+}
+
+// startSession forms the cluster (formCluster); stop ends it.
+func startSession(c config) (*session, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	s := &session{prom: prometheus.NewRegistry(), logs: &memberlistLog{}, load: loadAvg()}
+	s.stop = func() {
+		cancel()
+		wg.Wait()
+	}
+	var err error
+	if s.cluster, s.formed, s.synced, err = formCluster(ctx, &wg, c, s.prom, s.logs); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// formCluster starts c.nodes gossip nodes, each with c.perNode record
+// sets, joined at random to the ones started before, and waits until every
+// node sees every other alive and holds every set. The nodes run until ctx
+// ends (wg counts them).
+func formCluster(ctx context.Context, wg *sync.WaitGroup, c config, prom *prometheus.Registry, logs *memberlistLog) ([]*node, time.Duration, time.Duration, error) {
+	logger := zerolog.New(os.Stderr).Level(zerolog.WarnLevel)
+	if os.Getenv("CLUSTER_DEBUG") != "" {
+		logger = logger.Level(zerolog.InfoLevel)
+	}
+	n := c.nodes
+
+	fmt.Fprintf(os.Stderr, "starting %d nodes with %d containers each...\n", n, c.perNode)
+	formStart := time.Now()
+	var cluster []*node
+	for i := range n {
+		name := fmt.Sprintf("node-%03d", i)
+		gen := uint64(time.Now().UnixNano())
+		reg, err := registry.New(registry.Config{Node: name, Generation: gen})
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("registry of %s: %w", name, err)
+		}
+		for j := range c.perNode {
+			if _, err := reg.SetLocal(set(fmt.Sprintf("init-%d-%d", i, j), fmt.Sprintf("svc%d", j), i, j)); err != nil {
+				return nil, 0, 0, fmt.Errorf("records of %s: %w", name, err)
+			}
+		}
+		tr, err := newCountingTransport()
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("transport of %s: %w", name, err)
+		}
+		var join []string
+		if i > 0 {
+			join = []string{cluster[rand.IntN(i)].g.LocalAddr().String()}
+		}
+		g, err := gossip.New(gossip.Config{
+			Node: name, Generation: gen, BindAddr: "127.0.0.1:0", Join: join,
+			Keys: [][]byte{[]byte("0123456789abcdef")}, Store: reg, Logger: logger,
+			Metrics:            prometheus.WrapRegistererWith(prometheus.Labels{"node": name}, prom),
+			PerContainerDeltas: c.perContainer,
+			MemberlistConfig: func(c *memberlist.Config) {
+				c.Transport = tr
+				c.Logger = log.New(logs.counting(c.Logger.Writer()), "", 0)
+			},
+		})
+		if err != nil {
+			_ = tr.Shutdown()
+			return nil, 0, 0, fmt.Errorf("gossip of %s: %w", name, err)
+		}
+		nd := &node{name: name, reg: reg, g: g, tr: tr}
+		cluster = append(cluster, nd)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = g.Run(ctx)
+		}()
+
+	}
+	// Formation and the first sync are polled every 50 ms: Members sorts
+	// the whole membership, and a poll of every node every millisecond
+	// took 8% of the process's CPU at 100 nodes.
+	if err := awaitEvery(180*time.Second, 50*time.Millisecond, func() bool {
+		for _, nd := range cluster {
+			if len(alive(nd.g)) != n {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		for _, nd := range cluster {
+			if got := len(alive(nd.g)); got != n {
+				var other []string
+				for _, m := range nd.g.Members() {
+					if m.State != gossip.StateAlive {
+						other = append(other, m.Name+"="+string(m.State))
+					}
+				}
+				fmt.Fprintf(os.Stderr, "%s sees %d alive; others: %v; memberlist says %d\n", nd.name, got, other, nd.g.NumMembers())
+			}
+		}
+		return nil, 0, 0, fmt.Errorf("cluster did not form: %w", err)
+	}
+	formed := time.Since(formStart)
+	want := n * c.perNode
+	if err := awaitEvery(180*time.Second, 50*time.Millisecond, func() bool {
+		for _, nd := range cluster {
+			if len(nd.reg.Snapshot().Sets()) != want {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		for _, nd := range cluster {
+			snap := nd.reg.Snapshot()
+			if got := len(snap.Sets()); got != want {
+				var short []string
+				for _, info := range snap.Nodes() {
+					if info.Records != c.perNode || info.Stale {
+						short = append(short, fmt.Sprintf("%s:%d/gen%d/v%d/stale=%v", info.Name, info.Records, info.Generation%1000000, info.Version, info.Stale))
+					}
+				}
+				fmt.Fprintf(os.Stderr, "%s holds %d sets of %d nodes; short: %v\n", nd.name, got, len(snap.Nodes()), short)
+			}
+		}
+		return nil, 0, 0, fmt.Errorf("initial records did not converge: %w", err)
+	}
+	synced := time.Since(formStart)
+	fmt.Fprintf(os.Stderr, "cluster formed in %v, every node holds all %d sets after %v\n", formed.Round(time.Millisecond), want, synced.Round(time.Millisecond))
+
+	return cluster, formed, synced, nil
 }
 
 // set is a realistic Swarm task's record set.
@@ -700,33 +755,9 @@ func startCPU(l *memberlistLog) func() string {
 // the messages sent and received since by kind and the updates dropped by
 // reason.
 func startMessages(reg *prometheus.Registry) func() string {
-	read := func() map[string]float64 {
-		out := make(map[string]float64)
-		families, err := reg.Gather()
-		if err != nil {
-			return out
-		}
-		for _, f := range families {
-			for _, m := range f.GetMetric() {
-				var key []string
-				for _, l := range m.GetLabel() {
-					if l.GetName() != "node" {
-						key = append(key, l.GetValue())
-					}
-				}
-				switch f.GetName() {
-				case "swarmdns_gossip_messages_total":
-					out[strings.Join(key, " ")] += m.GetCounter().GetValue()
-				case "swarmdns_gossip_rejected_total":
-					out["dropped "+strings.Join(key, " ")] += m.GetCounter().GetValue()
-				}
-			}
-		}
-		return out
-	}
-	before, t0 := read(), time.Now()
+	before, t0 := counts(reg), time.Now()
 	return func() string {
-		after, secs := read(), time.Since(t0).Seconds()
+		after, secs := counts(reg), time.Since(t0).Seconds()
 		var parts []string
 		for k, v := range after {
 			if d := v - before[k]; d > 0 {
@@ -736,4 +767,32 @@ func startMessages(reg *prometheus.Registry) func() string {
 		slices.Sort(parts)
 		return strings.Join(parts, ", ")
 	}
+}
+
+// counts reads every node's gossip counters in reg, summed over the nodes:
+// the messages by kind and direction, and the updates dropped ("dropped "
+// and the reason).
+func counts(reg *prometheus.Registry) map[string]float64 {
+	out := make(map[string]float64)
+	families, err := reg.Gather()
+	if err != nil {
+		return out
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			var key []string
+			for _, l := range m.GetLabel() {
+				if l.GetName() != "node" {
+					key = append(key, l.GetValue())
+				}
+			}
+			switch f.GetName() {
+			case "swarmdns_gossip_messages_total":
+				out[strings.Join(key, " ")] += m.GetCounter().GetValue()
+			case "swarmdns_gossip_rejected_total":
+				out["dropped "+strings.Join(key, " ")] += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return out
 }

@@ -20,7 +20,7 @@ type gossipMembers struct{ n *gossip.Node }
 func (g gossipMembers) Members() []admin.Member {
 	var out []admin.Member
 	for _, m := range g.n.Members() {
-		am := admin.Member{Name: m.Name, State: string(m.State), Since: m.Since, LastSeen: m.LastSeen, Generation: m.Generation, Local: m.Local}
+		am := admin.Member{Name: m.Name, State: string(m.State), Since: m.Since, LastSeen: m.LastSeen, Generation: m.Generation, Key: m.Key, Local: m.Local}
 		if m.Addr.IsValid() {
 			am.Addr = m.Addr.String()
 		}

@@ -22,7 +22,7 @@ func runMembers(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return printJSON(stdout, stderr, "members", resp)
 	}
 	now := time.Now()
-	t := newTable(stdout, "NAME", "ADDRESS", "STATE", "SINCE", "RECORDS", "GENERATION", "LAST SEEN", "NOTES")
+	t := newTable(stdout, "NAME", "ADDRESS", "STATE", "SINCE", "RECORDS", "GENERATION", "KEY", "LAST SEEN", "NOTES")
 	for _, m := range resp.Members {
 		var notes []string
 		if m.Local {
@@ -34,7 +34,7 @@ func runMembers(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		if !m.LeaseExpires.IsZero() {
 			notes = append(notes, "records dropped "+fmtUntil(m.LeaseExpires, now))
 		}
-		t.row(m.Name, m.Addr, m.State, fmtAgo(m.Since, now), strconv.Itoa(m.Records), strconv.FormatUint(m.Generation, 10),
+		t.row(m.Name, m.Addr, m.State, fmtAgo(m.Since, now), strconv.Itoa(m.Records), strconv.FormatUint(m.Generation, 10), m.Key,
 			fmtAgo(m.LastSeen, now), strings.Join(notes, ", "))
 	}
 	return flushTable(t, stderr, "members")

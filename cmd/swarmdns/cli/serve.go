@@ -221,7 +221,13 @@ func serve(ctx context.Context, c serveConfig, log zerolog.Logger) error {
 		g.Go(func() error { return named("admin", adminSrv.Run(gctx)) })
 	}
 	g.Go(func() error { return logSyncs(gctx, log, w) })
-	g.Go(func() error { return handleHangups(gctx, log) })
+	var reloads []func()
+	if node != nil && c.gossipKeyFile != "" {
+		keyFile := newGossipKeyFile(c.gossipKeyFile, node, log.With().Str("component", "gossip").Logger())
+		reloads = append(reloads, keyFile.reload)
+		g.Go(func() error { return keyFile.Run(gctx) })
+	}
+	g.Go(func() error { return handleHangups(gctx, log, reloads...) })
 	g.Go(func() error {
 		return runMemoryPolicy(gctx, log.With().Str("component", "memory").Logger(), os.LookupEnv)
 	})
@@ -368,22 +374,22 @@ func named(component string, err error) error {
 	return fmt.Errorf("%s: %w", component, err)
 }
 
-// loadGossipKey returns the gossip key from --gossip-key or
-// --gossip-key-file, or nil when neither is set.
-func (c *serveConfig) loadGossipKey() ([]byte, error) {
+// loadGossipKeys returns the gossip keys from --gossip-key or
+// --gossip-key-file (the first encrypts), or nil when neither is set.
+func (c *serveConfig) loadGossipKeys() ([][]byte, error) {
 	switch {
 	case c.gossipKey != "":
 		key, err := gossip.ParseKey(c.gossipKey)
 		if err != nil {
 			return nil, fmt.Errorf("--gossip-key: %w", err)
 		}
-		return key, nil
+		return [][]byte{key}, nil
 	case c.gossipKeyFile != "":
-		key, err := gossip.LoadKeyFile(c.gossipKeyFile)
+		keys, err := gossip.LoadKeyFile(c.gossipKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("--gossip-key-file: %w", err)
 		}
-		return key, nil
+		return keys, nil
 	}
 	return nil, nil
 }
@@ -429,9 +435,10 @@ func logSyncs(ctx context.Context, log zerolog.Logger, w *watcher.Watcher) error
 	return nil
 }
 
-// handleHangups keeps SIGHUP from killing the process (its default) and
-// says where the run-time settings are changed.
-func handleHangups(ctx context.Context, log zerolog.Logger) error {
+// handleHangups keeps SIGHUP from killing the process (its default),
+// calls each of reloads on it, and says where the other run-time settings
+// are changed.
+func handleHangups(ctx context.Context, log zerolog.Logger, reloads ...func()) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -440,7 +447,12 @@ func handleHangups(ctx context.Context, log zerolog.Logger) error {
 		case <-ctx.Done():
 			return nil
 		case <-hup:
-			log.Info().Msg("SIGHUP: nothing to reload; change the log level with `swarmdns log-level LEVEL` (PUT /v1/log-level on the admin API)")
+			if len(reloads) == 0 {
+				log.Info().Msg("SIGHUP: nothing to reload; change the log level with `swarmdns log-level LEVEL` (PUT /v1/log-level on the admin API)")
+			}
+			for _, reload := range reloads {
+				reload()
+			}
 		}
 	}
 }

@@ -98,7 +98,7 @@ func newServeFlags(c *serveConfig) *flag.FlagSet {
 	fs.StringVar(&c.gossipAdvertise, "gossip-advertise", "", "`address` other nodes reach this one at (default: picked from the interfaces)")
 	fs.Var(&c.join, "join", "peers to join, `host[:port]` or DNS names (resolved again at every round), comma-separated or repeated")
 	fs.StringVar(&c.gossipKey, "gossip-key", "", "gossip encryption key, base64 of 16, 24 or 32 bytes")
-	fs.StringVar(&c.gossipKeyFile, "gossip-key-file", "", "`file` holding the gossip key (e.g. a Swarm secret)")
+	fs.StringVar(&c.gossipKeyFile, "gossip-key-file", "", "`file` holding the gossip keys (e.g. a Swarm secret), one base64 key a line: the first encrypts, all decrypt; read again when it changes and on SIGHUP, so a key can be rotated without a restart")
 	fs.DurationVar(&c.rejoinInterval, "rejoin-interval", 10*time.Second, "how often the --join addresses and lost peers are joined again (heals partitions memberlist gave up on)")
 	fs.DurationVar(&c.lease, "lease", 60*time.Second, "how long other nodes keep a node's records after it was last seen alive")
 
@@ -179,7 +179,7 @@ func (c *serveConfig) validate() error {
 	}
 	if c.gossipKey != "" && c.gossipKeyFile != "" {
 		errs = append(errs, errors.New("--gossip-key and --gossip-key-file: give one, not both"))
-	} else if _, err := c.loadGossipKey(); err != nil {
+	} else if _, err := c.loadGossipKeys(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.adminListen != "" && !strings.HasPrefix(c.adminListen, admin.UnixPrefix) {

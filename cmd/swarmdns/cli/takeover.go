@@ -64,7 +64,7 @@ func findPredecessor(ctx context.Context, log zerolog.Logger, sock string) *hand
 // engine's Swarm with --swarm, its seeds from finder, and its port once the
 // previous run (if any) has let it go.
 func (c *serveConfig) startGossip(ctx context.Context, reg *registry.Registry, finder *peers.Finder, generation uint64, metrics prometheus.Registerer, log zerolog.Logger) (*gossip.Node, error) {
-	key, err := c.loadGossipKey()
+	keys, err := c.loadGossipKeys()
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func (c *serveConfig) startGossip(ctx context.Context, reg *registry.Registry, f
 		BindAddr:       c.gossipListen,
 		AdvertiseAddr:  advertise,
 		Join:           c.join,
-		Key:            key,
+		Keys:           keys,
 		Lease:          c.lease,
 		RejoinInterval: c.rejoinInterval,
 		Store:          reg,
