@@ -310,10 +310,7 @@ func (n *Node) queueOwnBatch(changes []registry.Change) {
 	e.from, e.to, e.msg = b.From, b.To, msg
 	o.current = e
 	o.mu.Unlock()
-	n.queue.QueueBroadcast(e)
-	if n.queue.NumQueued() > maxQueued {
-		n.queue.Prune(maxQueued)
-	}
+	n.enqueueBroadcast(e)
 }
 
 // handleBatch applies a batch, relays it when it was news, and pulls the
@@ -340,10 +337,7 @@ func (n *Node) handleBatch(b *batch, raw []byte) {
 		news = true
 	}
 	if news {
-		n.queue.QueueBroadcast(&batchBroadcast{owner: b.Node, from: b.From, to: b.To, msg: raw})
-		if n.queue.NumQueued() > maxQueued {
-			n.queue.Prune(maxQueued)
-		}
+		n.enqueueBroadcast(&batchBroadcast{owner: b.Node, from: b.From, to: b.To, msg: raw})
 	}
 	if held < b.From {
 		n.pull(b.Node)

@@ -780,7 +780,13 @@ func (n *Node) broadcastLocal(changes []registry.Change) {
 }
 
 func (n *Node) queueBroadcast(node, container string, buf []byte) {
-	n.queue.QueueBroadcast(&broadcast{name: node + "/" + container, msg: buf})
+	n.enqueueBroadcast(&broadcast{name: node + "/" + container, msg: buf})
+}
+
+// enqueueBroadcast puts b on the broadcast queue and prunes the queue to
+// maxQueued.
+func (n *Node) enqueueBroadcast(b memberlist.Broadcast) {
+	n.queue.QueueBroadcast(b)
 	if n.queue.NumQueued() > maxQueued {
 		n.queue.Prune(maxQueued)
 	}
