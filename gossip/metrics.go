@@ -23,7 +23,7 @@ type metrics struct {
 // messageKinds and rejectReasons are the label values present from the
 // start.
 var (
-	messageKinds  = []string{"delta", "state", "notice", "unknown"}
+	messageKinds  = []string{"delta", "batch", "state", "notice", "unknown"}
 	rejectReasons = []string{"backlog", "send_backlog", "malformed", "invalid", "own_node", "future_generation",
 		"stale_generation", "misaddressed", "oversize"}
 )
