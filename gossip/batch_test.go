@@ -80,11 +80,17 @@ func TestBatchBehindPulls(t *testing.T) {
 	bo := nodeOpts{tune: noPushPull, join: []string{a.addr()}}
 	b := startNode(t, "b", bo)
 	awaitMembers(t, a, b)
-	sentUpTo := func() (uint64, int) {
+	// sentUpTo: the version up to which a's changes went out in full, the
+	// changes pending, and the version a announced. memberlist calls
+	// Finished when it takes an entry for its last transmission, before
+	// that packet is sent: the announcement, queued on a later tick, is
+	// what shows the batch's last copy gone (a copy of the announcement
+	// that reaches b after the mute shows it behind as well).
+	sentUpTo := func() (uint64, int, uint64) {
 		o := &a.node.own
 		o.mu.Lock()
 		defer o.mu.Unlock()
-		return o.from, len(o.pending)
+		return o.from, len(o.pending), o.announced
 	}
 	// b must miss a batch: with its packets from a muted, a's batch is
 	// queued (by the gossip loop, after mustSet returns) and sent out in
@@ -92,20 +98,35 @@ func TestBatchBehindPulls(t *testing.T) {
 	// queue is no sign: it is empty before the loop queues the batch too).
 	// b may still learn the change by a stream (memberlist's TCP paths are
 	// not muted); then the precondition failed, and the test tries again.
+	// A probe that fails while b is muted and then gets through over TCP
+	// makes a or b exchange own states with the other (probed, then
+	// syncWithin), which brings b the change without a pull.
+	lastSync := func(nd *Node, peer string) time.Time {
+		nd.mu.Lock()
+		defer nd.mu.Unlock()
+		return nd.lastSync[peer]
+	}
+	lastSyncs := func() [2]time.Time { return [2]time.Time{lastSync(a.node, "b"), lastSync(b.node, "a")} }
 	missed := false
 	for try := 0; try < 5 && !missed; try++ {
+		synced := lastSyncs()
 		b.tr.mutePackets(true, a.ip)
-		before, _ := sentUpTo()
+		before, _, _ := sentUpTo()
 		name := fmt.Sprintf("missed%d", try)
 		mustSet(t, a, testSet(fmt.Sprint("c", try), name, "10.0.0.1"))
 		eventually(t, 10*time.Second, func() error {
-			if from, pending := sentUpTo(); from <= before || pending != 0 {
-				return fmt.Errorf("a's batch not sent out in full yet (up to %d, was %d; %d pending)", from, before, pending)
+			if from, pending, announced := sentUpTo(); from <= before || pending != 0 || announced < from {
+				return fmt.Errorf("a's batch not sent out in full yet (up to %d, was %d; %d pending; announced %d)", from, before, pending, announced)
 			}
 			return nil
 		})
 		if got := lookup(b, name+".swarm.internal"); len(got) != 0 {
 			t.Logf("try %d: b learned %s while its packets were muted (%v); trying again", try, name, got)
+			b.tr.mutePackets(false, a.ip)
+			continue
+		}
+		if lastSyncs() != synced {
+			t.Logf("try %d: a and b exchanged own states while b was muted; trying again", try)
 			b.tr.mutePackets(false, a.ip)
 			continue
 		}
@@ -119,7 +140,9 @@ func TestBatchBehindPulls(t *testing.T) {
 	// Push/pull is off: b holds the missed change only if the next batch
 	// told it that it was behind and it fetched the owner's state.
 	awaitEqualViews(t, 5*time.Second, a, b)
-	t.Logf("b caught up; pulls counted: %d", b.node.Stats().Pulls)
+	if p := b.node.Stats().Pulls; p == 0 {
+		t.Error("b caught up without pulling a's state")
+	}
 }
 
 // TestBatchFallback: while a member does not read batches (an earlier
