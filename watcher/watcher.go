@@ -39,7 +39,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -438,11 +437,7 @@ func (w *Watcher) handle(ctx context.Context, m events.Message) error {
 	w.mu.Lock()
 	w.status.LastEvent = w.lastEventAt
 	w.mu.Unlock()
-	if slices.Contains(watchedActions, events.Action(action)) {
-		w.m.event(m.Type, action)
-	} else {
-		w.m.event(m.Type, "other") // keep the metric's labels bounded
-	}
+	w.m.event(m.Type, action)
 
 	var id string
 	switch m.Type {
