@@ -381,20 +381,11 @@ func (s *Server) queryName(name string) (string, error) {
 	}
 	if s.cfg.ZoneName != "" && !strings.HasSuffix(name, ".") {
 		rel := registry.CanonicalName(name + "." + s.cfg.ZoneName)
-		if !strings.Contains(name, ".") || inZone(registry.CanonicalName(name), s.cfg.ZoneName) == "" && s.existsInZone(rel) {
+		if !strings.Contains(name, ".") || !mdns.IsSubDomain(s.cfg.ZoneName, name) && s.existsInZone(rel) {
 			return rel, nil
 		}
 	}
 	return registry.CanonicalName(name), nil
-}
-
-// inZone returns name when it is the zone or under it, "" otherwise.
-func inZone(name, zone string) string {
-	zone = registry.CanonicalName(zone)
-	if name == zone || strings.HasSuffix(name, "."+zone) {
-		return name
-	}
-	return ""
 }
 
 // existsInZone reports whether a published name is fqdn or lies under it
@@ -414,10 +405,7 @@ func (s *Server) existsInZone(fqdn string) bool {
 			}
 		}
 	}
-	if s.cfg.Hidden != nil && len(s.cfg.Hidden.HiddenNamed(fqdn)) > 0 {
-		return true
-	}
-	return false
+	return s.cfg.Hidden != nil && len(s.cfg.Hidden.HiddenNamed(fqdn)) > 0
 }
 
 // parseType parses a DNS type mnemonic ("AAAA") or RFC 3597 form

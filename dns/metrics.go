@@ -3,13 +3,13 @@ package dns
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
 	mdns "github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/swarmdns/swarmdns/internal/dnsname"
 	"github.com/swarmdns/swarmdns/internal/metric"
 )
 
@@ -213,7 +213,7 @@ func (s *Server) servedOf(req *mdns.Msg, rcode int, source string, tcp bool, cli
 	sv := served{rcode: rcode, tcp: tcp, v6: client.Is6() && !client.Is4In6(), source: metricSource(source)}
 	if len(req.Question) > 0 {
 		sv.qtype = req.Question[0].Qtype
-		sv.inZone = inZoneFold(req.Question[0].Name, s.zone.origin)
+		sv.inZone = dnsname.InZone(dnsname.CanonicalName(req.Question[0].Name), s.zone.origin)
 	}
 	return sv
 }
@@ -231,19 +231,6 @@ func metricSource(source string) string {
 		return metric.SourceUpstream
 	}
 	return metric.SourceServer
-}
-
-// inZoneFold is inZone for a name in the client's case.
-func inZoneFold(name, origin string) bool {
-	if len(name) < len(origin) {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; 'A' <= c && c <= 'Z' {
-			return inZone(strings.ToLower(name), origin)
-		}
-	}
-	return inZone(name, origin)
 }
 
 func (m *metrics) cacheHit() {

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -271,9 +269,7 @@ func TestCLITellsTheTruth(t *testing.T) {
 	}); err != nil {
 		t.Errorf("serve with SWARMDNS_UPSTREAMS: %v", err)
 	}
-	cmd := exec.Command(swarmdnsBin, append([]string{"members"}, adm...)...)
-	cmd.Env = append(os.Environ(), "SWARMDNS_ADMN=x")
-	if out, _ := cmd.CombinedOutput(); !strings.Contains(string(out), "SWARMDNS_ADMN") {
+	if out, _ := runEnv([]string{"SWARMDNS_ADMN=x"}, swarmdnsBin, append([]string{"members"}, adm...)...); !strings.Contains(out, "SWARMDNS_ADMN") {
 		t.Errorf("members with SWARMDNS_ADMN: %s; want the variable reported", out)
 	}
 

@@ -43,17 +43,24 @@ func (w *Watcher) noteHidden(c container.InspectResponse, reason string) {
 	if c.ContainerJSONBase == nil {
 		return
 	}
-	var h Hidden
-	if reason != "" {
-		h = Hidden{ContainerID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Reason: reason, Names: namesIfShown(c, w.opts)}
-	}
+	h, ok := w.hiddenEntry(c, reason)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if reason == "" || len(h.Names) == 0 {
+	if !ok {
 		delete(w.hidden, c.ID)
 		return
 	}
 	w.hidden[c.ID] = h
+}
+
+// hiddenEntry is what noteHidden records for c hidden by reason; false
+// when reason is empty or c would have no names without the label.
+func (w *Watcher) hiddenEntry(c container.InspectResponse, reason string) (Hidden, bool) {
+	if reason == "" || c.ContainerJSONBase == nil {
+		return Hidden{}, false
+	}
+	h := Hidden{ContainerID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Reason: reason, Names: namesIfShown(c, w.opts)}
+	return h, len(h.Names) > 0
 }
 
 // forgetHidden forgets a container that is gone.

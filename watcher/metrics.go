@@ -2,6 +2,7 @@ package watcher
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/docker/docker/api/types/events"
@@ -77,10 +78,11 @@ func (m *metrics) event(typ events.Type, action string) {
 		return
 	}
 	t := "other"
-	for _, known := range eventTypes {
-		if typ == known {
-			t = string(known)
-		}
+	if slices.Contains(eventTypes, typ) {
+		t = string(typ)
+	}
+	if !slices.Contains(watchedActions, events.Action(action)) {
+		action = "other"
 	}
 	m.events.WithLabelValues(t, action).Inc()
 }

@@ -39,7 +39,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -438,11 +437,7 @@ func (w *Watcher) handle(ctx context.Context, m events.Message) error {
 	w.mu.Lock()
 	w.status.LastEvent = w.lastEventAt
 	w.mu.Unlock()
-	if slices.Contains(watchedActions, events.Action(action)) {
-		w.m.event(m.Type, action)
-	} else {
-		w.m.event(m.Type, "other") // keep the metric's labels bounded
-	}
+	w.m.event(m.Type, action)
 
 	var id string
 	switch m.Type {
@@ -685,7 +680,7 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 	var sets []registry.RecordSet
 	notesOf := make(map[string]Notes)
 	running := make(map[string]bool, len(list))
-	var hidden []container.InspectResponse
+	hidden := make(map[string]Hidden)
 	known := make(map[string]runInfo, len(list))
 	for _, c := range inspected {
 		if c == nil {
@@ -702,8 +697,8 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 			continue
 		}
 		set, notes, reason := translate(*c, w.opts)
-		if why := hiddenBy(containerLabels(*c), w.opts); why != "" {
-			hidden = append(hidden, *c)
+		if h, ok := w.hiddenEntry(*c, hiddenBy(containerLabels(*c), w.opts)); ok {
+			hidden[c.ID] = h
 		}
 		if reason != "" {
 			w.log.Debug().Str("container", short(c.ID)).Str("reason", reason).Msg("not published")
@@ -721,11 +716,8 @@ func (w *Watcher) resync(ctx context.Context) ([]registry.Change, error) {
 	// again at their next kill; their next start event notes them anyway.
 	w.known = known
 	w.mu.Lock()
-	clear(w.hidden)
+	w.hidden = hidden
 	w.mu.Unlock()
-	for _, c := range hidden {
-		w.noteHidden(c, hiddenBy(containerLabels(c), w.opts))
-	}
 	if w.cfg.Clients != nil {
 		w.cfg.Clients.ReplaceClients(clients)
 	}
