@@ -16,6 +16,7 @@ import (
 	"github.com/swarmdns/swarmdns/gossip"
 	"github.com/swarmdns/swarmdns/internal/await"
 	"github.com/swarmdns/swarmdns/internal/dockertest"
+	metricdef "github.com/swarmdns/swarmdns/internal/metric"
 )
 
 // members returns node i's member list, as `swarmdns members --json`
@@ -158,6 +159,8 @@ func TestClusterKeyRotation(t *testing.T) {
 	}
 	writeKeys(t, c.keyFiles[2], k1)
 	from = c.nodes[0].mark()
+	admin0 := net.JoinHostPort(c.lab.Host(1).Addr().String(), "8053")
+	failures := metric(t, admin0, "e2e-token", metricdef.GossipDecryptFailures.Name)
 	c.start(2)
 	c.expectEverywhere(5*time.Second, []int{2}, fqdn(kept.Name), containerIP(t, kept.ID, "bridge"))
 	if _, err := c.nodes[0].waitLogFrom(from, 15*time.Second, func(l map[string]any) bool {
@@ -166,6 +169,14 @@ func TestClusterKeyRotation(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("node 1 never logged refusing the K1-only node: %v", err)
 	}
+	// The precise signal: node 1 (index 0) could not decrypt what the
+	// K1-only node sent it.
+	await.Until(t, 15*time.Second, func() error {
+		if v := metric(t, admin0, "e2e-token", metricdef.GossipDecryptFailures.Name); v <= failures {
+			return fmt.Errorf("%s at %v; want above %v", metricdef.GossipDecryptFailures.Name, v, failures)
+		}
+		return nil
+	})
 	for _, i := range []int{0, 1} {
 		if err := expectAddrs(c.dns(i), fqdn(kept.Name))(); err != nil {
 			t.Errorf("the K1-only node's record reached node %d: %v", i, err)
