@@ -117,7 +117,7 @@ var (
 	GossipProbesFailed = Def{Name: "swarmdns_gossip_probes_failed_total",
 		Help: "Failure-detector probes of a peer that got no ack."}
 	GossipMessages = Def{Name: "swarmdns_gossip_messages_total", Labels: []string{"kind", "direction"},
-		Help: "Gossip messages by kind (delta, state, notice, unknown) and direction (in, out)."}
+		Help: "Gossip messages by kind (delta, batch, state, notice, unknown) and direction (in, out)."}
 	GossipBytes = Def{Name: "swarmdns_gossip_bytes_total", Labels: []string{"kind", "direction"},
 		Help: "Bytes of swarmdns gossip messages (before memberlist framing and encryption) by kind and direction."}
 	GossipRejected = Def{Name: "swarmdns_gossip_rejected_total", Labels: []string{"reason"},
